@@ -1,0 +1,23 @@
+"""An event-driven backtester for leveraged perpetual futures on Layer-2 venues.
+
+Examples
+--------
+>>> import backtester as bt
+>>> import data_loaders as dl
+>>> from strategies import MaCross
+>>> res = bt.run(MaCross(fast=20, slow=120), dl.sample(), bt.SimConfig(initial_cash=10_000))
+>>> res.stats()["n_fills"] > 0
+True
+"""
+from data_loaders import Dataset
+
+from .config import SimConfig
+from .context import Context
+from .driver import run
+from .market import Market
+from .result import Result
+from .strategy import Strategy
+
+__version__ = "0.1.0"
+
+__all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "__version__"]

@@ -1,0 +1,141 @@
+"""`run`: one strategy on one dataset under one config, by the fast path or the hybrid driver.
+
+Fast path: a strategy whose targets are all planned in ``init`` runs in a single kernel call.
+Hybrid: the kernel runs to the next decision time, Python calls ``on_decision``, the kernel
+resumes where it stopped (a cached kernel re-entered, no Python inside the loop).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import SimConfig
+from .context import Context
+from .engine import Engine
+from .kernel import enums as E
+from .prepare import layout_for, prepare
+from .result import Result
+from .strategy import TARGET_KINDS, Strategy
+
+
+def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
+    """Multiples of ``every`` since the epoch (UTC) within ``[start, end]``."""
+    step = pd.Timedelta(every).value
+    if step <= 0:
+        raise ValueError(f"every must be a positive duration, got {every!r}")
+    first = -(-start_ns // step) * step
+    return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
+
+
+class MarketData:
+    """Per-market views of the prepared arrays for observed-data lookups (searchsorted)."""
+
+    def __init__(self, inp):
+        self._inp = inp
+        self._rows = {}
+
+    def _of(self, kind: str, m: int):
+        key = (kind, m)
+        if key not in self._rows:
+            inp = self._inp
+            col = {"trade": inp.tr_market, "oracle": inp.or_market, "funding": inp.fu_market}[kind]
+            ts = {"trade": inp.tr_ts, "oracle": inp.or_ts, "funding": inp.fu_ts}[kind]
+            rows = np.flatnonzero(col == m)
+            self._rows[key] = (rows, ts[rows])
+        return self._rows[key]
+
+    def _last(self, kind, m, t, values):
+        rows, ts = self._of(kind, m)
+        i = np.searchsorted(ts, t, side="right") - 1
+        return float(values[rows[i]]) if i >= 0 else float("nan")
+
+    def last_trade(self, m, t):
+        return self._last("trade", m, t, self._inp.tr_price)
+
+    def last_oracle(self, m, t):
+        return self._last("oracle", m, t, self._inp.or_price)
+
+    def last_funding(self, m, t):
+        return self._last("funding", m, t, self._inp.fu_rate)
+
+    def trades_between(self, m, start, end) -> pd.DataFrame:
+        rows, ts = self._of("trade", m)
+        lo, hi = np.searchsorted(ts, start, side="right"), np.searchsorted(ts, end, side="right")
+        r = rows[lo:hi]
+        return pd.DataFrame({"ts": pd.to_datetime(self._inp.tr_ts[r], utc=True),
+                             "price": self._inp.tr_price[r], "size": self._inp.tr_size[r]})
+
+
+def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(), progress: bool = False) -> Result:
+    """Backtest ``strategy`` on ``data`` under ``config``.
+
+    Parameters
+    ----------
+    strategy : Strategy
+        An instance (``MaCross(fast=10)``).
+    data : data_loaders.Dataset
+    config : SimConfig, optional
+        Frictions and model choices; defaults to ``SimConfig()``.
+    reorgs : sequence of (timestamp, venue)
+        Reorg events: fills still pending on that venue at that time are reverted.
+    progress : bool
+        Show a progress bar over decisions (hybrid driver).
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> import backtester as bt, data_loaders as dl
+    >>> from strategies import BuyAndHold
+    >>> res = bt.run(BuyAndHold(leverage=2.0), dl.sample("btcusdt-tape"), bt.SimConfig())
+    >>> res.stats()["total_return"]  # doctest: +SKIP
+    """
+    if not isinstance(strategy, Strategy):
+        raise TypeError(f"run() expects a Strategy instance, got {type(strategy).__name__}"
+                        + (" (did you forget to instantiate it?)" if isinstance(strategy, type) else ""))
+    config = config or SimConfig()
+    layout = layout_for(data, config)
+    times = decision_times(strategy.every, layout.start_ns, layout.end_ns)
+    strategy.decision_times = times
+    strategy._targets, strategy._target_kind = {}, None
+    strategy.init(data)
+    dc = times.asi8
+    if strategy.plan_only:
+        targets = np.full((len(dc), len(layout.markets)), np.nan)
+        for market, values in strategy._targets.items():
+            if market not in layout.markets:
+                raise KeyError(f"targets for unknown market {market!r}; markets: {layout.markets}")
+            targets[:, layout.markets.index(market)] = values
+        inp, _ = prepare(data, config, layout, decision_ts=dc, targets=targets,
+                         target_mode=TARGET_KINDS[strategy._target_kind], reorgs=reorgs)
+        engine = Engine(inp, layout, config)
+        engine.run()
+    else:
+        if strategy._targets:
+            raise ValueError(f"{type(strategy).__name__} sets targets in init() and overrides on_decision(); "
+                             "use one or the other")
+        inp, _ = prepare(data, config, layout, decision_ts=dc, target_mode=-1, reorgs=reorgs)
+        engine = Engine(inp, layout, config)
+        _hybrid(engine, strategy, progress)
+    return Result(engine, strategy, data, config)
+
+
+def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:
+    md = MarketData(engine.inputs)
+    dc = engine.inputs.dc_ts
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(dc), desc=type(strategy).__name__, unit="decision")
+    try:
+        while engine.step() == E.EXIT_DECISION:
+            d = engine.decision_index
+            strategy.on_decision(Context(engine, md, d, dc[d]))
+            engine.next_decision()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()

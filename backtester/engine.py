@@ -1,0 +1,153 @@
+"""`Engine`: owns the kernel state of one run, grows its buffers, and re-enters the kernel.
+
+Most users never touch it: :func:`backtester.run` drives it. It is public for tests and for
+people who want to submit orders by hand between kernel calls.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernel import enums as E
+from .kernel.decisions_nb import view_nb
+from .kernel.loop_nb import run_nb
+from .kernel.orders_nb import cancel_nb, submit_nb
+from .kernel.state import State
+from .prepare import Layout
+
+_BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
+            "liquidations": E.liquidation_dt, "ledger": E.ledger_dt, "samples": E.sample_dt}
+
+
+def _grow(arr: np.ndarray, minimum: int) -> np.ndarray:
+    out = np.zeros(max(2 * len(arr), minimum), arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+class Engine:
+    """The state of one simulation and the loop that advances it.
+
+    Parameters
+    ----------
+    inputs : kernel.state.Inputs
+        From :func:`backtester.prepare.prepare`.
+    layout : Layout
+        Names behind the integer codes.
+    config : SimConfig
+    """
+
+    def __init__(self, inputs, layout: Layout, config):
+        self.inputs = inputs
+        self.layout = layout
+        self.config = config
+        M, V, A = len(layout.markets), len(layout.venues), len(layout.accounts)
+        n_trades = len(inputs.tr_ts)
+        every = int(inputs.cfg_i[3]) or 1
+        n_samples = (layout.end_ns - layout.start_ns) // every + 4
+        cap = {"orders": 1024, "fills": 1024, "funding": max(64, len(inputs.fu_ts) + 8),
+               "liquidations": 64, "ledger": 4096, "samples": int(min(n_samples, 10_000_000))}
+        bufs = {k: np.zeros(cap[k], dt) for k, dt in _BUFFERS.items()}
+        counters = np.zeros(E.N_COUNTERS, np.int64)
+        every_ns = int(inputs.cfg_i[3])
+        counters[E.C_NEXT_SAMPLE] = (-(-layout.start_ns // every_ns) * every_ns) if every_ns > 0 else 0
+        cash = np.zeros(A)
+        if config.margin_mode == "cross":
+            for a, v in enumerate(layout.venues):
+                cash[a] = config.per_venue("initial_cash", v)
+        else:
+            for m, spec in enumerate(layout.market_specs):
+                same = sum(1 for s in layout.market_specs if s.venue == spec.venue)
+                cash[m] = config.per_venue("initial_cash", spec.venue) / same
+        up = np.ones(V, np.bool_)
+        for v in range(V):  # before a venue's first trace row, that row applies
+            lo, hi = inputs.vt_start[v], inputs.vt_start[v + 1]
+            if hi > lo:
+                up[v] = inputs.lt_up[lo]
+        self.state = State(
+            counters=counters, **bufs,
+            active=np.zeros(1024, np.int64), book=np.zeros(1024, np.int64),
+            cash=cash, pos=np.zeros(M), entry=np.zeros(M), oracle=np.full(M, np.nan),
+            last=np.full(M, np.nan),
+            insurance=np.array([config.per_venue("insurance_fund", v) for v in layout.venues]),
+            up=up, cp=np.zeros(1), cp_pos=np.zeros(M), ack_pos=np.zeros(M),
+            fill_acked=np.zeros(cap["fills"], np.bool_),
+            n_open=np.zeros(M, np.int64), n_armed=np.zeros(M, np.int64),
+            next_arrival=np.array([E.NO_TS], np.int64),
+        )
+        self.initial_cash = cash.copy()
+        self.initial_insurance = self.state.insurance.copy()
+        self.n_trades = n_trades
+
+    # ------------------------------------------------------------------ buffers
+    def ensure_room(self, orders: int = 0) -> None:
+        """Grow any buffer that is close to full (before a kernel call or Python submits)."""
+        st = self.state
+        c = st.counters
+        M = len(st.pos)
+        changes = {}
+        book = int(c[E.C_BOOK]) + int(c[E.C_ACTIVE])
+        need = {"orders": (E.C_ORDERS, 2 * M + 16 + orders), "fills": (E.C_FILLS, book + 2 * M + 16 + orders),
+                "ledger": (E.C_LEDGER, 3 * (book + 2 * M + 16 + orders) + 16),
+                "funding": (E.C_FUNDING, 2), "liquidations": (E.C_LIQ, M + 1),
+                "samples": (E.C_SAMPLES, 2)}
+        for name, (ci, extra) in need.items():
+            arr = getattr(st, name)
+            if len(arr) - int(c[ci]) <= extra:
+                changes[name] = _grow(arr, int(c[ci]) + extra + 1)
+        if "fills" in changes:
+            changes["fill_acked"] = _grow(st.fill_acked, len(changes["fills"]))
+        live = int(c[E.C_ORDERS]) + orders + 2 * M + 16
+        if len(st.active) < live:
+            changes["active"] = _grow(st.active, live)
+            changes["book"] = _grow(st.book, live)
+        if changes:
+            self.state = st._replace(**changes)
+
+    # ------------------------------------------------------------------ running
+    def step(self) -> int:
+        """Run the kernel until done or a decision; returns ``EXIT_DONE`` or ``EXIT_DECISION``."""
+        while True:
+            self.ensure_room()
+            code = run_nb(self.inputs, self.state)
+            if code != E.EXIT_FULL:
+                return code
+
+    def run(self) -> None:
+        """Run to the end, answering decisions with the in-kernel targets (fast path)."""
+        while self.step() != E.EXIT_DONE:
+            raise RuntimeError("the kernel stopped for a Python decision; use the hybrid driver")
+
+    @property
+    def decision_index(self) -> int:
+        return int(self.state.counters[E.C_DECISION])
+
+    def next_decision(self) -> None:
+        """Mark the current decision as made (the hybrid driver calls this)."""
+        self.state.counters[E.C_DECISION] += 1
+
+    # ------------------------------------------------------------------ orders from Python
+    def submit(self, t: int, market: int, side: int, size: float, otype: int = E.OT_MARKET,
+               limit_price: float = np.nan, trigger_price: float = np.nan, reduce_only: bool = False,
+               post_only: bool = False, ioc: bool = False) -> int:
+        """Send an order at ``t`` (ns); returns its id."""
+        self.ensure_room(orders=1)
+        return int(submit_nb(self.inputs, self.state, np.int64(t), np.int64(market), np.int64(side),
+                             float(size), np.int64(otype), float(limit_price), float(trigger_price),
+                             bool(reduce_only), bool(post_only), bool(ioc), np.int64(-1)))
+
+    def cancel(self, t: int, order_id: int) -> bool:
+        self.ensure_room(orders=1)
+        return bool(cancel_nb(self.inputs, self.state, np.int64(t), np.int64(order_id)))
+
+    def view(self, t: int) -> np.ndarray:
+        """Per-market position the strategy expects at ``t`` (acknowledged + in flight)."""
+        out = np.zeros(len(self.state.pos))
+        view_nb(self.inputs, self.state, np.int64(t), out)
+        return out
+
+    # ------------------------------------------------------------------ records
+    def records(self, name: str) -> np.ndarray:
+        """The filled part of a record buffer (a copy)."""
+        counter = {"orders": E.C_ORDERS, "fills": E.C_FILLS, "funding": E.C_FUNDING,
+                   "liquidations": E.C_LIQ, "ledger": E.C_LEDGER, "samples": E.C_SAMPLES}[name]
+        return getattr(self.state, name)[: int(self.state.counters[counter])].copy()

@@ -1,0 +1,108 @@
+"""Margin accounts: cash, positions with average entry, net collateral, IMR/MMR, the ledger.
+
+Accounting (docs/simulation.md): each account holds cash ``Q`` and, per market, a signed
+position ``S`` with average entry ``E``. ``NC = Q + sum S (P - E)`` at oracle prices,
+``IMR = sum |S| P IMF``, ``MMR = sum |S| P MMF``. Cash changes only through ledger rows.
+"""
+import numpy as np
+from numba import njit
+
+from .enums import C_LEDGER, LG_REALIZED
+
+
+@njit(cache=True)
+def ledger_nb(st, ts, account, kind, market, amount, ref):
+    """Append a ledger row (the caller moves the cash)."""
+    n = st.counters[C_LEDGER]
+    row = st.ledger[n]
+    row.ts = ts
+    row.account = account
+    row.kind = kind
+    row.market = market
+    row.amount = amount
+    row.ref = ref
+    st.counters[C_LEDGER] = n + 1
+
+
+@njit(cache=True)
+def mark_nb(st, m):
+    """Oracle price of market ``m``, else its last trade price (NaN if neither)."""
+    p = st.oracle[m]
+    if np.isnan(p):
+        return st.last[m]
+    return p
+
+
+@njit(cache=True)
+def update_position_nb(st, m, q, p):
+    """Apply a signed fill ``q`` at price ``p`` to market ``m``; return the realized PnL."""
+    s = st.pos[m]
+    e = st.entry[m]
+    if s == 0.0 or (s > 0.0) == (q > 0.0):
+        new = s + q
+        st.entry[m] = (abs(s) * e + abs(q) * p) / abs(new)
+        st.pos[m] = new
+        return 0.0
+    r = min(abs(q), abs(s))
+    sign = 1.0 if s > 0.0 else -1.0
+    realized = sign * r * (p - e)
+    new = s + q
+    if abs(q) > abs(s):
+        st.entry[m] = p
+    elif abs(q) == abs(s):
+        new = 0.0
+        st.entry[m] = 0.0
+    st.pos[m] = new
+    return realized
+
+
+@njit(cache=True)
+def book_trade_nb(inp, st, ts, account, m, q, p, fee, ref, kind=LG_REALIZED):
+    """Move position and cash for a fill of ``q`` at ``p`` paying ``fee``; the counterparty
+    takes the other side. The realized PnL (returned) is a ledger row of ``kind``."""
+    realized = update_position_nb(st, m, q, p)
+    if realized != 0.0:
+        st.cash[account] += realized
+        ledger_nb(st, ts, account, kind, m, realized, ref)
+    # counterparty in cash-flow accounting: independent of the entry-price bookkeeping above
+    st.cp[0] += q * p + fee
+    st.cp_pos[m] -= q
+    return realized
+
+
+@njit(cache=True)
+def account_state_nb(inp, st, a):
+    """(NC, IMR, MMR, gross notional) of account ``a`` at current marks."""
+    nc = st.cash[a]
+    imr = 0.0
+    mmr = 0.0
+    gross = 0.0
+    for m in range(st.pos.shape[0]):
+        s = st.pos[m]
+        if s == 0.0 or inp.mk_account[m] != a:
+            continue
+        p = mark_nb(st, m)
+        nc += s * (p - st.entry[m])
+        notional = abs(s) * p
+        gross += notional
+        imr += notional * inp.mk_imf[m]
+        mmr += notional * inp.mk_mmf[m]
+    return nc, imr, mmr, gross
+
+
+@njit(cache=True)
+def admits_nb(inp, st, a, m, q):
+    """True when adding ``q`` to market ``m`` keeps ``IMR' <= NC`` or lowers the IMR."""
+    nc, imr, _, _ = account_state_nb(inp, st, a)
+    p = mark_nb(st, m)
+    s = st.pos[m]
+    new_imr = imr + (abs(s + q) - abs(s)) * p * inp.mk_imf[m]
+    return new_imr <= nc or new_imr <= imr
+
+
+@njit(cache=True)
+def has_position_nb(inp, st, a):
+    for m in range(st.pos.shape[0]):
+        if st.pos[m] != 0.0 and inp.mk_account[m] == a:
+            return True
+    return False

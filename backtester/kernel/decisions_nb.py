@@ -1,0 +1,127 @@
+"""What the strategy knows at a decision, the fast path's targets, and equity samples.
+
+The strategy's *view* of a market is its acknowledged position (fills whose ``ack_ts`` has
+come) plus what its unsettled orders still intend to trade; targets are traded against that
+view so an order in flight is never sent twice.
+"""
+import numpy as np
+from numba import njit
+
+from .accounts_nb import account_state_nb, mark_nb
+from .enums import (C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
+                    OT_STOP_MARKET, ST_ARMED, ST_INFLIGHT, ST_OPEN,
+                    ST_PARTIAL, ST_TRIGGERED)
+from .orders_nb import submit_nb
+from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_TARGET_MODE
+from .trace_nb import ack_latency_nb
+
+
+@njit(cache=True)
+def acknowledge_nb(inp, st, t):
+    """Fold the fills acknowledged by ``t`` into ``st.ack_pos`` and the orders' ``acked``."""
+    n = st.counters[C_FILLS]
+    c = st.counters[C_ACK_CURSOR]
+    for i in range(c, n):
+        if st.fill_acked[i]:
+            continue
+        f = st.fills[i]
+        if f.ack_ts > t:
+            continue
+        st.fill_acked[i] = True
+        if not f.reverted:
+            st.ack_pos[f.market] += f.side * f.size
+            if f.order_id >= 0:
+                st.orders[f.order_id].acked += f.size
+    while c < n and st.fill_acked[c]:
+        c += 1
+    st.counters[C_ACK_CURSOR] = c
+
+
+@njit(cache=True)
+def _settled_nb(inp, o, t):
+    if o.status == ST_INFLIGHT or o.status == ST_OPEN or o.status == ST_PARTIAL or o.status == ST_ARMED:
+        return False
+    if o.acked < o.filled:
+        return False
+    return o.done_ts + ack_latency_nb(inp, o.venue, o.done_ts) <= t
+
+
+@njit(cache=True)
+def view_nb(inp, st, t, out):
+    """Write into ``out`` (per market) the position the strategy expects at ``t``."""
+    acknowledge_nb(inp, st, t)
+    for m in range(out.shape[0]):
+        out[m] = st.ack_pos[m]
+    n = st.counters[C_ORDERS]
+    c = st.counters[C_VIEW_CURSOR]
+    advancing = True
+    for i in range(c, n):
+        o = st.orders[i]
+        if _settled_nb(inp, o, t) or o.type == OT_STOP_MARKET and o.status == ST_TRIGGERED:
+            if advancing:
+                c = i + 1
+            continue
+        advancing = False
+        if o.type == OT_STOP_MARKET:
+            continue  # contingent: not expected until it triggers
+        live = o.status == ST_INFLIGHT or o.status == ST_OPEN or o.status == ST_PARTIAL
+        left = (o.size if live else o.filled) - o.acked
+        if left > 0.0:
+            out[o.market] += o.side * left
+    st.counters[C_VIEW_CURSOR] = c
+
+
+@njit(cache=True)
+def apply_targets_nb(inp, st, d, t, view):
+    """Fast path: trade each market toward its target of decision ``d`` with a market order."""
+    mode = inp.cfg_i[CI_TARGET_MODE]
+    view_nb(inp, st, t, view)
+    for m in range(view.shape[0]):
+        target = inp.tg_value[d, m]
+        if np.isnan(target):
+            continue
+        price = mark_nb(st, m)
+        if np.isnan(price):
+            continue
+        if mode == 1:  # leverage of the account's net collateral
+            nc, _, _, _ = account_state_nb(inp, st, inp.mk_account[m])
+            target = target * max(nc, 0.0) / price
+        elif mode == 2:  # notional in quote currency
+            target = target / price
+        delta = target - view[m]
+        band = max(inp.cfg_f[CF_MIN_TRADE], inp.cfg_f[CF_REBALANCE_BAND] * abs(target) * price)
+        if abs(delta) * price <= band:
+            continue
+        side = 1 if delta > 0.0 else -1
+        submit_nb(inp, st, t, m, side, abs(delta), OT_MARKET, np.nan, np.nan, False, False, False, -1)
+
+
+@njit(cache=True)
+def sample_nb(inp, st, t):
+    """Append an equity sample at ``t``; False when the buffer is full."""
+    n = st.counters[C_SAMPLES]
+    if n >= st.samples.shape[0]:
+        return False
+    nc_sum = 0.0
+    cash = 0.0
+    imr_sum = 0.0
+    mmr_sum = 0.0
+    gross_sum = 0.0
+    for a in range(inp.ac_venue.shape[0]):
+        nc, imr, mmr, gross = account_state_nb(inp, st, a)
+        nc_sum += nc
+        cash += st.cash[a]
+        imr_sum += imr
+        mmr_sum += mmr
+        gross_sum += gross
+    s = st.samples[n]
+    s.ts = t
+    s.equity = nc_sum
+    s.cash = cash
+    s.upnl = nc_sum - cash
+    s.imr = imr_sum
+    s.mmr = mmr_sum
+    s.gross_notional = gross_sum
+    s.insurance = st.insurance.sum()
+    st.counters[C_SAMPLES] = n + 1
+    return True

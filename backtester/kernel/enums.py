@@ -1,0 +1,133 @@
+"""Integer codes and record dtypes shared by the kernel and its Python wrappers.
+
+Model variants, order types, statuses and ledger kinds are small integers so one cached kernel
+serves every configuration. Record dtypes are the rows of the preallocated result buffers; a
+notebook sees them as DataFrames through :mod:`backtester.result`.
+"""
+import numpy as np
+
+# --- event types of the static stream, in same-timestamp processing order (DESIGN.md) -----
+EV_TRACE = 0
+EV_FUNDING = 1
+EV_ORACLE = 2
+EV_TRADE = 3
+EV_REORG = 4
+
+# --- order types ------------------------------------------------------------------------
+OT_MARKET = 0
+OT_LIMIT = 1
+OT_STOP_MARKET = 2
+ORDER_TYPE_NAMES = ("market", "limit", "stop_market")
+
+# --- order statuses ---------------------------------------------------------------------
+ST_INFLIGHT = 0      # sent, not yet at the matching engine
+ST_OPEN = 1          # resting / waiting for a trade
+ST_PARTIAL = 2
+ST_FILLED = 3
+ST_CANCELLED = 4
+ST_REJECTED = 5
+ST_TRIGGERED = 6     # a client-side stop that has fired (its market order is a new order)
+ST_ARMED = 7         # a client-side stop waiting for its trigger
+STATUS_NAMES = ("inflight", "open", "partially_filled", "filled", "cancelled", "rejected",
+                "triggered", "armed")
+
+# --- reason codes -------------------------------------------------------------------------
+R_NONE = 0
+R_INSUFFICIENT_MARGIN = 1
+R_VENUE_DOWN = 2
+R_REDUCE_ONLY = 3
+R_IOC_UNFILLED = 4
+R_NO_PRICE = 5
+R_CANCELLED = 6
+R_LIQUIDATED = 7
+R_REORG = 8
+REASON_NAMES = ("none", "insufficient_margin", "venue_down", "reduce_only", "ioc_unfilled",
+                "no_price", "cancelled", "liquidated", "reorg")
+
+# --- fill liquidity -----------------------------------------------------------------------
+LQ_MAKER = 0
+LQ_TAKER = 1
+LQ_LIQUIDATION = 2
+LIQUIDITY_NAMES = ("maker", "taker", "liquidation")
+
+# --- ledger kinds -------------------------------------------------------------------------
+LG_FEE = 0
+LG_GAS = 1
+LG_FUNDING = 2
+LG_REALIZED = 3
+LG_LIQ_FEE = 4
+LG_INSURANCE = 5
+LG_SOCIALIZED = 6
+LG_REORG = 7
+LG_TRANSFER = 8
+LEDGER_NAMES = ("fee", "gas", "funding", "realized_pnl", "liquidation_fee", "insurance_payout",
+                "socialized_loss", "reorg_reversal", "transfer")
+
+# --- model variants -----------------------------------------------------------------------
+MARGIN_CROSS = 0
+MARGIN_ISOLATED = 1
+DOWNTIME_QUEUE = 0
+DOWNTIME_REJECT = 1
+
+# --- kernel exit codes --------------------------------------------------------------------
+EXIT_DONE = 0        # all events processed
+EXIT_DECISION = 1    # paused at a decision time
+EXIT_FULL = 2        # a record buffer needs to grow
+
+# --- counters (indices into the int64 counter array) ---------------------------------------
+C_EVENT = 0          # next static event to process
+C_ORDERS = 1
+C_FILLS = 2
+C_FUNDING = 3
+C_LIQ = 4
+C_LEDGER = 5
+C_SAMPLES = 6
+C_DECISION = 7       # next decision index
+C_ACTIVE = 8         # number of active order ids in the active list
+C_NEXT_SAMPLE = 9    # next equity sample time (ns)
+C_ACK_CURSOR = 10    # all fills before this index are acknowledged and applied to the view
+C_BOOK = 11          # number of order ids in the book list (resting, in arrival order)
+C_VIEW_CURSOR = 12   # all orders before this index are settled in the strategy's view
+N_COUNTERS = 13
+
+NO_TS = np.iinfo(np.int64).max
+
+order_dt = np.dtype([
+    ("order_id", np.int64), ("venue", np.int32), ("market", np.int32), ("account", np.int32),
+    ("side", np.int8), ("type", np.int8), ("status", np.int8), ("reason", np.int8),
+    ("reduce_only", np.bool_), ("post_only", np.bool_), ("ioc", np.bool_),
+    ("size", np.float64), ("filled", np.float64), ("limit_price", np.float64),
+    ("trigger_price", np.float64), ("sent_ts", np.int64), ("arrive_ts", np.int64),
+    ("cancel_ts", np.int64), ("done_ts", np.int64), ("parent_id", np.int64),
+    ("acked", np.float64),
+], align=True)
+
+fill_dt = np.dtype([
+    ("fill_id", np.int64), ("order_id", np.int64), ("ts", np.int64), ("venue", np.int32),
+    ("account", np.int32), ("market", np.int32), ("side", np.int8), ("liquidity", np.int8),
+    ("reverted", np.bool_), ("size", np.float64), ("price", np.float64),
+    ("trade_price", np.float64), ("fee", np.float64), ("slippage_cost", np.float64),
+    ("realized", np.float64), ("ack_ts", np.int64), ("final_ts", np.int64),
+], align=True)
+
+funding_dt = np.dtype([
+    ("ts", np.int64), ("account", np.int32), ("venue", np.int32), ("market", np.int32),
+    ("position", np.float64), ("price", np.float64), ("rate", np.float64), ("payment", np.float64),
+], align=True)
+
+liquidation_dt = np.dtype([
+    ("ts", np.int64), ("account", np.int32), ("venue", np.int32), ("market", np.int32),
+    ("size", np.float64), ("oracle_price", np.float64), ("price", np.float64), ("fee", np.float64),
+    ("deficit", np.float64), ("insurance_paid", np.float64), ("socialized", np.float64),
+], align=True)
+
+ledger_dt = np.dtype([
+    ("ts", np.int64), ("account", np.int32), ("kind", np.int8), ("market", np.int32),
+    ("amount", np.float64), ("ref", np.int64),
+], align=True)
+
+sample_dt = np.dtype([
+    ("ts", np.int64), ("equity", np.float64), ("cash", np.float64), ("upnl", np.float64),
+    ("imr", np.float64), ("mmr", np.float64), ("gross_notional", np.float64),
+    ("insurance", np.float64),
+], align=True)

@@ -1,0 +1,72 @@
+"""Fill prices and the bookkeeping of one fill.
+
+Market orders pay ``price * (1 + side * s)`` with
+``s = multiplier(t) * (half_spread + impact * sqrt(size / V))`` (square-root impact, ``V`` the
+market's traded size over the impact window); limit orders fill at their limit as makers.
+"""
+import numpy as np
+from numba import njit
+
+from .accounts_nb import book_trade_nb, ledger_nb
+from .enums import C_FILLS, LG_FEE
+from .trace_nb import ack_latency_nb, finality_nb
+
+
+@njit(cache=True)
+def multiplier_nb(inp, t):
+    """Slippage multiplier in force at ``t`` (step series; 1.0 without one)."""
+    n = inp.sl_ts.shape[0]
+    if n == 0:
+        return 1.0
+    a = 0
+    b = n
+    while a < b:
+        mid = (a + b) // 2
+        if inp.sl_ts[mid] <= t:
+            a = mid + 1
+        else:
+            b = mid
+    return inp.sl_val[max(a - 1, 0)]
+
+
+@njit(cache=True)
+def taker_price_nb(inp, m, side, size, trade_row):
+    """Price a taker of ``size`` pays against trade ``trade_row``."""
+    t = inp.tr_ts[trade_row]
+    s = multiplier_nb(inp, t) * (inp.mk_half_spread[m]
+                                 + inp.mk_impact[m] * np.sqrt(size / inp.tr_vol[trade_row]))
+    return inp.tr_price[trade_row] * (1.0 + side * s)
+
+
+@njit(cache=True)
+def record_fill_nb(inp, st, order_id, ts, m, side, size, price, trade_price, liquidity, fee_rate):
+    """Book a fill of the trader: position, realized PnL, fee, record. Returns the fill row."""
+    a = inp.mk_account[m]
+    v = inp.mk_venue[m]
+    n = st.counters[C_FILLS]
+    fee = fee_rate * size * price
+    realized = book_trade_nb(inp, st, ts, a, m, side * size, price, fee, order_id)
+    if fee != 0.0:
+        st.cash[a] -= fee
+        ledger_nb(st, ts, a, LG_FEE, m, -fee, order_id)
+    f = st.fills[n]
+    f.fill_id = n
+    f.order_id = order_id
+    f.ts = ts
+    f.venue = v
+    f.account = a
+    f.market = m
+    f.side = side
+    f.liquidity = liquidity
+    f.reverted = False
+    f.size = size
+    f.price = price
+    f.trade_price = trade_price
+    f.fee = fee
+    f.slippage_cost = size * abs(price - trade_price) if not np.isnan(trade_price) else 0.0
+    f.realized = realized
+    f.ack_ts = ts + ack_latency_nb(inp, v, ts)
+    f.final_ts = ts + finality_nb(inp, v, ts)
+    st.fill_acked[n] = False
+    st.counters[C_FILLS] = n + 1
+    return n

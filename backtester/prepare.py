@@ -1,0 +1,220 @@
+"""From a `Dataset` and a `SimConfig` to the kernel's `Inputs`.
+
+One pass of numpy work per dataset: Arrow columns become contiguous numpy arrays (one copy,
+always writable, so the kernel compiles once for one array type), markets and venues become
+integer codes, oracle rows are derived from trades where a market has none, the rolling
+traded volume for square-root impact is precomputed, and every static event is merged into one
+stream sorted by (timestamp, event type, row).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .kernel.enums import (DOWNTIME_QUEUE, DOWNTIME_REJECT, EV_FUNDING, EV_ORACLE, EV_REORG,
+                           EV_TRACE, EV_TRADE, MARGIN_CROSS, MARGIN_ISOLATED)
+from .kernel.state import (CF_LATENCY_SCALE, CF_LIQ_SPREAD, CF_MIN_TRADE, CF_N, CF_REBALANCE_BAND, CI_DOWNTIME,
+                           CI_END_TS, CI_FEED_LATENCY, CI_MARGIN_MODE, CI_N, CI_SAMPLE_EVERY,
+                           CI_TARGET_MODE, Inputs)
+
+
+@dataclass
+class Layout:
+    """Names behind the integer codes of a prepared run."""
+
+    markets: list          # market names, index = market code
+    venues: list           # venue names, index = venue code
+    accounts: list         # account names, index = account code (insurance funds follow)
+    market_specs: list     # the Market objects used
+    start_ns: int
+    end_ns: int
+
+
+def _ns(col: pa.ChunkedArray) -> np.ndarray:
+    return np.ascontiguousarray(col.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _f64(col: pa.ChunkedArray) -> np.ndarray:
+    return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _codes(col: pa.ChunkedArray, names: list) -> np.ndarray:
+    """Integer code of each row's name in ``names``."""
+    lookup = {n: i for i, n in enumerate(names)}
+    out = np.empty(len(col), np.int32)
+    pos = 0
+    for chunk in col.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            table = np.array([lookup.get(v, -1) for v in chunk.dictionary.to_pylist()], np.int32)
+            idx = chunk.indices.to_numpy(zero_copy_only=False)
+            out[pos:pos + len(chunk)] = table[idx] if len(table) else idx
+        else:
+            out[pos:pos + len(chunk)] = [lookup.get(v, -1) for v in chunk.to_pylist()]
+        pos += len(chunk)
+    return out
+
+
+def _names(table: pa.Table, column: str) -> list:
+    if table.num_rows == 0:
+        return []
+    return sorted(set(table.column(column).cast(pa.string()).unique().to_pylist()))
+
+
+def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_ns: int) -> np.ndarray:
+    """Traded size of each row's market over ``(ts - window, ts]`` up to and including the row."""
+    out = np.empty(len(ts))
+    for m in np.unique(market):
+        rows = np.flatnonzero(market == m)
+        t = ts[rows]
+        cum = np.cumsum(size[rows])
+        j = np.searchsorted(t, t - window_ns, side="right")
+        before = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
+        out[rows] = cum - before
+    return out
+
+
+def layout_for(dataset, config) -> Layout:
+    markets = sorted(set(_names(dataset.trades, "market")) | set(_names(dataset.oracle, "market"))
+                     | set(_names(dataset.funding, "market")))
+    if not markets:
+        raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
+    specs = [config.market(m) for m in markets]
+    venues = sorted({s.venue for s in specs} | set(_names(dataset.latency, "venue")))
+    if config.margin_mode == "cross":
+        accounts = list(venues)
+    else:
+        accounts = [f"{s.venue}/{s.name}" for s in specs]
+    if dataset.trades.num_rows == 0:
+        raise ValueError("the dataset has no trades: orders could never fill")
+    start = dataset.trades.column("ts")
+    ts = _ns(start)
+    return Layout(markets, venues, accounts, specs, int(ts.min()), int(ts.max()))
+
+
+def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, targets=None,
+            target_mode: int = -1, reorgs=()) -> tuple[Inputs, Layout]:
+    """Build the kernel inputs of one run.
+
+    Parameters
+    ----------
+    dataset : data_loaders.Dataset
+    config : SimConfig
+    decision_ts : array of int64 ns, optional
+        Decision times (sorted).
+    targets : array (len(decision_ts), n_markets), optional
+        Fast path: target per decision and market (NaN: none); with ``target_mode`` 0
+        (position), 1 (leverage) or 2 (notional). ``target_mode=-1`` hands decisions to Python.
+    reorgs : sequence of (timestamp, venue)
+    """
+    lay = layout or layout_for(dataset, config)
+    M, V = len(lay.markets), len(lay.venues)
+    venue_of = {v: i for i, v in enumerate(lay.venues)}
+
+    tr = dataset.trades
+    tr_ts, tr_m = _ns(tr.column("ts")), _codes(tr.column("market"), lay.markets)
+    tr_px, tr_sz = _f64(tr.column("price")), _f64(tr.column("size"))
+    tr_vol = rolling_volume(tr_ts, tr_m, tr_sz, config.ns("impact_window"))
+
+    fu = dataset.funding
+    fu_ts, fu_m = _ns(fu.column("ts")), _codes(fu.column("market"), lay.markets)
+    fu_rate = _f64(fu.column("rate"))
+    fu_px = _f64(fu.column("oracle_price").fill_null(np.nan))
+
+    orc = dataset.oracle
+    or_ts, or_m, or_px = _ns(orc.column("ts")), _codes(orc.column("market"), lay.markets), _f64(orc.column("price"))
+    derived = [m for m in range(M) if not np.any(or_m == m)]
+    if derived:  # markets without oracle rows follow their trades oracle_delay later
+        rows = np.flatnonzero(np.isin(tr_m, derived))
+        delay = config.ns("oracle_delay")
+        or_ts = np.concatenate([or_ts, tr_ts[rows] + delay])
+        or_m = np.concatenate([or_m, tr_m[rows]]).astype(np.int32)
+        or_px = np.concatenate([or_px, tr_px[rows]])
+        o = np.lexsort((np.arange(len(or_ts)), or_ts))
+        or_ts, or_m, or_px = or_ts[o], or_m[o], or_px[o]
+
+    lt = dataset.latency
+    lt_v = _codes(lt.column("venue"), lay.venues)
+    order = np.argsort(lt_v, kind="stable")  # group by venue, keeping time order within venue
+    lt_v = lt_v[order]
+    lt_ts = _ns(lt.column("ts"))[order]
+    lt_cols = [_ns(lt.column(c))[order] for c in ("order_latency", "ack_latency", "finality")]
+    lt_up = np.ascontiguousarray(lt.column("up").to_numpy(zero_copy_only=False)[order], dtype=np.bool_)
+    lt_gas = _f64(lt.column("gas_fee"))[order]
+    vt_start = np.searchsorted(lt_v, np.arange(V + 1)).astype(np.int64)
+
+    ro_ts = np.array([pd.Timestamp(t).value if not isinstance(t, (int, np.integer)) else int(t)
+                      for t, _ in reorgs], np.int64)
+    ro_v = np.array([venue_of[v] for _, v in reorgs], np.int32)
+
+    sl_ts, sl_val = _slippage_series(config.slippage_multiplier)
+
+    ev_ts = np.concatenate([lt_ts, fu_ts, or_ts, tr_ts, ro_ts])
+    ev_type = np.concatenate([np.full(len(lt_ts), EV_TRACE, np.int8), np.full(len(fu_ts), EV_FUNDING, np.int8),
+                              np.full(len(or_ts), EV_ORACLE, np.int8), np.full(len(tr_ts), EV_TRADE, np.int8),
+                              np.full(len(ro_ts), EV_REORG, np.int8)])
+    ev_idx = np.concatenate([np.arange(len(a), dtype=np.int64) for a in (lt_ts, fu_ts, or_ts, tr_ts, ro_ts)])
+    o = np.lexsort((ev_idx, ev_type, ev_ts))
+    ev_ts, ev_type, ev_idx = ev_ts[o], ev_type[o], ev_idx[o]
+
+    specs = lay.market_specs
+    mk_venue = np.array([venue_of[s.venue] for s in specs], np.int32)
+    if config.margin_mode == "cross":
+        mk_account, ac_venue = mk_venue.copy(), np.arange(V, dtype=np.int32)
+    else:
+        mk_account, ac_venue = np.arange(M, dtype=np.int32), mk_venue.copy()
+
+    dc = np.asarray(decision_ts if decision_ts is not None else [], np.int64)
+    tg = (np.full((len(dc), M), np.nan) if targets is None else np.ascontiguousarray(targets, np.float64))
+    if tg.shape != (len(dc), M):
+        raise ValueError(f"targets must have shape (decisions, markets) = {(len(dc), M)}, got {tg.shape}")
+
+    cfg_f = np.zeros(CF_N)
+    cfg_f[CF_LATENCY_SCALE] = config.latency_scale
+    cfg_f[CF_LIQ_SPREAD] = config.liq_spread
+    cfg_f[CF_MIN_TRADE] = config.min_trade_notional
+    cfg_f[CF_REBALANCE_BAND] = config.rebalance_band
+    cfg_i = np.zeros(CI_N, np.int64)
+    cfg_i[CI_FEED_LATENCY] = config.ns("feed_latency")
+    cfg_i[CI_DOWNTIME] = DOWNTIME_QUEUE if config.downtime_policy == "queue" else DOWNTIME_REJECT
+    cfg_i[CI_MARGIN_MODE] = MARGIN_CROSS if config.margin_mode == "cross" else MARGIN_ISOLATED
+    cfg_i[CI_SAMPLE_EVERY] = config.ns("sample_every")
+    cfg_i[CI_TARGET_MODE] = target_mode
+    cfg_i[CI_END_TS] = lay.end_ns
+
+    f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)  # noqa: E731
+    inp = Inputs(
+        ev_ts=ev_ts, ev_type=ev_type, ev_idx=ev_idx,
+        tr_ts=tr_ts, tr_market=tr_m, tr_price=tr_px, tr_size=tr_sz, tr_vol=tr_vol,
+        fu_ts=fu_ts, fu_market=fu_m, fu_rate=fu_rate, fu_price=fu_px,
+        or_ts=or_ts, or_market=or_m, or_price=or_px,
+        lt_ts=lt_ts, lt_order=lt_cols[0], lt_ack=lt_cols[1], lt_final=lt_cols[2], lt_up=lt_up,
+        lt_gas=lt_gas, lt_venue=lt_v, vt_start=vt_start,
+        ro_ts=ro_ts, ro_venue=ro_v, sl_ts=sl_ts, sl_val=sl_val,
+        mk_venue=mk_venue, mk_account=mk_account, mk_imf=f("imf"), mk_mmf=f("mmf"),
+        mk_taker=f("taker_fee"), mk_maker=f("maker_fee"), mk_half_spread=f("half_spread"),
+        mk_impact=f("impact"), mk_liq_fee=f("liq_fee"), ac_venue=ac_venue,
+        dc_ts=dc, tg_value=tg, cfg_f=cfg_f, cfg_i=cfg_i,
+    )
+    return inp, lay
+
+
+def _slippage_series(value):
+    if isinstance(value, pd.Series):
+        idx = pd.DatetimeIndex(value.index)
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        ts = idx.as_unit("ns").asi8
+        if np.any(np.diff(ts) < 0):
+            raise ValueError("slippage_multiplier series must be sorted by time")
+        vals = value.to_numpy(np.float64)
+        if np.any(~np.isfinite(vals)) or np.any(vals < 0):
+            raise ValueError("slippage_multiplier values must be finite and >= 0")
+        # before the first row the multiplier is 1.0
+        return (np.concatenate([[np.iinfo(np.int64).min], ts]).astype(np.int64),
+                np.concatenate([[1.0], vals]))
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"slippage_multiplier must be finite and >= 0, got {value!r}")
+    return np.array([np.iinfo(np.int64).min], np.int64), np.array([v])

@@ -1,0 +1,129 @@
+"""`Result`: a run's records as pandas objects with timestamps and names, plus stats.
+
+Examples
+--------
+>>> res = bt.run(strategy, data)          # doctest: +SKIP
+>>> res.equity[["equity", "margin_ratio"]].tail()   # doctest: +SKIP
+>>> res.stats()                           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .kernel import enums as E
+
+_YEAR_NS = 365 * 24 * 3600 * 10**9
+
+
+def _ts(values) -> pd.DatetimeIndex:
+    v = np.asarray(values, np.int64)
+    out = pd.to_datetime(np.where(v == E.NO_TS, np.iinfo(np.int64).min, v), utc=True)
+    return out
+
+
+class Result:
+    """The records of one run.
+
+    Attributes
+    ----------
+    equity : DataFrame
+        Sampled every ``SimConfig.sample_every``: equity (net collateral), cash, unrealized
+        PnL, IMR, MMR, margin ratio (NC / MMR), gross notional, insurance fund, drawdown.
+    orders, fills, funding, liquidations, ledger : DataFrame
+        One row per record; market, venue, account, status, reason, kind as names.
+    """
+
+    def __init__(self, engine, strategy, data, config):
+        self.engine = engine
+        self.strategy = strategy
+        self.config = config
+        self.layout = engine.layout
+        self._cache: dict[str, pd.DataFrame] = {}
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (f"Result({self.strategy.name}: total return {s['total_return']:.2%}, max drawdown "
+                f"{s['max_drawdown']:.2%}, {int(s['n_fills'])} fills, {int(s['n_liquidations'])} liquidations)")
+
+    # ------------------------------------------------------------------ frames
+    def _names(self, codes, names):
+        names = np.asarray(list(names) + [None], dtype=object)
+        codes = np.asarray(codes)
+        return names[np.where(codes < 0, len(names) - 1, codes)]
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if name in self._cache:
+            return self._cache[name]
+        rec = self.engine.records(name)
+        df = pd.DataFrame(rec)
+        lay = self.layout
+        accounts = lay.accounts + [f"insurance:{v}" for v in lay.venues]
+        for col in ("ts", "sent_ts", "arrive_ts", "cancel_ts", "done_ts", "ack_ts", "final_ts"):
+            if col in df:
+                df[col] = _ts(df[col])
+        if "market" in df:
+            df["market"] = self._names(df["market"], lay.markets)
+        if "venue" in df:
+            df["venue"] = self._names(df["venue"], lay.venues)
+        if "account" in df:
+            df["account"] = self._names(df["account"], accounts)
+        if name == "orders":
+            df["type"] = self._names(df["type"], E.ORDER_TYPE_NAMES)
+            df["status"] = self._names(df["status"], E.STATUS_NAMES)
+            df["reason"] = self._names(df["reason"], E.REASON_NAMES)
+            df = df.drop(columns=["acked"])
+        if name == "fills":
+            df["liquidity"] = self._names(df["liquidity"], E.LIQUIDITY_NAMES)
+            df["time_to_finality"] = df["final_ts"] - df["ts"]
+        if name == "ledger":
+            df["kind"] = self._names(df["kind"], E.LEDGER_NAMES)
+        self._cache[name] = df
+        return df
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        return self._frame("orders")
+
+    @property
+    def fills(self) -> pd.DataFrame:
+        return self._frame("fills")
+
+    @property
+    def funding(self) -> pd.DataFrame:
+        return self._frame("funding")
+
+    @property
+    def liquidations(self) -> pd.DataFrame:
+        return self._frame("liquidations")
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        return self._frame("ledger")
+
+    @property
+    def equity(self) -> pd.DataFrame:
+        if "equity" not in self._cache:
+            df = pd.DataFrame(self.engine.records("samples"))
+            df.index = _ts(df.pop("ts"))
+            df.index.name = "ts"
+            with np.errstate(divide="ignore", invalid="ignore"):
+                df["margin_ratio"] = np.where(df["mmr"] > 0, df["equity"] / df["mmr"], np.inf)
+            peak = df["equity"].cummax()
+            df["drawdown"] = np.where(peak > 0, df["equity"] / peak - 1.0, 0.0)
+            self._cache["equity"] = df
+        return self._cache["equity"]
+
+    # ------------------------------------------------------------------ summary
+    def final_equity(self) -> float:
+        """Trader equity at the end, at the last oracle marks."""
+        from .kernel.accounts_nb import account_state_nb
+
+        eng = self.engine
+        return float(sum(account_state_nb(eng.inputs, eng.state, a)[0] for a in range(len(self.layout.accounts))))
+
+    def stats(self) -> pd.Series:
+        """Headline figures of the run (see the index for names)."""
+        from .stats import compute_stats
+
+        return compute_stats(self)

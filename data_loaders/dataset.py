@@ -1,0 +1,193 @@
+"""`Dataset`: the bundle of canonical tables one backtest runs on."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .schemas import KINDS, empty_table
+from .validate import conform, validate
+
+_FILE = "dataset.json"
+
+
+def _ts_scalar(value) -> pa.Scalar | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return pa.scalar(ts.value, type=pa.timestamp("ns", tz="UTC"))
+
+
+def _in_range(table: pa.Table, start, end) -> pa.Table:
+    mask = None
+    if start is not None:
+        mask = pc.greater_equal(table.column("ts"), start)
+    if end is not None:
+        m = pc.less(table.column("ts"), end)
+        mask = m if mask is None else pc.and_(mask, m)
+    return table if mask is None else table.filter(mask)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The tables of one backtest: trades, funding, oracle, latency trace, book top.
+
+    Every table is validated against its canonical schema on construction (see
+    :mod:`data_loaders.schemas`); absent tables are empty canonical tables, never ``None``.
+
+    Parameters
+    ----------
+    trades, funding, oracle, latency, book : pyarrow.Table or pandas.DataFrame, optional
+        Canonical tables (DataFrames are converted with :func:`data_loaders.conform`).
+    markets : dict, optional
+        Per-market metadata, ``{"BTC-USD": {"tick_size": 1.0, ...}}``; free-form.
+    meta : dict, optional
+        Provenance of the bundle: what is real, what is generated, seeds.
+
+    Examples
+    --------
+    >>> from data_loaders import sample
+    >>> ds = sample()
+    >>> ds.markets_traded
+    ['BTC-USD', 'ETH-USD']
+    >>> day = ds.slice("2022-11-08", "2022-11-09")
+    """
+
+    trades: pa.Table = None
+    funding: pa.Table = None
+    oracle: pa.Table = None
+    latency: pa.Table = None
+    book: pa.Table = None
+    markets: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for kind in KINDS:
+            value = getattr(self, kind)
+            if value is None:
+                value = empty_table(kind)
+            elif isinstance(value, pd.DataFrame):
+                value = conform(value, kind, source=f"Dataset.{kind} (DataFrame)")
+            else:
+                validate(value, kind, source=f"Dataset.{kind}")
+            object.__setattr__(self, kind, value)
+
+    # ------------------------------------------------------------------ descriptions
+    def table(self, kind: str) -> pa.Table:
+        """The table of ``kind`` ('trades', 'funding', 'oracle', 'latency' or 'book')."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return getattr(self, kind)
+
+    @property
+    def markets_traded(self) -> list[str]:
+        """Sorted names of the markets that have trades."""
+        return _unique(self.trades, "market")
+
+    @property
+    def venues(self) -> list[str]:
+        """Sorted names of the venues that have a latency trace."""
+        return _unique(self.latency, "venue")
+
+    @property
+    def start(self) -> pd.Timestamp | None:
+        """Timestamp of the first trade (None without trades)."""
+        return _bound(self.trades, pc.min)
+
+    @property
+    def end(self) -> pd.Timestamp | None:
+        """Timestamp of the last trade (None without trades)."""
+        return _bound(self.trades, pc.max)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per table: rows, markets (or venues), first and last timestamp."""
+        rows = []
+        for kind in KINDS:
+            t = self.table(kind)
+            group = "venue" if kind == "latency" else "market"
+            rows.append({"table": kind, "rows": t.num_rows, "keys": ", ".join(_unique(t, group)),
+                         "first": _bound(t, pc.min), "last": _bound(t, pc.max)})
+        return pd.DataFrame(rows).set_index("table")
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={self.table(k).num_rows:,}" for k in KINDS)
+        return f"Dataset({counts}; markets={self.markets_traded}; {self.start} .. {self.end})"
+
+    # ------------------------------------------------------------------ transforms
+    def slice(self, start=None, end=None) -> "Dataset":
+        """Rows with ``start <= ts < end`` of every table.
+
+        The latency trace also keeps, per venue, the last row before ``start`` (re-stamped to
+        ``start``), because that is the venue's state in force when the slice begins: a slice
+        that starts inside an outage still starts down.
+        """
+        lo, hi = _ts_scalar(start), _ts_scalar(end)
+        tables = {k: _in_range(self.table(k), lo, hi) for k in KINDS}
+        if lo is not None and self.latency.num_rows:
+            tables["latency"] = _with_state_at(self.latency, tables["latency"], lo)
+        return replace(self, **tables, meta={**self.meta, "slice": [str(start), str(end)]})
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> Path:
+        """Write the tables as Parquet files plus ``dataset.json`` into directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for kind in KINDS:
+            pq.write_table(self.table(kind), path / f"{kind}.parquet")
+        (path / _FILE).write_text(json.dumps({"markets": self.markets, "meta": self.meta}, indent=2,
+                                             default=str))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Dataset":
+        """Read a directory written by :meth:`save` (missing tables are empty)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: not a dataset directory")
+        info = json.loads((path / _FILE).read_text()) if (path / _FILE).exists() else {}
+        tables = {}
+        for kind in KINDS:
+            f = path / f"{kind}.parquet"
+            if f.exists():
+                tables[kind] = validate(_unify(pq.read_table(f)), kind, source=str(f))
+        return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+
+
+def _unify(table: pa.Table) -> pa.Table:
+    return table.unify_dictionaries().combine_chunks() if table.num_rows else table
+
+
+def _unique(table: pa.Table, column: str) -> list[str]:
+    if table.num_rows == 0:
+        return []
+    col = table.column(column)
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    return sorted(pc.unique(col).to_pylist())
+
+
+def _bound(table: pa.Table, fn):
+    if table.num_rows == 0:
+        return None
+    return pd.Timestamp(fn(table.column("ts")).value, tz="UTC")
+
+
+def _with_state_at(full: pa.Table, sliced: pa.Table, lo: pa.Scalar) -> pa.Table:
+    before = full.filter(pc.less(full.column("ts"), lo))
+    if before.num_rows == 0:
+        return sliced
+    venues = before.column("venue").cast(pa.string()).to_numpy(zero_copy_only=False)
+    last = {}
+    for i, v in enumerate(venues):  # rows are in time order per venue
+        last[v] = i
+    carry = before.take(pa.array(sorted(last.values()), type=pa.int64()))
+    carry = carry.set_column(0, "ts", pa.array(np.full(carry.num_rows, lo.value, "int64")).cast(lo.type))
+    out = pa.concat_tables([carry, sliced.cast(carry.schema)], promote_options="none")
+    return _unify(out)

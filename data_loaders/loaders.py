@@ -1,0 +1,358 @@
+"""``load_trades``, ``load_funding``, ``load_oracle``, ``load_latency``, ``load_book``: one call
+from a file, directory, DataFrame, Arrow table or parsed JSON to a valid canonical table.
+
+The reader is chosen by ``format=`` or detected from the source:
+
+===========================  ================================================================
+source                       format
+===========================  ================================================================
+DataFrame / pyarrow.Table    canonical columns, converted by :func:`~data_loaders.conform`
+dict / list                  ``'dydx'`` (parsed indexer JSON)
+directory                    ``'dataset'`` (partitioned Parquet; the time range is pushed down)
+``*.parquet``, ``*.pq``      ``'parquet'``
+``*.feather/.arrow/.ipc``    ``'feather'``
+``*.json[.gz]``              ``'dydx'``
+``*.csv[.gz]``               by its header: ``'binance'`` (``id,price,qty,...``),
+                             ``'binance-bookticker'`` (``update_id,best_bid_price,...``),
+                             ``'funding-csv'`` (``Symbol,Date,Funding Rate``), else ``'csv'``
+===========================  ================================================================
+
+``'candles'`` (OHLCV expanded into a synthetic trade path) is never detected: synthetic trades
+must be asked for.
+
+What ``market`` means depends on whether the source names its markets:
+
+* canonical tables and files, dYdX funding / oracle / fills / candles: it **selects** the rows
+  of that market (an error if there are none);
+* Binance files (default: the symbol in the file name), dYdX trades (required) and candles
+  DataFrames: it **names** the rows;
+* ``'funding-csv'``: it renames the ``Symbol`` (a str, or a ``{symbol: market}`` dict).
+
+``start`` / ``end`` keep ``start <= ts < end`` (naive bounds are UTC). For ``'dataset'`` the
+range is pushed down into the Parquet scan so only that range is read; for every other format
+the whole source is read and validated, then filtered.
+
+Examples
+--------
+>>> import data_loaders as dl
+>>> trades = dl.load_trades("BTCUSDT-trades-2024-08-08-2354.csv.gz", market="BTC-USD")  # doctest: +SKIP
+>>> day = dl.load_trades("archive/trades/", start="2022-11-07", end="2022-11-08")      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from .schemas import GROUP_COLUMN
+from .validate import DataError, conform
+from .readers import binance, dydx
+from .readers._common import in_range, strip_suffixes
+from .readers.candles import candles_to_trades, read_candles
+from .readers.canonical import canonical_reader
+from .readers.funding_csv import is_funding_csv, read_funding_csv
+
+#: every format name
+FORMATS = ("csv", "parquet", "feather", "dataset", "binance", "binance-bookticker", "dydx",
+           "funding-csv", "candles")
+
+_CANONICAL = ("csv", "parquet", "feather", "dataset")
+
+#: formats each table kind can be loaded from
+KIND_FORMATS = {
+    "trades": _CANONICAL + ("binance", "dydx", "candles"),
+    "funding": _CANONICAL + ("dydx", "funding-csv"),
+    "oracle": _CANONICAL + ("dydx",),
+    "latency": _CANONICAL,
+    "book": _CANONICAL + ("binance-bookticker",),
+}
+
+_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
+             ".ipc": "feather", ".json": "dydx"}
+
+
+# --------------------------------------------------------------------------- format detection
+def detect_format(source) -> str:
+    """The format name :func:`load_trades` and friends would use for ``source``.
+
+    Returns ``'frame'`` for a DataFrame or Arrow table.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path does not exist.
+    ValueError
+        If the extension is not one of the known ones (the message lists the formats).
+
+    Examples
+    --------
+    >>> detect_format({"trades": []})
+    'dydx'
+    >>> detect_format("BTCUSDT-trades-2024-08-08-2354.csv.gz")         # doctest: +SKIP
+    'binance'
+    """
+    if isinstance(source, (pd.DataFrame, pa.Table)):
+        return "frame"
+    if isinstance(source, (dict, list, tuple)):
+        return "dydx"
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    if path.is_dir():
+        return "dataset"
+    _, suffix = strip_suffixes(path)
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if suffix == ".csv":
+        return _sniff_csv(path)
+    raise ValueError(f"{path}: cannot tell the format from the extension {suffix or '(none)'}; "
+                     f"pass format= one of {', '.join(FORMATS)}")
+
+
+def _sniff_csv(path) -> str:
+    layout = binance.sniff(path)
+    if layout == "trades":
+        return "binance"
+    if layout == "bookticker":
+        return "binance-bookticker"
+    return "funding-csv" if is_funding_csv(path) else "csv"
+
+
+def _resolve(kind: str, source, fmt: str | None) -> str:
+    if fmt is None:
+        return detect_format(source)
+    fmt = fmt.lower()
+    if isinstance(source, (pd.DataFrame, pa.Table)) and fmt != "candles":
+        raise ValueError(f"an in-memory {type(source).__name__} needs no format= (only "
+                         f"format='candles' applies to one); got {fmt!r}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    if fmt not in KIND_FORMATS[kind]:
+        raise ValueError(f"format {fmt!r} does not hold {kind}; {kind} can be loaded from: "
+                         f"{', '.join(KIND_FORMATS[kind])}")
+    return fmt
+
+
+# --------------------------------------------------------------------------- reading
+def _name(source) -> str:
+    return "pyarrow.Table" if isinstance(source, pa.Table) else "DataFrame"
+
+
+def _select(table: pa.Table, kind: str, key, source) -> pa.Table:
+    """Rows of one market (venue for latency) of a source that names its markets."""
+    if key is None:
+        return table
+    column = GROUP_COLUMN[kind]
+    mask = pc.equal(table.column(column).cast(pa.string()), key)
+    out = table.filter(mask)
+    if out.num_rows == 0 and table.num_rows:
+        have = sorted(set(table.column(column).cast(pa.string()).to_pylist()))
+        raise DataError(str(source), f"no rows with {column} {key!r}; the source has {have}")
+    return out
+
+
+def _read_canonical(kind, source, fmt, key, start, end, tz, sort, drop_duplicates, kwargs):
+    if fmt == "frame":
+        if kwargs:
+            raise TypeError(f"unexpected arguments for an in-memory table: {sorted(kwargs)}")
+        table = conform(source, kind, _name(source), tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+        return _select(table, kind, key, _name(source))
+    if fmt == "dataset":
+        column = GROUP_COLUMN[kind]
+        row_filter = None if key is None else ds.field(column) == key  # pushed down too
+        table = canonical_reader(fmt)(source, kind, start=start, end=end, tz=tz, sort=sort,
+                                      drop_duplicates=drop_duplicates, filter=row_filter, **kwargs)
+        return table
+    table = canonical_reader(fmt)(source, kind, tz=tz, sort=sort, drop_duplicates=drop_duplicates, **kwargs)
+    return _select(table, kind, key, source)
+
+
+def _read_dydx(kind, source, market, opts):
+    keys = dydx.payload_keys(source)
+    if kind == "trades":
+        if dydx.KEYS["fills"] in keys:
+            return dydx.read_dydx_fills(source, market, **opts)
+        if dydx.KEYS["candles"] in keys:
+            raise ValueError("these are dYdX candles: pass format='candles' to expand them into "
+                             "synthetic trades")
+        return dydx.read_dydx_trades(source, market, **opts)
+    if kind == "funding":
+        return dydx.read_dydx_funding(source, market, **opts)
+    return dydx.read_dydx_oracle(source, market, **opts)  # oracle
+
+
+def _read_candles(source, market, tz, opts, kwargs):
+    bar = kwargs.pop("bar", None)
+    if isinstance(source, (dict, list, tuple)) or (
+            isinstance(source, (str, Path)) and strip_suffixes(source)[1] == ".json"):
+        return dydx.read_dydx_candle_trades(source, market, **opts)
+    if not market:
+        raise ValueError("candles do not name their market: pass market=")
+    if isinstance(source, (pd.DataFrame, pa.Table)):
+        return candles_to_trades(source, market, bar=bar, tz=tz, source=_name(source))
+    frame = read_candles(source, tz=tz, **kwargs)
+    return candles_to_trades(frame, market, bar=bar, source=str(source))
+
+
+def _load(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwargs) -> pa.Table:
+    fmt = _resolve(kind, source, fmt)
+    if fmt not in KIND_FORMATS[kind] + ("frame",):
+        raise ValueError(f"{source}: detected format {fmt!r}, which does not hold {kind}; {kind} can "
+                         f"be loaded from: {', '.join(KIND_FORMATS[kind])} (pass format=)")
+    opts = dict(sort=sort, drop_duplicates=drop_duplicates)
+    if fmt in _CANONICAL + ("frame",):
+        table = _read_canonical(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwargs)
+        if fmt == "dataset":
+            return table  # the range was applied while reading
+    elif fmt == "binance":
+        table = binance.read_binance_trades(source, market, **opts, **kwargs)
+    elif fmt == "binance-bookticker":
+        table = binance.read_binance_book_ticker(source, market, **opts, **kwargs)
+    elif fmt == "funding-csv":
+        table = read_funding_csv(source, tz=tz, market=market, **opts, **kwargs)
+    elif fmt == "candles":
+        table = _read_candles(source, market, tz, opts, dict(kwargs))
+    else:  # dydx
+        table = _read_dydx(kind, source, market, {**opts, **kwargs})
+    return in_range(table, start, end)
+
+
+# --------------------------------------------------------------------------- public API
+def load_trades(source, format: str | None = None, *, market: str | None = None, start=None,
+                end=None, tz: str | None = None, sort: bool = False,
+                drop_duplicates: bool = False, **reader_kwargs) -> pa.Table:
+    """Load a canonical trades table.
+
+    Parameters
+    ----------
+    source : str, Path, pandas.DataFrame, pyarrow.Table, dict or list
+        A file or dataset directory, an in-memory table with canonical columns, or parsed dYdX
+        indexer JSON (``/v4/trades`` or ``/v4/fills``; ``/v4/candles`` with ``format='candles'``).
+    format : str, optional
+        One of ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'``, ``'binance'``,
+        ``'dydx'``, ``'candles'``; detected from the source if omitted (see the module docstring).
+    market : str, optional
+        Selects or names the market, depending on the format (see the module docstring).
+    start, end : str, datetime or Timestamp, optional
+        Keep ``start <= ts < end``; pushed down for datasets, applied after reading otherwise.
+    tz : str, optional
+        Zone of naive timestamps (canonical files, candles); naive timestamps are an error
+        without it.
+    sort, drop_duplicates : bool
+        Opt-in repairs; each reports what it changed (log and table metadata).
+    **reader_kwargs
+        Passed to the reader: ``ts_unit`` (canonical files), ``time_unit`` (Binance), ``bar``
+        (candles), ``date_partition`` / ``partitioning`` (datasets), ...
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical trades table.
+
+    Raises
+    ------
+    DataError
+        Naming the source, row (and line for text files) and column of the first bad value.
+    ValueError
+        For an unknown format (the message lists the valid ones) or missing arguments.
+
+    Examples
+    --------
+    >>> from data_loaders import load_trades
+    >>> t = load_trades("BTCUSDT-trades-2024-08-08-2354.csv.gz", market="BTC-USD")  # doctest: +SKIP
+    >>> t.num_rows                                                      # doctest: +SKIP
+    21313
+    """
+    return _load("trades", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)
+
+
+def load_funding(source, format: str | None = None, *, market=None, start=None, end=None,
+                 tz: str | None = None, sort: bool = False, drop_duplicates: bool = False,
+                 **reader_kwargs) -> pa.Table:
+    """Load a canonical funding table.
+
+    Formats: ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'``, ``'dydx'``
+    (``/v4/historicalFunding``: 1-hour rates with the oracle price) and ``'funding-csv'``
+    (``Symbol,Date,Funding Rate``; give ``tz=`` or ``utc_offset=``, and ``interval=`` when not
+    hourly). Other parameters as in :func:`load_trades`.
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical funding table.
+
+    Examples
+    --------
+    >>> from data_loaders import load_funding
+    >>> f = load_funding("BTC-USDT_binance_2020-01-01_2024-01-01_funding_history.csv.gz",
+    ...                  utc_offset=3, interval="8h", market="BTC-USD")  # doctest: +SKIP
+    """
+    return _load("funding", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)
+
+
+def load_oracle(source, format: str | None = None, *, market: str | None = None, start=None,
+                end=None, tz: str | None = None, sort: bool = False,
+                drop_duplicates: bool = False, **reader_kwargs) -> pa.Table:
+    """Load a canonical oracle-price table.
+
+    Formats: ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'`` and ``'dydx'``, which
+    takes ``/v4/historicalFunding`` JSON and yields its oracle prices (``price`` at
+    ``effectiveAt``). Other parameters as in :func:`load_trades`.
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical oracle table.
+
+    Examples
+    --------
+    >>> from data_loaders import load_oracle
+    >>> o = load_oracle("http_get_historical_funding.json", format="dydx")  # doctest: +SKIP
+    """
+    return _load("oracle", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)
+
+
+def load_latency(source, format: str | None = None, *, venue: str | None = None, start=None,
+                 end=None, tz: str | None = None, sort: bool = False,
+                 drop_duplicates: bool = False, **reader_kwargs) -> pa.Table:
+    """Load a canonical latency trace (per venue).
+
+    Formats: ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'``. In text files durations
+    are ``"250ms"``-style strings or integer nanoseconds, ``up`` is true/false. ``venue``
+    selects the rows of one venue. Other parameters as in :func:`load_trades`.
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical latency table.
+
+    Examples
+    --------
+    >>> from data_loaders import load_latency
+    >>> lat = load_latency("trace.csv", venue="dydx")                   # doctest: +SKIP
+    """
+    return _load("latency", source, format, venue, start, end, tz, sort, drop_duplicates, reader_kwargs)
+
+
+def load_book(source, format: str | None = None, *, market: str | None = None, start=None,
+              end=None, tz: str | None = None, sort: bool = False,
+              drop_duplicates: bool = False, **reader_kwargs) -> pa.Table:
+    """Load a canonical book-top table.
+
+    Formats: ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'`` and
+    ``'binance-bookticker'``. Other parameters as in :func:`load_trades`.
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical book table.
+
+    Examples
+    --------
+    >>> from data_loaders import load_book
+    >>> b = load_book("BTCUSDT-bookTicker-2024-08-08-2354.csv.gz", market="BTC-USD")  # doctest: +SKIP
+    """
+    return _load("book", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)

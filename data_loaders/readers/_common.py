@@ -1,0 +1,345 @@
+"""Helpers shared by the format readers.
+
+Text formats deliver every value as a string; these helpers turn string columns into numbers,
+booleans, timestamps and durations and, when a value does not parse, raise a
+:class:`~data_loaders.validate.DataError` that names the source, the column, the row and (for
+text files) the file line. :class:`Origin` remembers how the rows of a table map back to the
+rows of the source, so that errors raised after rows were dropped or re-ordered (or, for JSON,
+merged from several pages) still point at the right place.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..validate import META_DEDUPED, META_SORTED, DataError, conform
+
+log = logging.getLogger("data_loaders")
+
+TS_UTC = pa.timestamp("ns", tz="UTC")
+
+#: an ISO timestamp that states its zone: ``Z``, ``UTC`` or a numeric offset after the time
+_ZONED = r"(?i)\d[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)$"
+_INTEGER = r"^\s*[+-]?\d+\s*$"
+
+
+# --------------------------------------------------------------------------- where rows come from
+@dataclass(frozen=True, eq=False)
+class Origin:
+    """Where the rows of a table being read came from, for error messages.
+
+    ``rows`` maps a table row to the row of the source it came from (None: the same row), so
+    that a reader may drop or re-order rows and still report source positions. For JSON inputs
+    made of several pages, ``pages`` and ``items`` give the page and the index inside the page
+    of every source row.
+    """
+
+    source: str
+    line_offset: int | None = None  # file line of source row 0, text files only
+    rows: np.ndarray | None = None
+    pages: np.ndarray | None = None
+    items: np.ndarray | None = None
+
+    @property
+    def is_identity(self) -> bool:
+        return self.rows is None and self.pages is None
+
+    def take(self, index) -> "Origin":
+        """The origin of ``table.take(index)``."""
+        index = np.asarray(index, dtype=np.int64)
+        rows = index if self.rows is None else self.rows[index]
+        return replace(self, rows=rows)
+
+    def locate(self, row: int) -> tuple[str, int, int | None]:
+        """(source name, source row, file line) of table row ``row``."""
+        src_row = int(row if self.rows is None else self.rows[row])
+        if self.pages is None:
+            line = None if self.line_offset is None else src_row + self.line_offset
+            return self.source, src_row, line
+        name = self.source if self.pages.max(initial=0) == 0 else f"{self.source} (page {self.pages[src_row]})"
+        return name, int(self.items[src_row]), None
+
+    def error(self, column, row, value=None, expected=None, message=None) -> DataError:
+        if row is None:
+            return DataError(self.source, message, column=column, value=value, expected=expected)
+        source, src_row, line = self.locate(row)
+        return DataError(source, message, column=column, row=src_row, value=value,
+                         expected=expected, line=line)
+
+
+def conform_at(table: pa.Table, kind: str, origin: Origin, **kwargs) -> pa.Table:
+    """:func:`conform` whose errors name rows of the source described by ``origin``."""
+    if origin.is_identity:
+        return conform(table, kind, origin.source, line_offset=origin.line_offset, **kwargs)
+    try:
+        return conform(table, kind, origin.source, **kwargs)
+    except DataError as exc:
+        if exc.row is None:
+            raise
+        raise _rebase(exc, origin) from None
+
+
+def _rebase(exc: DataError, origin: Origin) -> DataError:
+    """The same error, pointing at the source row instead of the table row."""
+    parts = ([f"column {exc.column!r}"] if exc.column is not None else []) + [f"row {exc.row}"]
+    prefix = f"{exc.source}: {', '.join(parts)}: "
+    text = str(exc)
+    text = text[len(prefix):] if text.startswith(prefix) else text
+    source, row, line = origin.locate(exc.row)
+    new = DataError(source, text, column=exc.column, row=row, line=line)
+    new.value, new.expected = exc.value, exc.expected
+    return new
+
+
+# --------------------------------------------------------------------------- files
+def open_text(path) -> io.TextIOBase:
+    """Open a text file, decompressing ``.gz`` transparently."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def first_record(path) -> list[str]:
+    """The fields of the first CSV record of ``path`` ([] for an empty file)."""
+    with open_text(path) as fh:
+        return next(csv.reader(fh), [])
+
+
+def strip_suffixes(path) -> tuple[str, str]:
+    """(file name without compression suffix, lower-case format suffix) of ``path``."""
+    name = Path(path).name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    return name, Path(name).suffix.lower()
+
+
+def locate_bad_record(path, n_fields: int, skip: int) -> int | None:
+    """1-based line of the first record whose field count is not ``n_fields``."""
+    with open_text(path) as fh:
+        reader = csv.reader(fh)
+        for i, rec in enumerate(reader):
+            if i >= skip and rec and len(rec) != n_fields:
+                return reader.line_num
+    return None
+
+
+# --------------------------------------------------------------------------- value parsing
+def _strings(col) -> pa.ChunkedArray:
+    col = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([pa.array(col)])
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return col
+
+
+def _is_text(col) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected: str):
+    bad = ~ok & ~col.is_null().to_numpy(zero_copy_only=False)
+    row = _first(bad) if bad.any() else None
+    value = None if row is None else col[row].as_py()
+    raise origin.error(column, row, value, expected)
+
+
+def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
+    """A text (or numeric) column as float64; nulls stay null."""
+    col = _strings(col)
+    if not _is_text(col):
+        return col.cast(pa.float64())
+    try:  # the fast path; the slow one only runs to find the row to blame
+        return pc.cast(col, pa.float64())
+    except pa.ArrowInvalid:
+        parsed = pd.to_numeric(pd.Series(col.to_pylist(), dtype=object), errors="coerce")
+        _raise_first_bad(col, parsed.notna().to_numpy(), column, origin, "a number")
+
+
+def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
+    """A text (or integer) column as int64; nulls stay null."""
+    col = _strings(col)
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.int64())
+    if not _is_text(col):
+        raise origin.error(column, None, str(col.type), "integers", message="wrong type")
+    ok = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
+    if not ok.all():
+        _raise_first_bad(col, ok, column, origin, "an integer")
+    return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
+
+
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+def parse_bool(col, column: str, origin: Origin) -> pa.ChunkedArray:
+    """A text column of true/false (also 1/0, yes/no; any case) as bool."""
+    col = _strings(col)
+    if pa.types.is_boolean(col.type):
+        return col
+    if pa.types.is_integer(col.type):
+        return col  # conform() checks and converts 0/1
+    words = [None if v is None else v.strip().lower() for v in col.to_pylist()]
+    ok = np.array([w is None or w in _TRUE or w in _FALSE for w in words])
+    if not ok.all():
+        _raise_first_bad(col, ok, column, origin, "a boolean (true/false or 1/0)")
+    return pa.chunked_array([pa.array([None if w is None else w in _TRUE for w in words], pa.bool_())])
+
+
+def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str) -> pa.ChunkedArray:
+    """Integer epoch counts in ``unit`` ('s', 'ms', 'us', 'ns') as UTC timestamps."""
+    if unit not in ("s", "ms", "us", "ns"):
+        raise ValueError(f"ts_unit must be one of 's', 'ms', 'us', 'ns', got {unit!r}")
+    return ints.cast(pa.int64()).cast(pa.timestamp(unit, tz="UTC"))
+
+
+def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = None):
+    """A timestamp column from ISO text, integer epochs (with ``ts_unit``) or timestamps.
+
+    ISO strings that state a zone (``Z``, ``+03:00``) become UTC timestamps; strings without
+    one stay naive (:func:`conform` localizes them with its ``tz`` argument or rejects them). A
+    column that mixes the two is an error: the reading would depend on the row.
+    """
+    col = _strings(col)
+    if pa.types.is_timestamp(col.type):
+        return col
+    if pa.types.is_integer(col.type):
+        return _epoch(col, column, origin, ts_unit)
+    if not _is_text(col):
+        raise origin.error(column, None, str(col.type), "timestamps (ISO text or integer epochs)",
+                           message="wrong type")
+    is_int = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
+    if is_int.all() and len(col):
+        return _epoch(parse_int(col, column, origin), column, origin, ts_unit)
+    zoned = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _ZONED).to_numpy(zero_copy_only=False)
+    notnull = ~col.is_null().to_numpy(zero_copy_only=False)
+    if notnull.any():
+        ref = zoned[_first(notnull)]
+        mixed = notnull & (zoned != ref)
+        if mixed.any():
+            row = _first(mixed)
+            raise origin.error(column, row, col[row].as_py(),
+                               "every timestamp with a zone, or every one without", message="mixed zones")
+    return _iso(col, column, origin, utc=bool(notnull.any() and ref))
+
+
+def _epoch(ints, column, origin, ts_unit):
+    if ts_unit is None:
+        raise origin.error(column, 0, ints[0].as_py() if len(ints) else None,
+                           "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns') for integer epochs",
+                           message="integer timestamps without a unit")
+    return epoch_to_timestamp(ints, ts_unit)
+
+
+def _iso(col, column, origin, utc: bool):
+    values = pd.Series(col.to_pylist(), dtype=object)
+    parsed = pd.to_datetime(values, format="ISO8601", utc=utc, errors="coerce")
+    ok = parsed.notna().to_numpy()
+    if not (ok | values.isna().to_numpy()).all():
+        _raise_first_bad(col, ok, column, origin, "an ISO 8601 timestamp")
+    parsed = parsed.astype("datetime64[ns, UTC]" if utc else "datetime64[ns]")
+    return pa.chunked_array([pa.Array.from_pandas(parsed)])
+
+
+def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:
+    """A duration column from text ("250ms", "1h", or integer nanoseconds) or integers (ns)."""
+    col = _strings(col)
+    if pa.types.is_duration(col.type):
+        return col
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.int64()).cast(pa.duration("ns"))
+    if not _is_text(col):
+        raise origin.error(column, None, str(col.type), "durations ('250ms', '1h' or integer ns)",
+                           message="wrong type")
+    values = pd.Series(col.to_pylist(), dtype=object)
+    is_int = pc.match_substring_regex(col, _INTEGER).fill_null(False).to_numpy(zero_copy_only=False)
+    ns = np.zeros(len(values), dtype=np.int64)
+    if is_int.any():
+        ns[is_int] = values[is_int].astype(np.int64).to_numpy()
+    text = ~is_int & values.notna().to_numpy()
+    if text.any():
+        td = pd.to_timedelta(values[text], errors="coerce")
+        ok = np.ones(len(values), dtype=bool)
+        ok[text] = td.notna().to_numpy()
+        if not ok.all():
+            _raise_first_bad(col, ok, column, origin, "a duration such as '250ms', '1h' or integer nanoseconds")
+        ns[text] = td.astype("timedelta64[ns]").astype(np.int64).to_numpy()
+    out = pa.array(ns, mask=values.isna().to_numpy())
+    return pa.chunked_array([out.cast(pa.duration("ns"))])
+
+
+# --------------------------------------------------------------------------- time ranges
+def to_utc(value) -> pd.Timestamp | None:
+    """``value`` (str, datetime, Timestamp, None) as a UTC Timestamp; naive values are UTC."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def ts_scalar(value) -> pa.Scalar | None:
+    ts = to_utc(value)
+    return None if ts is None else pa.scalar(ts.as_unit("ns").value, type=TS_UTC)
+
+
+def in_range(table: pa.Table, start=None, end=None) -> pa.Table:
+    """Rows of a canonical table with ``start <= ts < end`` (either bound may be None)."""
+    lo, hi = ts_scalar(start), ts_scalar(end)
+    mask = None
+    if lo is not None:
+        mask = pc.greater_equal(table.column("ts"), lo)
+    if hi is not None:
+        upper = pc.less(table.column("ts"), hi)
+        mask = upper if mask is None else pc.and_(mask, upper)
+    return table if mask is None else table.filter(mask)
+
+
+# --------------------------------------------------------------------------- repairs by key
+def with_metadata(table: pa.Table, extra: dict[bytes, bytes]) -> pa.Table:
+    meta = dict(table.schema.metadata or {})
+    meta.update(extra)
+    return table.replace_schema_metadata(meta)
+
+
+def dedupe_by_key(table: pa.Table, keys, key_name: str, origin: Origin, drop: bool):
+    """Drop rows whose key repeats an earlier row's (if ``drop``), else raise on the first.
+
+    Returns the table, its origin and the metadata to record. Readers of formats that carry a
+    row id (trade id, update id) use this instead of conform's exact-duplicate repair, which
+    would also drop distinct trades that share time, price and size.
+    """
+    dup = pd.Series(keys).duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return table, origin, ({META_DEDUPED: b"0"} if drop else {})
+    if not drop:
+        row = _first(dup)
+        raise origin.error(key_name, row, keys[row], f"unique {key_name} values (pass drop_duplicates=True to "
+                           "keep the first of each)", message="duplicate row")
+    keep = np.flatnonzero(~dup)
+    log.info("%s: dropped %d rows with a repeated %s", origin.source, int(dup.sum()), key_name)
+    return table.take(pa.array(keep)), origin.take(keep), {META_DEDUPED: str(int(dup.sum())).encode()}
+
+
+def sort_by_ts(table: pa.Table, origin: Origin):
+    """Stable sort by ``ts`` (opt-in repair); returns the table, its origin and the metadata."""
+    ts = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    order = np.argsort(ts, kind="stable")
+    moved = int((order != np.arange(len(order))).sum())
+    log.info("%s: sorted by ts, %d rows moved", origin.source, moved)
+    meta = {META_SORTED: str(moved).encode()}
+    if not moved:
+        return table, origin, meta
+    return table.take(pa.array(order)), origin.take(order), meta

@@ -1,0 +1,143 @@
+"""Plain records of the reference engine: trace, accounts, orders, fills, output tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+ACCOUNT_CP = "counterparty"
+
+ORDER_COLUMNS = ["order_id", "venue", "market", "side", "size", "type", "limit_price", "trigger_price",
+                 "reduce_only", "post_only", "ioc", "sent_ts", "arrive_ts", "status", "reason",
+                 "filled_size", "parent_id"]
+FILL_COLUMNS = ["fill_id", "order_id", "ts", "venue", "account", "market", "side", "size", "price",
+                "trade_price", "liquidity", "fee", "slippage_cost", "ack_ts", "final_ts", "reverted"]
+FUNDING_COLUMNS = ["ts", "account", "venue", "market", "position", "price", "rate", "payment"]
+LIQ_COLUMNS = ["ts", "account", "venue", "market", "size", "oracle_price", "price", "fee", "deficit",
+               "insurance_paid", "socialized"]
+LEDGER_COLUMNS = ["ts", "account", "venue", "kind", "market", "amount", "ref"]
+
+_INT = {"order_id", "side", "sent_ts", "arrive_ts", "reason", "parent_id", "fill_id", "ts", "ack_ts",
+        "final_ts", "ref"}
+_BOOL = {"reduce_only", "post_only", "ioc", "reverted"}
+_STR = {"venue", "market", "type", "status", "account", "liquidity", "kind"}
+
+
+def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """A DataFrame with exactly ``columns`` in order and fixed dtypes (also when empty)."""
+    data = {}
+    for c in columns:
+        values = [r[c] for r in rows]
+        if c in _INT:
+            data[c] = pd.Series(values, dtype="int64")
+        elif c in _BOOL:
+            data[c] = pd.Series(values, dtype="bool")
+        elif c in _STR:
+            data[c] = pd.Series(values, dtype="str")
+        else:
+            data[c] = pd.Series(values, dtype="float64")
+    return pd.DataFrame(data, columns=columns)
+
+
+@dataclass
+class TraceRow:
+    ts: int
+    order_latency: int
+    ack_latency: int
+    finality: int
+    up: bool
+    gas_fee: float
+
+
+#: A venue with no trace: zero latencies, zero gas, always up, zero finality.
+NO_TRACE = TraceRow(0, 0, 0, 0, True, 0.0)
+
+
+class Trace:
+    """A venue's latency trace as a step function (docs: "Trace lookup (step function)")."""
+
+    def __init__(self, rows: list[TraceRow]):
+        self.rows = sorted(rows, key=lambda r: r.ts)     # stable: table order within a ts
+
+    def at(self, t: int) -> TraceRow:
+        """The row with the largest ts <= t (CHOICE: the last in table order when several
+        share that ts); before the first row, the first row."""
+        if not self.rows:
+            return NO_TRACE
+        found = self.rows[0]
+        for r in self.rows:
+            if r.ts <= t:
+                found = r
+            else:
+                break
+        return found
+
+    def next_up_after(self, t: int):
+        """Queue policy: the first trace row with up = True after t (ts > t), or None.
+
+        CHOICE: the row must also be the one in force at its ts (matters only when several
+        rows share a ts)."""
+        for r in self.rows:
+            if r.ts > t and self.at(r.ts).up:
+                return r.ts
+        return None
+
+
+@dataclass
+class Account:
+    """A margin account: cash Q and positions {market: [S, E]} (signed size, entry price)."""
+    name: str
+    venue: str
+    cash: float
+    positions: dict
+
+
+@dataclass
+class Order:
+    order_id: int
+    venue: str
+    market: str
+    side: int
+    size: float
+    type: str
+    limit_price: float
+    trigger_price: float
+    reduce_only: bool
+    post_only: bool
+    ioc: bool
+    sent_ts: int
+    arrive_ts: int
+    parent_id: int
+    account: str
+    remaining: float
+    status: str = "open"
+    reason: int = 0
+    filled_size: float = 0.0
+    in_book: bool = False             # arrived, admitted, still live
+    down_at_arrival: bool = False     # to be rejected VENUE_DOWN when its arrival is processed
+
+    def row(self) -> dict:
+        return {c: getattr(self, c) for c in ORDER_COLUMNS}
+
+
+@dataclass
+class Fill:
+    fill_id: int
+    order_id: int
+    ts: int
+    venue: str
+    account: str
+    market: str
+    side: int
+    size: float
+    price: float
+    trade_price: float
+    liquidity: str
+    fee: float
+    slippage_cost: float
+    ack_ts: int
+    final_ts: int
+    reverted: bool = False
+
+    def row(self) -> dict:
+        return {c: getattr(self, c) for c in FILL_COLUMNS}
