@@ -163,9 +163,8 @@ def _read_canonical(kind, source, fmt, key, start, end, tz, sort, drop_duplicate
     if fmt == "dataset":
         column = GROUP_COLUMN[kind]
         row_filter = None if key is None else ds.field(column) == key  # pushed down too
-        table = canonical_reader(fmt)(source, kind, start=start, end=end, tz=tz, sort=sort,
-                                      drop_duplicates=drop_duplicates, filter=row_filter, **kwargs)
-        return table
+        return canonical_reader(fmt)(source, kind, start=start, end=end, tz=tz, sort=sort,
+                                     drop_duplicates=drop_duplicates, filter=row_filter, **kwargs)
     table = canonical_reader(fmt)(source, kind, tz=tz, sort=sort, drop_duplicates=drop_duplicates, **kwargs)
     return _select(table, kind, key, source)
 
@@ -239,8 +238,9 @@ def load_trades(source, format: str | None = None, *, market: str | None = None,
     start, end : str, datetime or Timestamp, optional
         Keep ``start <= ts < end``; pushed down for datasets, applied after reading otherwise.
     tz : str, optional
-        Zone of naive timestamps (canonical files, candles); naive timestamps are an error
-        without it.
+        Zone of naive timestamps (canonical sources, candles, funding CSV); naive timestamps
+        are an error without it. Binance and dYdX timestamps are absolute (epoch ms, ISO with
+        ``Z``), so it does not apply to them.
     sort, drop_duplicates : bool
         Opt-in repairs; each reports what it changed (log and table metadata).
     **reader_kwargs

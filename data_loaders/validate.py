@@ -279,11 +279,29 @@ def _cast_ts(col: pa.ChunkedArray, name: str, where: _Where, assume_tz: str | No
                               message="timezone-naive timestamps")
         if t.unit != "ns":
             col = col.cast(pa.timestamp("ns"))
-        col = pc.assume_timezone(col, assume_tz, ambiguous="raise", nonexistent="raise")
+        try:
+            col = pc.assume_timezone(col, assume_tz, ambiguous="raise", nonexistent="raise")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise _local_time_error(col, name, where, assume_tz, exc) from None
     try:
         return col.cast(pa.timestamp("ns", tz="UTC"))
     except pa.ArrowInvalid as exc:
         raise where.error(name, None, str(t), "timestamps representable in ns since 1970", message=str(exc)) from None
+
+
+def _local_time_error(col, name, where, tz, exc) -> DataError:
+    """Name the first wall time that ``tz`` skips (DST gap) or repeats (DST fold)."""
+    values = col.to_pandas()
+    try:
+        local = pd.DatetimeIndex(values).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    except Exception:  # the zone itself is unknown
+        return where.error(name, None, tz, "a known time zone (IANA name such as 'UTC', or '+03:00')",
+                           message=str(exc).splitlines()[0])
+    bad = np.flatnonzero(local.isna() & values.notna().to_numpy())
+    row = int(bad[0]) if bad.size else None
+    return where.error(name, row, None if row is None else str(values.iloc[row]),
+                       f"a wall time that exists exactly once in {tz} (not in a DST gap or fold)",
+                       message=str(exc).splitlines()[0] if row is None else None)
 
 
 def _cast_numeric(col, name, target, where):

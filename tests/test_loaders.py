@@ -199,3 +199,12 @@ def test_dataset_pushdown_through_load(tmp_path):
 def test_reader_kwargs_for_frames_are_rejected():
     with pytest.raises(TypeError, match="ts_unit"):
         load_oracle(oracle_frame(), ts_unit="ms")
+
+
+def test_in_memory_local_time_in_a_dst_fold_names_the_row():
+    # 02:30 on 2022-10-30 happened twice in Berlin (clocks went back from 03:00 to 02:00)
+    frame = pd.DataFrame({"ts": pd.to_datetime(["2022-10-30 01:30", "2022-10-30 02:30"]),
+                          "market": "A", "price": [1.0, 2.0]})
+    with pytest.raises(DataError, match="DST") as err:
+        load_oracle(frame, tz="Europe/Berlin")
+    assert (err.value.source, err.value.column, err.value.row) == ("DataFrame", "ts", 1)

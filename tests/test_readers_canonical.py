@@ -347,3 +347,21 @@ def test_dataset_out_of_order_files_need_sort(tmp_path):
     with pytest.raises(DataError, match="sort=True"):
         read_canonical_dataset(tmp_path / "ds", "oracle")
     assert read_canonical_dataset(tmp_path / "ds", "oracle", sort=True).column("ts").equals(table.column("ts"))
+
+
+def test_csv_local_time_in_a_dst_gap_names_row_and_line(tmp_path):
+    # 02:30 on 2022-03-27 never happened in Berlin (clocks jumped from 02:00 to 03:00)
+    path = tmp_path / "o.csv"
+    path.write_text("ts,market,price\n2022-03-27 01:30:00,A,1\n2022-03-27 02:30:00,A,2\n")
+    with pytest.raises(DataError, match="DST") as err:
+        read_canonical_csv(path, "oracle", tz="Europe/Berlin")
+    assert (err.value.column, err.value.row, err.value.line) == ("ts", 1, 3)
+    with pytest.raises(DataError, match="time zone"):
+        read_canonical_csv(path, "oracle", tz="Mars/Olympus_Mons")
+
+
+def test_csv_header_only_is_an_empty_table(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("ts,market,price\n")
+    out = read_canonical_csv(path, "oracle")
+    assert out.num_rows == 0 and out.schema.field("ts").type == pa.timestamp("ns", tz="UTC")

@@ -233,3 +233,9 @@ def test_real_fills(shared):
     f = read_dydx_fills(shared / "http_get_fills.json", as_frame=True)
     assert f["side"].tolist() == [-1, -1, 1] and f["price"].tolist() == [104746.0, 104746.0, 105117.0]
     assert f["ts"].iloc[-1] == utc("2025-11-12 11:19:52.470") and (f["liquidity"] == "TAKER").all()
+
+
+def test_empty_pages():
+    assert read_dydx_trades({"trades": []}, market="X").num_rows == 0
+    assert read_dydx_funding([{"result": {"historicalFunding": []}}, load("historical_funding.json")]).num_rows == 3
+    assert read_dydx_fills({"fills": []}, as_frame=True).empty

@@ -106,3 +106,26 @@ def has_position_nb(inp, st, a):
         if st.pos[m] != 0.0 and inp.mk_account[m] == a:
             return True
     return False
+
+
+@njit(cache=True)
+def below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
+    """True when account ``a`` holds positions and ``NC < MMR``.
+
+    Takes arrays, not the state tuple: it runs on every oracle update of a held market, and
+    passing a tuple of arrays costs a reference-count round trip per member.
+    """
+    nc = cash[a]
+    mmr = 0.0
+    held = False
+    for m in range(pos.shape[0]):
+        s = pos[m]
+        if s == 0.0 or mk_account[m] != a:
+            continue
+        held = True
+        p = oracle[m]
+        if np.isnan(p):
+            p = last[m]
+        nc += s * (p - entry[m])
+        mmr += abs(s) * p * mk_mmf[m]
+    return held and nc < mmr

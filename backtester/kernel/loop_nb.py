@@ -3,33 +3,37 @@
 ``run_nb(inp, st)`` processes the merged static event stream from where the state's counters
 say it stopped, until the end, the next decision time (hybrid driver), or a full record
 buffer, and returns an exit code; the Python driver decides, grows buffers, and re-enters.
+
+Speed note: handing the ``inp``/``st`` tuples to a function costs a reference-count round trip
+per array member (hundreds of ns), so the per-event path below reads arrays directly and calls
+out only when something happens: a fill, a margin check of a held market, a due sample,
+arrival or stop.
 """
 import numpy as np
 from numba import njit
 
+from .accounts_nb import below_maintenance_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .enums import (C_BOOK, C_DECISION, C_EVENT, C_FILLS, C_FUNDING, C_LEDGER, C_LIQ,
                     C_NEXT_SAMPLE, C_ORDERS, EV_FUNDING, EV_ORACLE, EV_REORG, EV_TRACE,
                     EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_FULL, NO_TS)
 from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
-from .liquidation_nb import check_margin_nb
+from .liquidation_nb import check_margin_nb, liquidate_nb
 from .match_nb import check_stops_nb, match_trade_nb
 from .orders_nb import process_pending_nb
 from .state import CI_END_TS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 
 @njit(cache=True)
-def _room_nb(inp, st):
+def _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, m):
     """True when every buffer can take the records of one more event (and one decision)."""
-    m = st.pos.shape[0]
-    book = st.counters[C_BOOK]
-    need = book + 2 * m + 8
-    return (st.orders.shape[0] - st.counters[C_ORDERS] > 2 * m + 8
-            and st.fills.shape[0] - st.counters[C_FILLS] > need
-            and st.ledger.shape[0] - st.counters[C_LEDGER] > 3 * need + 8
-            and st.funding.shape[0] - st.counters[C_FUNDING] > 1
-            and st.liquidations.shape[0] - st.counters[C_LIQ] > m)
+    need = counters[C_BOOK] + 2 * m + 8
+    return (n_orders - counters[C_ORDERS] > 2 * m + 8
+            and n_fills - counters[C_FILLS] > need
+            and n_ledger - counters[C_LEDGER] > 3 * need + 8
+            and n_funding - counters[C_FUNDING] > 1
+            and n_liq - counters[C_LIQ] > m)
 
 
 @njit(cache=True)
@@ -46,21 +50,6 @@ def _samples_until_nb(inp, st, t, inclusive):
         nxt += every
     st.counters[C_NEXT_SAMPLE] = nxt
     return True
-
-
-@njit(cache=True)
-def _trade_nb(inp, st, k):
-    m = inp.tr_market[k]
-    st.last[m] = inp.tr_price[k]
-    filled = False
-    if st.n_open[m] > 0 and st.up[inp.mk_venue[m]]:
-        n = st.counters[C_FILLS]
-        match_trade_nb(inp, st, k)
-        filled = st.counters[C_FILLS] > n
-    if filled or np.isnan(st.oracle[m]):
-        check_margin_nb(inp, st, inp.tr_ts[k])  # marks move with trades only without an oracle
-    if st.n_armed[m] > 0:
-        check_stops_nb(inp, st, k)
 
 
 @njit(cache=True)
@@ -81,56 +70,95 @@ def run_nb(inp, st):
     Reorg events run after the trades of their timestamp. Equity is sampled every
     ``sample_every``; a sample at ``s`` reflects every event with ``ts <= s``.
     """
-    n_ev = inp.ev_ts.shape[0]
+    ev_ts = inp.ev_ts
+    ev_type = inp.ev_type
+    ev_idx = inp.ev_idx
+    tr_market = inp.tr_market
+    tr_price = inp.tr_price
+    mk_venue = inp.mk_venue
+    mk_account = inp.mk_account
+    counters = st.counters
+    pos = st.pos
+    oracle = st.oracle
+    last = st.last
+    up = st.up
+    n_open = st.n_open
+    n_armed = st.n_armed
+    next_arrival = st.next_arrival
+    n_orders = st.orders.shape[0]
+    n_fills = st.fills.shape[0]
+    n_ledger = st.ledger.shape[0]
+    n_funding = st.funding.shape[0]
+    n_liq = st.liquidations.shape[0]
+    n_mk = pos.shape[0]
+    every = inp.cfg_i[CI_SAMPLE_EVERY]
+    n_ev = ev_ts.shape[0]
     n_dec = inp.dc_ts.shape[0]
     hybrid = inp.cfg_i[CI_TARGET_MODE] < 0
-    view = np.zeros(st.pos.shape[0])
-    k = st.counters[C_EVENT]
-    d = st.counters[C_DECISION]
+    view = np.zeros(n_mk)
+    k = counters[C_EVENT]
+    d = counters[C_DECISION]
+    next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
     while True:
-        t = inp.ev_ts[k] if k < n_ev else NO_TS
-        next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
+        t = ev_ts[k] if k < n_ev else NO_TS
         if next_dec < t:
             process_pending_nb(inp, st, next_dec)
             if not _samples_until_nb(inp, st, next_dec, True):
-                st.counters[C_EVENT] = k
+                counters[C_EVENT] = k
                 return EXIT_FULL
+            counters[C_EVENT] = k
+            counters[C_DECISION] = d
             if hybrid:
-                st.counters[C_EVENT] = k
-                st.counters[C_DECISION] = d
                 return EXIT_DECISION
-            if not _room_nb(inp, st):
-                st.counters[C_EVENT] = k
-                st.counters[C_DECISION] = d
+            if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
                 return EXIT_FULL
             apply_targets_nb(inp, st, d, next_dec, view)
             d += 1
-            st.counters[C_DECISION] = d
+            counters[C_DECISION] = d
+            next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
             continue
         if k >= n_ev:
             break
-        if not _room_nb(inp, st) or not _samples_until_nb(inp, st, t, False):
-            st.counters[C_EVENT] = k
+        if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+            counters[C_EVENT] = k
             return EXIT_FULL
-        if st.next_arrival[0] <= t:
+        if every > 0 and counters[C_NEXT_SAMPLE] < t:
+            if not _samples_until_nb(inp, st, t, False):
+                counters[C_EVENT] = k
+                return EXIT_FULL
+        if next_arrival[0] <= t:
             process_pending_nb(inp, st, t)
-        typ = inp.ev_type[k]
-        i = inp.ev_idx[k]
+        typ = ev_type[k]
+        i = ev_idx[k]
         if typ == EV_TRADE:
-            _trade_nb(inp, st, i)
+            m = tr_market[i]
+            last[m] = tr_price[i]
+            filled = False
+            if n_open[m] > 0 and up[mk_venue[m]]:
+                before = counters[C_FILLS]
+                match_trade_nb(inp, st, i)
+                filled = counters[C_FILLS] > before
+            if filled or (pos[m] != 0.0 and np.isnan(oracle[m])):
+                check_margin_nb(inp, st, t)  # marks move with trades only without an oracle
+            if n_armed[m] > 0:
+                check_stops_nb(inp, st, i)
         elif typ == EV_ORACLE:
-            st.oracle[inp.or_market[i]] = inp.or_price[i]
-            check_margin_nb(inp, st, t)
+            m = inp.or_market[i]
+            oracle[m] = inp.or_price[i]
+            if pos[m] != 0.0:
+                a = mk_account[m]
+                if below_maintenance_nb(st.cash, pos, st.entry, oracle, last, mk_account, inp.mk_mmf, a):
+                    liquidate_nb(inp, st, a, t)
         elif typ == EV_FUNDING:
             if pay_funding_nb(inp, st, i):
                 check_margin_nb(inp, st, t)
         elif typ == EV_TRACE:
-            st.up[inp.lt_venue[i]] = inp.lt_up[i]
+            up[inp.lt_venue[i]] = inp.lt_up[i]
         elif typ == EV_REORG:
             reorg_nb(inp, st, i)
             check_margin_nb(inp, st, t)
         k += 1
-    st.counters[C_EVENT] = k
+    counters[C_EVENT] = k
     if not _samples_until_nb(inp, st, inp.cfg_i[CI_END_TS], True):
         return EXIT_FULL
     return EXIT_DONE

@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from ..validate import META_DEDUPED, META_SORTED, DataError, conform
 
@@ -102,17 +104,17 @@ def _rebase(exc: DataError, origin: Origin) -> DataError:
 
 # --------------------------------------------------------------------------- files
 def open_text(path) -> io.TextIOBase:
-    """Open a text file, decompressing ``.gz`` transparently."""
+    """Open a text file, decompressing ``.gz`` transparently (a UTF-8 byte-order mark is dropped)."""
     path = Path(path)
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
-def first_record(path) -> list[str]:
+def first_record(path, delimiter: str = ",") -> list[str]:
     """The fields of the first CSV record of ``path`` ([] for an empty file)."""
     with open_text(path) as fh:
-        return next(csv.reader(fh), [])
+        return next(csv.reader(fh, delimiter=delimiter), [])
 
 
 def strip_suffixes(path) -> tuple[str, str]:
@@ -123,10 +125,28 @@ def strip_suffixes(path) -> tuple[str, str]:
     return name, Path(name).suffix.lower()
 
 
-def locate_bad_record(path, n_fields: int, skip: int) -> int | None:
+def read_csv_text(path, names: list[str], *, has_header: bool = True, include=None,
+                  delimiter: str = ",") -> pa.Table:
+    """Every field of a CSV file as text (empty fields null); ragged lines name their line.
+
+    Values are parsed afterwards by the ``parse_*`` helpers, which can name the row of a value
+    that does not parse (Arrow's own CSV conversion errors do not).
+    """
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0)
+    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, include_columns=include,
+                                   strings_can_be_null=True, null_values=[""])
+    try:
+        return pacsv.read_csv(path, read_options=read, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                              convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        line = locate_bad_record(path, len(names), skip=int(has_header), delimiter=delimiter)
+        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})") from None
+
+
+def locate_bad_record(path, n_fields: int, skip: int, delimiter: str = ",") -> int | None:
     """1-based line of the first record whose field count is not ``n_fields``."""
     with open_text(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=delimiter)
         for i, rec in enumerate(reader):
             if i >= skip and rec and len(rec) != n_fields:
                 return reader.line_num
@@ -181,22 +201,23 @@ def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
     return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
 
 
-_TRUE = {"true", "t", "1", "yes", "y"}
-_FALSE = {"false", "f", "0", "no", "n"}
+_TRUE = pa.array(["true", "t", "1", "yes", "y"])
+_FALSE = pa.array(["false", "f", "0", "no", "n"])
 
 
 def parse_bool(col, column: str, origin: Origin) -> pa.ChunkedArray:
-    """A text column of true/false (also 1/0, yes/no; any case) as bool."""
+    """A text column of true/false (also 1/0, yes/no; any case) as bool; nulls stay null."""
     col = _strings(col)
-    if pa.types.is_boolean(col.type):
-        return col
-    if pa.types.is_integer(col.type):
-        return col  # conform() checks and converts 0/1
-    words = [None if v is None else v.strip().lower() for v in col.to_pylist()]
-    ok = np.array([w is None or w in _TRUE or w in _FALSE for w in words])
+    if pa.types.is_boolean(col.type) or pa.types.is_integer(col.type):
+        return col  # conform() checks and converts integer 0/1
+    if not _is_text(col):
+        raise origin.error(column, None, str(col.type), "a boolean column", message="wrong type")
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+    true, false = pc.is_in(words, value_set=_TRUE), pc.is_in(words, value_set=_FALSE)
+    ok = pc.or_(pc.or_(true, false), col.is_null()).to_numpy(zero_copy_only=False)
     if not ok.all():
         _raise_first_bad(col, ok, column, origin, "a boolean (true/false or 1/0)")
-    return pa.chunked_array([pa.array([None if w is None else w in _TRUE for w in words], pa.bool_())])
+    return pc.if_else(col.is_null(), pa.scalar(None, pa.bool_()), true)
 
 
 def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str) -> pa.ChunkedArray:
@@ -221,19 +242,20 @@ def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = 
     if not _is_text(col):
         raise origin.error(column, None, str(col.type), "timestamps (ISO text or integer epochs)",
                            message="wrong type")
+    notnull = ~col.is_null().to_numpy(zero_copy_only=False)
+    if not notnull.any():  # nothing to interpret (conform reports nulls in a non-empty column)
+        return pa.chunked_array([pa.nulls(len(col), TS_UTC)])
     is_int = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
-    if is_int.all() and len(col):
+    if is_int.all():
         return _epoch(parse_int(col, column, origin), column, origin, ts_unit)
     zoned = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _ZONED).to_numpy(zero_copy_only=False)
-    notnull = ~col.is_null().to_numpy(zero_copy_only=False)
-    if notnull.any():
-        ref = zoned[_first(notnull)]
-        mixed = notnull & (zoned != ref)
-        if mixed.any():
-            row = _first(mixed)
-            raise origin.error(column, row, col[row].as_py(),
-                               "every timestamp with a zone, or every one without", message="mixed zones")
-    return _iso(col, column, origin, utc=bool(notnull.any() and ref))
+    ref = zoned[_first(notnull)]
+    mixed = notnull & (zoned != ref)
+    if mixed.any():
+        row = _first(mixed)
+        raise origin.error(column, row, col[row].as_py(),
+                           "every timestamp with a zone, or every one without", message="mixed zones")
+    return _iso(col, column, origin, utc=bool(ref))
 
 
 def _epoch(ints, column, origin, ts_unit):
@@ -264,21 +286,26 @@ def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:
     if not _is_text(col):
         raise origin.error(column, None, str(col.type), "durations ('250ms', '1h' or integer ns)",
                            message="wrong type")
-    values = pd.Series(col.to_pylist(), dtype=object)
-    is_int = pc.match_substring_regex(col, _INTEGER).fill_null(False).to_numpy(zero_copy_only=False)
-    ns = np.zeros(len(values), dtype=np.int64)
-    if is_int.any():
-        ns[is_int] = values[is_int].astype(np.int64).to_numpy()
-    text = ~is_int & values.notna().to_numpy()
-    if text.any():
-        td = pd.to_timedelta(values[text], errors="coerce")
-        ok = np.ones(len(values), dtype=bool)
-        ok[text] = td.notna().to_numpy()
-        if not ok.all():
-            _raise_first_bad(col, ok, column, origin, "a duration such as '250ms', '1h' or integer nanoseconds")
-        ns[text] = td.astype("timedelta64[ns]").astype(np.int64).to_numpy()
-    out = pa.array(ns, mask=values.isna().to_numpy())
-    return pa.chunked_array([out.cast(pa.duration("ns"))])
+    # parse each distinct text once: traces repeat a few latency values over many rows
+    codes, uniques = pd.factorize(col.to_pandas())  # nulls get code -1
+    parsed = [_duration_ns(u) for u in uniques]
+    ok = np.array([v is not None for v in parsed] + [True])[codes]  # [-1] -> the null slot
+    if not ok.all():
+        _raise_first_bad(col, ok, column, origin, "a duration such as '250ms', '1h' or integer nanoseconds")
+    ns = np.array([v or 0 for v in parsed] + [0], dtype=np.int64)[codes]
+    return pa.chunked_array([pa.array(ns, mask=codes < 0).cast(pa.duration("ns"))])
+
+
+def _duration_ns(text: str) -> int | None:
+    """Nanoseconds of '250ms' / '1h' / '1500000' (bare integers are ns), None if unreadable."""
+    text = text.strip()
+    if re.fullmatch(_INTEGER, text):
+        return int(text)
+    try:
+        td = pd.Timedelta(text)
+    except ValueError:
+        return None
+    return None if pd.isna(td) else int(td.as_unit("ns").value)
 
 
 # --------------------------------------------------------------------------- time ranges

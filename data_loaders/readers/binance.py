@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ..validate import DataError
 from ._common import (Origin, conform_at, dedupe_by_key, epoch_to_timestamp, first_record,
-                      locate_bad_record, parse_bool, parse_float, parse_int, sort_by_ts, with_metadata)
+                      parse_bool, parse_float, parse_int, read_csv_text, sort_by_ts, with_metadata)
 
 TRADES_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 BOOK_TICKER_COLUMNS = ("update_id", "best_bid_price", "best_bid_qty", "best_ask_price",
@@ -96,15 +95,7 @@ def _read(path, expected: tuple[str, ...]) -> tuple[pa.Table, Origin]:
             raise DataError(str(path), f"line 1: {len(first)} fields, expected {len(expected)} "
                             f"({','.join(expected)})")
         names = list(expected) + [f"extra_{i}" for i in range(len(first) - len(expected))]
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0)
-    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                   include_columns=list(expected), strings_can_be_null=True,
-                                   null_values=[""])
-    try:
-        table = pacsv.read_csv(path, read_options=read, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        line = locate_bad_record(path, len(names), skip=int(has_header))
-        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})") from None
+    table = read_csv_text(path, names, has_header=has_header, include=list(expected))
     return table, Origin(str(path), line_offset=2 if has_header else 1)
 
 

@@ -41,7 +41,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..validate import DataError
-from ._common import Origin, conform_at, parse_float, parse_timestamps, strip_suffixes
+from ._common import (Origin, conform_at, first_record, parse_float, parse_timestamps, read_csv_text,
+                      strip_suffixes)
 
 META_SYNTHETIC = b"data_loaders.synthetic_trades"
 META_BAR = b"data_loaders.synthetic_bar"
@@ -210,9 +211,7 @@ def read_candles(path, *, tz: str | None = None, ts_unit: str | None = None) -> 
     if suffix in (".parquet", ".pq"):
         table, origin = pq.read_table(path), Origin(str(path))
     else:
-        table = pa.Table.from_pandas(pd.read_csv(path, dtype=str, keep_default_na=False,
-                                                 na_values=[""]), preserve_index=False)
-        origin = Origin(str(path), line_offset=2)
+        table, origin = read_csv_text(path, first_record(path)), Origin(str(path), line_offset=2)
     missing = [c for c in CANDLE_COLUMNS if c not in table.column_names]
     if missing:
         raise DataError(str(path), f"missing candle columns {missing}; got {table.column_names}")

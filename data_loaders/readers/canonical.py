@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
-
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from ..schemas import schema_for
 from ..validate import DataError
-from ._common import (Origin, conform_at, first_record, in_range, locate_bad_record, parse_bool,
-                      parse_durations, parse_float, parse_timestamps, to_utc)
+from ._common import (Origin, conform_at, first_record, in_range, parse_bool, parse_durations,
+                      parse_float, parse_timestamps, read_csv_text, to_utc)
 
 log = logging.getLogger("data_loaders")
 
@@ -113,17 +110,10 @@ def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str |
     >>> t = read_canonical_csv("latency.csv", "latency", tz="UTC")      # doctest: +SKIP
     """
     origin = Origin(str(path), line_offset=2)  # line 1 is the header
-    header = first_record(path)
+    header = first_record(path, delimiter)
     if not header:
         raise DataError(str(path), "empty file; expected a header line naming the columns")
-    convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                   strings_can_be_null=True, null_values=[""])
-    try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                               convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        line = locate_bad_record(path, len(header), skip=1)
-        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})") from None
+    table = read_csv_text(path, header, delimiter=delimiter)
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
     return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
 
@@ -236,35 +226,33 @@ def _ts_filter(ts_type, start, end, tz, ts_unit, origin):
     lo, hi = to_utc(start), to_utc(end)
     if ts_type is None or (lo is None and hi is None):
         return None
-    if pa.types.is_timestamp(ts_type):
-        return _timestamp_filter(ts_type, lo, hi, tz, origin)
-    if pa.types.is_integer(ts_type) and ts_unit in _NS_PER:
-        unit = _NS_PER[ts_unit]
-        bound = lambda t: pa.scalar(-(-t.as_unit("ns").value // unit), pa.int64())  # ceil
-        return _bounds(lo, hi, bound)
-    log.info("%s: ts stored as %s; range applied after reading", origin.source, ts_type)
-    return None
+    if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
+        def scalar(t):
+            return pa.scalar(t.as_unit("ns").value, pa.timestamp("ns", tz="UTC"))
+    elif pa.types.is_timestamp(ts_type):
+        if tz is None:
+            raise origin.error("ts", None, str(ts_type), "tz-aware timestamps (pass tz='UTC' or the "
+                               "source's zone)", message="timezone-naive timestamps")
+        # local wall times: widen by a day (more than any UTC offset); trimmed exactly after reading
+        lo = None if lo is None else lo - pd.Timedelta(days=1)
+        hi = None if hi is None else hi + pd.Timedelta(days=1)
+
+        def scalar(t):
+            return pa.scalar(t.tz_localize(None).as_unit("ns").value, pa.timestamp("ns"))
+    elif pa.types.is_integer(ts_type) and ts_unit in _NS_PER:
+        def scalar(t):  # ceil: an integer epoch e is in range iff e >= ceil(bound / unit)
+            return pa.scalar(-(-t.as_unit("ns").value // _NS_PER[ts_unit]), pa.int64())
+    else:
+        log.info("%s: ts stored as %s; range applied after reading", origin.source, ts_type)
+        return None
+    return _range("ts", None if lo is None else scalar(lo), None if hi is None else scalar(hi))
 
 
-def _timestamp_filter(ts_type, lo, hi, tz, origin):
-    if ts_type.tz is not None:
-        return _bounds(lo, hi, lambda t: pa.scalar(t.as_unit("ns").value, pa.timestamp("ns", tz="UTC")))
-    if tz is None:
-        raise origin.error("ts", None, str(ts_type), "tz-aware timestamps (pass tz='UTC' or the "
-                           "source's zone)", message="timezone-naive timestamps")
-    # local wall times: widen by a day (more than any UTC offset) and trim exactly after reading
-    day = pd.Timedelta(days=1)
-    lo = None if lo is None else lo - day
-    hi = None if hi is None else hi + day
-    return _bounds(lo, hi, lambda t: pa.scalar(t.tz_localize(None).as_unit("ns").value, pa.timestamp("ns")))
-
-
-def _bounds(lo, hi, scalar):
-    expr = None
-    if lo is not None:
-        expr = ds.field("ts") >= scalar(lo)
+def _range(field: str, lo, hi, *, hi_inclusive: bool = False):
+    """``lo <= field < hi`` (``<= hi`` if ``hi_inclusive``); a None bound is open."""
+    expr = None if lo is None else ds.field(field) >= lo
     if hi is not None:
-        expr = _combine(expr, ds.field("ts") < scalar(hi))
+        expr = _combine(expr, ds.field(field) <= hi if hi_inclusive else ds.field(field) < hi)
     return expr
 
 
@@ -281,17 +269,15 @@ def _day_filter(schema: pa.Schema, key, start, end, ts_type):
     last = None if hi is None else (hi - pd.Timedelta(1, "ns") + slack).date()
     key_type = schema.field(key).type
     if pa.types.is_string(key_type) or pa.types.is_large_string(key_type):
-        value = lambda d: pa.scalar(d.isoformat())  # ISO days sort as strings
+        def scalar(d):
+            return pa.scalar(d.isoformat())  # ISO days sort as strings
     elif pa.types.is_date(key_type):
-        value = lambda d: pa.scalar(d, key_type)
+        def scalar(d):
+            return pa.scalar(d, key_type)
     else:
         return None
-    expr = None
-    if first is not None:
-        expr = ds.field(key) >= value(first)
-    if last is not None:
-        expr = _combine(expr, ds.field(key) <= value(last))
-    return expr
+    return _range(key, None if first is None else scalar(first), None if last is None else scalar(last),
+                  hi_inclusive=True)
 
 
 def canonical_reader(fmt: str):
@@ -304,8 +290,3 @@ def canonical_reader(fmt: str):
     """
     return {"csv": read_canonical_csv, "parquet": read_canonical_parquet,
             "feather": read_canonical_feather, "dataset": read_canonical_dataset}[fmt]
-
-
-def is_dataset_dir(path) -> bool:
-    """True if ``path`` is a directory (read as a partitioned dataset)."""
-    return Path(path).is_dir()

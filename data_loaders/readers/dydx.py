@@ -145,18 +145,15 @@ class _Rows:
 
     def format_order(self, ts: pa.ChunkedArray) -> np.ndarray:
         """Each page reversed (the indexer sends newest first), pages by their oldest row."""
-        t = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        missing = ts.is_null().to_numpy(zero_copy_only=False)
+        t = ts.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         groups = []
         for p in np.unique(self.pages):
             idx = np.flatnonzero(self.pages == p)[::-1]
-            valid = t[idx][~np.isnan(t[idx].astype(float))]
+            valid = t[idx][~missing[idx]]  # a missing time is reported by conform, not here
             groups.append((valid.min() if valid.size else np.iinfo(np.int64).min, p, idx))
         groups.sort(key=lambda g: (g[0], g[1]))
         return np.concatenate([g[2] for g in groups]) if groups else np.zeros(0, np.int64)
-
-
-def _market_array(values) -> pa.Array:
-    return pa.array(values, pa.string())
 
 
 def _select(table: pa.Table, origin: Origin, column: str, market, what: str):
@@ -224,7 +221,7 @@ def read_dydx_trades(source, market: str, *, sort: bool = False,
     n = len(rows.rows)
     table = pa.table({
         "ts": rows.time("createdAt"),
-        "market": _market_array([market] * n),
+        "market": pa.array([market] * n, pa.string()),
         "price": rows.number("price"),
         "size": rows.number("size"),
         "side": rows.side(),

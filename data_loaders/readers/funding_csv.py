@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ..validate import DataError
-from ._common import Origin, conform_at, first_record, parse_float, parse_timestamps
+from ._common import Origin, conform_at, first_record, parse_float, parse_timestamps, read_csv_text
 
 #: normalised header name -> canonical column
 _COLUMNS = {"symbol": "market", "date": "ts", "funding rate": "rate"}
@@ -129,9 +128,7 @@ def read_funding_csv(path, *, tz: str | None = None, utc_offset: float | None = 
     if missing:
         raise DataError(str(path), f"missing columns {missing}; expected a 'Symbol,Date,Funding "
                         f"Rate' header, got {header}")
-    convert = pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                   strings_can_be_null=True, null_values=[""])
-    raw = pacsv.read_csv(path, convert_options=convert)
+    raw = read_csv_text(path, header)
     n = raw.num_rows
     table = pa.table({
         "ts": parse_timestamps(raw.column(names["date"]), "Date", origin),

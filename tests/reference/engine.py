@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
-import pyarrow as pa
 
 from .records import (ACCOUNT_CP, FILL_COLUMNS, FUNDING_COLUMNS, LEDGER_COLUMNS, LIQ_COLUMNS,
-                      ORDER_COLUMNS, Account, Fill, Order, Trace, TraceRow, frame)
+                      ORDER_COLUMNS, Account, Event, Fill, Order, Trace, TraceRow, frame, rows_of,
+                      scaled_ns as _scaled, sign as _sign)
 
 NAN = float("nan")
 
@@ -122,43 +122,6 @@ def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:
     return sim.result()
 
 
-# ============================================================================ input tables
-def _column(table: pa.Table, name: str) -> list:
-    """One column as a Python list: timestamps/durations as int ns, dictionaries as str."""
-    col = table.column(name)
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(pa.string())
-    elif pa.types.is_timestamp(col.type) or pa.types.is_duration(col.type):
-        col = col.cast(pa.int64())
-    return col.to_pylist()
-
-
-def _rows(table: pa.Table, names: list[str]) -> list[dict]:
-    cols = {n: _column(table, n) for n in names}
-    return [{n: cols[n][i] for n in names} for i in range(table.num_rows)]
-
-
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
-
-
-def _scaled(ns: int, scale: float) -> int:
-    """``latency_scale * duration`` in integer ns.
-
-    CHOICE: rounded to the nearest ns (Python ``round``, halves to even)."""
-    return int(round(scale * ns))
-
-
-@dataclass(order=True)
-class Event:
-    ts: int
-    step: int
-    sub: int
-    tie: int
-    kind: str = field(compare=False)
-    data: object = field(compare=False, default=None)
-
-
 # ============================================================================ the simulation
 class Simulation:
     """State and rules. ``run`` walks the event list; ``result`` builds the tables."""
@@ -195,13 +158,13 @@ class Simulation:
     # ------------------------------------------------------------------ setup
     def _load_tables(self, ds):
         """Convert the Arrow tables to Python rows; keep only the markets/venues simulated."""
-        self.trades = [r for r in _rows(ds.trades, ["ts", "market", "price", "size", "side"])
+        self.trades = [r for r in rows_of(ds.trades, ["ts", "market", "price", "size", "side"])
                        if r["market"] in self.specs]
-        self.funding = [r for r in _rows(ds.funding, ["ts", "market", "rate", "oracle_price"])
+        self.funding = [r for r in rows_of(ds.funding, ["ts", "market", "rate", "oracle_price"])
                         if r["market"] in self.specs]
-        oracle = [r for r in _rows(ds.oracle, ["ts", "market", "price"]) if r["market"] in self.specs]
+        oracle = [r for r in rows_of(ds.oracle, ["ts", "market", "price"]) if r["market"] in self.specs]
         trace_rows = defaultdict(list)
-        for r in _rows(ds.latency, ["ts", "venue", "order_latency", "ack_latency", "finality", "up", "gas_fee"]):
+        for r in rows_of(ds.latency, ["ts", "venue", "order_latency", "ack_latency", "finality", "up", "gas_fee"]):
             if r["venue"] in self.venues:
                 trace_rows[r["venue"]].append(TraceRow(r["ts"], r["order_latency"], r["ack_latency"],
                                                        r["finality"], bool(r["up"]), r["gas_fee"]))
@@ -240,7 +203,7 @@ class Simulation:
             for i, row in enumerate(tr.rows):
                 ev.append(Event(row.ts, STEP_TRACE, 0, i, "trace", (v, row)))
         for i, r in enumerate(self.funding):
-            ev.append(Event(r["ts"], STEP_FUNDING, 0, i, "funding", (i, r)))
+            ev.append(Event(r["ts"], STEP_FUNDING, 0, i, "funding", (r["row"], r)))
         for ts, m, price, tie in self.oracle_updates:
             ev.append(Event(ts, STEP_ORACLE, 0, tie, "oracle", (m, price)))
         for i, t in enumerate(self.trades):
@@ -621,7 +584,8 @@ class Simulation:
             self.close_order(o, "cancelled", IOC_UNFILLED)
             return
         fee = self.specs[o.market].taker_fee * size * price
-        self.fill(o, t["ts"], size, price, t["price"], "taker", fee)
+        slippage_cost = size * abs(price - t["price"])
+        self.fill(o, t["ts"], size, price, t["price"], "taker", fee, slippage_cost)
         if o.remaining > 0:
             self.close_order(o, "cancelled", REDUCE_ONLY)
 
@@ -638,10 +602,11 @@ class Simulation:
             if size is None:
                 return available
         fee = self.specs[o.market].maker_fee * size * o.limit_price
-        self.fill(o, t["ts"], size, o.limit_price, t["price"], "maker", fee)
+        # CHOICE: slippage_cost is defined for taker fills only; a maker fill's is 0.
+        self.fill(o, t["ts"], size, o.limit_price, t["price"], "maker", fee, 0.0)
         return available - size
 
-    def fill(self, o: Order, ts, size, price, trade_price, liquidity, fee):
+    def fill(self, o: Order, ts, size, price, trade_price, liquidity, fee, slippage_cost):
         """One fill of an order: position and realized PnL, fee, fill record, order status."""
         acct = self.accounts[o.account]
         fill_id = len(self.fills)
@@ -649,7 +614,7 @@ class Simulation:
         self.move_cash(ts, acct, -fee, "fee", o.market, fill_id)
         self.fills.append(self.fill_record(fill_id, o.order_id, ts, o.venue, acct.name, o.market,
                                            o.side, size, price, trade_price, liquidity, fee,
-                                           size * abs(price - trade_price)))
+                                           slippage_cost))
         o.filled_size += size
         if size >= o.remaining:
             o.remaining = 0.0

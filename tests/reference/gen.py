@@ -12,7 +12,7 @@ and ``reorgs``, ready for ``run_reference(**inputs)``:
   including ``up=False`` stretches and gas;
 * market, limit (plain, post-only, IOC), stop-market orders, reduce-only flags, cancels, reorgs.
 
-Sizes are drawn as a leverage on the account's cash (mostly 0.1x-5x, sometimes up to 15x), so
+Sizes are drawn as a leverage on the account's cash (mostly 0.1x-5x, sometimes up to 20x), so
 runs are sometimes but not always liquidated.
 """
 from __future__ import annotations
@@ -213,7 +213,7 @@ def intents_list(draw, markets, trades, cash, n_accounts):
             continue
         m = draw(st.sampled_from(markets))
         ref = _price_near(trades, m, sent)
-        lev = draw(st.one_of(st.floats(0.1, 5.0), st.floats(0.1, 5.0), st.floats(5.0, 15.0)))
+        lev = draw(st.one_of(st.floats(0.1, 5.0), st.floats(0.1, 5.0), st.floats(5.0, 20.0)))
         size = round(lev * cash / n_accounts / ref, 4) or 0.0001
         kind = draw(st.sampled_from(["market", "limit", "stop_market"]))
         side = draw(st.sampled_from([1, -1]))

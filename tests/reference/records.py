@@ -1,9 +1,10 @@
 """Plain records of the reference engine: trace, accounts, orders, fills, output tables."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 ACCOUNT_CP = "counterparty"
 
@@ -37,6 +38,45 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         else:
             data[c] = pd.Series(values, dtype="float64")
     return pd.DataFrame(data, columns=columns)
+
+
+# ---------------------------------------------------------------------------- input tables
+def column_values(table: pa.Table, name: str) -> list:
+    """One column as a Python list: timestamps/durations as int ns, dictionaries as str."""
+    col = table.column(name)
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    elif pa.types.is_timestamp(col.type) or pa.types.is_duration(col.type):
+        col = col.cast(pa.int64())
+    return col.to_pylist()
+
+
+def rows_of(table: pa.Table, names: list[str]) -> list[dict]:
+    """The table as a list of dicts (plus ``row``: the row number in the table)."""
+    cols = {n: column_values(table, n) for n in names}
+    return [{"row": i, **{n: cols[n][i] for n in names}} for i in range(table.num_rows)]
+
+
+def sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def scaled_ns(ns: int, scale: float) -> int:
+    """``latency_scale * duration`` in integer ns.
+
+    CHOICE: rounded to the nearest ns (Python ``round``, halves to even)."""
+    return int(round(scale * ns))
+
+
+@dataclass(order=True)
+class Event:
+    """One input event; the event list is sorted by (ts, step, sub, tie)."""
+    ts: int
+    step: int
+    sub: int
+    tie: int
+    kind: str = field(compare=False)
+    data: object = field(compare=False, default=None)
 
 
 @dataclass

@@ -1,0 +1,413 @@
+"""Known-answer tests of the reference engine itself (numbers worked out by hand in comments),
+plus money conservation and structural invariants on random inputs from ``gen``.
+
+All times below are seconds after T0 (2024-01-01 00:00 UTC) unless said.
+"""
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from .engine import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, LIQUIDATED, NO_PRICE, NONE, REDUCE_ONLY,
+                     REORG, VENUE_DOWN, CancelIntent, MarketSpec, OrderIntent, RefConfig, Reorg,
+                     run_reference)
+from .gen import HOUR, MS, SEC, T0, make_dataset, reference_inputs
+
+BTC, ETH = "BTC-USD", "ETH-USD"
+
+
+def s(x):
+    """Seconds after T0 -> ns."""
+    return T0 + int(round(x * SEC))
+
+
+def trades(*rows):
+    """rows of (seconds, market, price, size[, side])."""
+    return [dict(ts=s(r[0]), market=r[1], price=float(r[2]), size=float(r[3]),
+                 side=r[4] if len(r) > 4 else 1) for r in rows]
+
+
+def spec(name=BTC, imf=0.05, mmf=0.03, taker=0.0, maker=0.0, hs=0.0, impact=0.0, liq_fee=0.015):
+    return MarketSpec(name, "dydx", imf, mmf, taker, maker, hs, impact, liq_fee)
+
+
+def cfg(cash=10_000.0, fund=0.0, **kw):
+    return RefConfig(initial_cash={"dydx": cash}, insurance_fund={"dydx": fund}, **kw)
+
+
+def trace(*rows):
+    """rows of (seconds, order_latency_s, ack_s, finality_s, up, gas)."""
+    return [dict(ts=s(r[0]), venue="dydx", order_latency=int(r[1] * SEC), ack_latency=int(r[2] * SEC),
+                 finality=int(r[3] * SEC), up=r[4], gas_fee=float(r[5])) for r in rows]
+
+
+def conserved(res, tol=1e-9):
+    f = res.final
+    assert abs(f["total"] - f["initial_total"]) < tol
+    assert f["max_conservation_error"] < tol
+
+
+def ledger_sum(res, account, kind=None):
+    led = res.ledger[res.ledger.account == account]
+    if kind is not None:
+        led = led[led.kind == kind]
+    return led.amount.sum()
+
+
+# ============================================================================ fills
+def test_market_order_slippage_and_taker_fee():
+    # Trades 0s @100 x3, 10s @101 x1. Buy 4 sent at 5s, no trace: zero latency, arrives at 5s,
+    # joins at step 4 of the next event (10s) and fills against the 10s trade.
+    # V over (10s - 1h, 10s] = 3 + 1 = 4; s = m * (hs + impact * sqrt(4/4)) = 2 * (0.001 + 0.01) = 0.022
+    # price = 101 * 1.022 = 103.222; fee = 0.0005 * 4 * 103.222 = 0.206444;
+    # slippage_cost = 4 * (103.222 - 101) = 8.888.
+    ds = make_dataset(trades((0, BTC, 100, 3), (10, BTC, 101, 1)))
+    res = run_reference(ds, [spec(taker=0.0005, hs=0.001, impact=0.01)], cfg(slippage_multiplier=2.0),
+                        [OrderIntent(s(5), BTC, 1, 4.0)])
+    (f,) = res.fills.itertuples()
+    assert f.ts == s(10) and f.liquidity == "taker" and f.trade_price == 101.0
+    assert f.price == pytest.approx(103.222)
+    assert f.fee == pytest.approx(0.206444)
+    assert f.slippage_cost == pytest.approx(8.888)
+    o = res.orders.iloc[0]
+    assert (o.status, o.reason, o.filled_size, o.arrive_ts) == ("filled", NONE, 4.0, s(5))
+    assert res.final["cash"]["dydx"] == pytest.approx(10_000 - 0.206444)
+    assert res.final["positions"][("dydx", BTC)] == {"size": 4.0, "entry_price": pytest.approx(103.222)}
+    # equity at the oracle (derived from trades: 101): 9999.793556 + 4 * (101 - 103.222)
+    assert res.final["trader_equity"] == pytest.approx(9990.905556)
+    assert res.final["counterparty_equity"] == pytest.approx(9.094444)
+    conserved(res)
+
+
+def test_zero_latency_order_sent_at_a_trade_fills_at_the_next_trade():
+    # Sent at 0s (step 8, after the 0s trade) -> fills at the 1s trade, not the 0s one.
+    ds = make_dataset(trades((0, BTC, 100, 1), (1, BTC, 102, 1)))
+    res = run_reference(ds, [spec()], cfg(), [OrderIntent(s(0), BTC, -1, 1.0)])
+    assert list(res.fills.price) == [102.0] and list(res.fills.ts) == [s(1)]
+
+
+def test_limit_maker_partial_fill_with_rebate():
+    # Two resting buy limits sent at 0s: #0 size 5 @ 99.5, #1 size 1 @ 99.2 (arrival order 0, 1).
+    # 1s @100 x1    : not through either limit.
+    # 2s @99.0 x2   : through both; #0 takes min(5, 2) = 2 at 99.5, nothing left for #1.
+    # 3s @99.5 x10  : not strictly through 99.5: no fill.
+    # 4s @99.1 x1.5 : through both; #0 (earlier arrival... same arrival, lower id) takes 1.5,
+    #                 nothing left for #1.
+    # maker fee -0.0002: rebates 0.0002*2*99.5 = 0.0398 and 0.0002*1.5*99.5 = 0.02985.
+    ds = make_dataset(trades((1, BTC, 100, 1), (2, BTC, 99.0, 2), (3, BTC, 99.5, 10), (4, BTC, 99.1, 1.5)))
+    res = run_reference(ds, [spec(maker=-0.0002, taker=0.001)], cfg(),
+                        [OrderIntent(s(0), BTC, 1, 5.0, "limit", limit_price=99.5),
+                         OrderIntent(s(0), BTC, 1, 1.0, "limit", limit_price=99.2)])
+    f = res.fills
+    assert list(f.order_id) == [0, 0]
+    assert list(f["size"]) == [2.0, 1.5] and list(f.price) == [99.5, 99.5]
+    assert list(f.trade_price) == [99.0, 99.1] and set(f.liquidity) == {"maker"}
+    assert list(f.fee) == pytest.approx([-0.0398, -0.02985])
+    assert list(f.slippage_cost) == [0.0, 0.0]
+    o = res.orders
+    assert list(o.status) == ["partially_filled", "open"]
+    assert list(o.filled_size) == [3.5, 0.0]
+    assert res.final["cash"]["dydx"] == pytest.approx(10_000.06965)
+    assert res.final["positions"][("dydx", BTC)] == {"size": 3.5, "entry_price": 99.5}
+    conserved(res)
+
+
+# ============================================================================ funding
+def test_funding_long_and_short_three_hours():
+    # 1s: buy 2 BTC @100 and sell 10 ETH @50 (no fees, no slippage). Funding rows carry the
+    # oracle price; payment = -S * price * rate:
+    #   1h  BTC  r=+0.001  p=110 : -2*110*0.001     = -0.22   ETH r=+0.001  p=40 : +10*40*0.001     = +0.40
+    #   2h  BTC  r=-0.0005 p=120 : -2*120*(-0.0005) = +0.12   ETH r=-0.0005 p=45 : +10*45*(-0.0005) = -0.225
+    #   3h  BTC  r=+0.002  p=90  : -2*90*0.002      = -0.36   ETH r=+0.002  p=55 : +10*55*0.002     = +1.10
+    #   total +0.815
+    ds = make_dataset(
+        trades((0, BTC, 100, 1), (0, ETH, 50, 1), (1, BTC, 100, 10), (1, ETH, 50, 10)),
+        funding=[dict(ts=T0 + h * HOUR, market=m, rate=r, oracle_price=p)
+                 for h, rb, pb, re_, pe in [(1, 0.001, 110, 0.001, 40), (2, -0.0005, 120, -0.0005, 45),
+                                            (3, 0.002, 90, 0.002, 55)]
+                 for m, r, p in [(BTC, rb, pb), (ETH, re_, pe)]])
+    res = run_reference(ds, [spec(BTC), spec(ETH)], cfg(),
+                        [OrderIntent(s(0.5), BTC, 1, 2.0), OrderIntent(s(0.5), ETH, -1, 10.0)])
+    fu = res.funding
+    assert list(fu.market) == [BTC, ETH] * 3
+    assert list(fu.position) == [2.0, -10.0] * 3
+    assert list(fu.price) == [110, 40, 120, 45, 90, 55]
+    assert list(fu.payment) == pytest.approx([-0.22, 0.40, 0.12, -0.225, -0.36, 1.10])
+    assert ledger_sum(res, "dydx", "funding") == pytest.approx(0.815)
+    assert ledger_sum(res, "counterparty", "funding") == pytest.approx(-0.815)
+    assert res.final["cash"]["dydx"] == pytest.approx(10_000.815)
+    conserved(res)
+
+
+def test_funding_without_oracle_price_uses_oracle_before_this_timestamp():
+    # BTC has oracle rows 30min @103 and 1h @105: the 1h funding row (no oracle_price) is paid
+    # at 103, the price in force *before* the 1h oracle rows: -2*103*0.001 = -0.206.
+    # ETH has no oracle rows; derived with oracle_delay 2h its oracle has no value at 1h, so
+    # the last trade price (52) is used: +10*52*0.001 = +0.52.
+    ds = make_dataset(
+        trades((0, BTC, 100, 1), (0, ETH, 50, 1), (1, BTC, 100, 10), (1, ETH, 52, 10)),
+        funding=[dict(ts=T0 + HOUR, market=BTC, rate=0.001, oracle_price=None),
+                 dict(ts=T0 + HOUR, market=ETH, rate=0.001, oracle_price=None)],
+        oracle=[dict(ts=T0 + HOUR // 2, market=BTC, price=103.0), dict(ts=T0 + HOUR, market=BTC, price=105.0)])
+    res = run_reference(ds, [spec(BTC), spec(ETH)], cfg(oracle_delay_ns=2 * HOUR),
+                        [OrderIntent(s(0.5), BTC, 1, 2.0), OrderIntent(s(0.5), ETH, -1, 10.0)])
+    assert list(res.funding.price) == [103.0, 52.0]
+    assert list(res.funding.payment) == pytest.approx([-0.206, 0.52])
+    assert res.final["oracle"] == {BTC: 105.0, ETH: 52.0}
+    conserved(res)
+
+
+# ============================================================================ downtime
+DOWN_TRADES = trades((5, BTC, 100, 1), (15, BTC, 101, 1), (20, BTC, 102, 1), (25, BTC, 103, 1))
+
+
+@pytest.mark.parametrize("policy", ["queue", "reject"])
+def test_order_sent_into_downtime(policy):
+    # Trace: 0s up, latency 1s, gas 0.1; 10s down; 20s up again. A buy sent at 9s arrives at
+    # 10s, when the venue is down. Gas 0.1 is charged at 9s either way.
+    #   queue : arrival moves to 20s (first up row after 10s); the 20s trade (step 5 after the
+    #           arrival at step 4) fills it at 102.
+    #   reject: rejected VENUE_DOWN at 10s, no fill.
+    ds = make_dataset(DOWN_TRADES, latency=trace((0, 1, 0, 0, True, 0.1), (10, 1, 0, 0, False, 0.1),
+                                                 (20, 1, 0, 0, True, 0.1)))
+    res = run_reference(ds, [spec()], cfg(downtime_policy=policy), [OrderIntent(s(9), BTC, 1, 1.0)])
+    o = res.orders.iloc[0]
+    assert ledger_sum(res, "dydx", "gas") == pytest.approx(-0.1)
+    if policy == "queue":
+        assert (o.status, o.arrive_ts) == ("filled", s(20))
+        assert list(res.fills.price) == [102.0] and list(res.fills.ts) == [s(20)]
+    else:
+        assert (o.status, o.reason, o.arrive_ts) == ("rejected", VENUE_DOWN, s(10))
+        assert res.fills.empty
+        assert res.final["cash"]["dydx"] == pytest.approx(10_000 - 0.1)
+    conserved(res)
+
+
+def test_queue_never_up_again_is_rejected_and_no_trade_matches_while_down():
+    # 0s up, 10s down for good. A limit buy @ 95 (sent 1s, arrives 2s) rests; the trades at
+    # 15s @90 and 20s @89 print through it but the venue is down: no fill. A market buy sent
+    # at 9s arrives at 10s: never up again -> rejected VENUE_DOWN even under queue.
+    ds = make_dataset(trades((5, BTC, 100, 1), (15, BTC, 90, 1), (20, BTC, 89, 1)),
+                      latency=trace((0, 1, 0, 0, True, 0), (10, 1, 0, 0, False, 0)))
+    res = run_reference(ds, [spec()], cfg(downtime_policy="queue"),
+                        [OrderIntent(s(1), BTC, 1, 1.0, "limit", limit_price=95.0), OrderIntent(s(9), BTC, 1, 1.0)])
+    o = res.orders
+    assert list(o.status) == ["open", "rejected"] and o.reason.iloc[1] == VENUE_DOWN
+    assert list(o.arrive_ts) == [s(2), s(10)]
+    assert res.fills.empty
+
+
+# ============================================================================ liquidation
+LIQ_TRADES = trades((1, BTC, 100, 20), (10, BTC, 100, 1))
+LIQ_ORACLE = [dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(2), market=BTC, price=95.0),
+              dict(ts=s(3), market=BTC, price=93.5)]
+
+
+def _liq_run(liq_spread, fund):
+    # Cash 100, IMF 0.1, MMF 0.05. Buy 9 sent at 0.5s fills at the 1s trade @100 (IMR' = 90 <= 100).
+    # A reduce-only-free limit sell 1 @ 200 rests (it lowers the requirement: admitted).
+    # Oracle 95 at 2s: NC = 100 + 9*(95-100) = 55 >= MMR = 9*95*0.05 = 42.75: safe.
+    # Oracle 93.5 at 3s: NC = 100 - 9*6.5 = 41.5 < MMR = 9*93.5*0.05 = 42.075: liquidated at
+    # the margin check after step 3 of 3s.
+    ds = make_dataset(LIQ_TRADES, oracle=LIQ_ORACLE)
+    return run_reference(ds, [spec(imf=0.1, mmf=0.05)], cfg(cash=100.0, fund=fund, liq_spread=liq_spread),
+                         [OrderIntent(s(0.5), BTC, 1, 9.0),
+                          OrderIntent(s(1.5), BTC, -1, 1.0, "limit", limit_price=200.0)])
+
+
+def test_liquidation_fee_goes_to_insurance_fund():
+    # liq_spread 0.5: close at 93.5 * (1 - 0.5*0.05) = 91.1625; realized 9*(91.1625-100) = -79.5375;
+    # Q = 20.4625; fee = min(0.015 * 9 * 93.5, 20.4625) = 12.6225; Q = 7.84; fund 50 -> 62.6225.
+    res = _liq_run(0.5, 50.0)
+    (liq,) = res.liquidations.itertuples()
+    assert (liq.ts, liq.size, liq.oracle_price) == (s(3), 9.0, 93.5)
+    assert liq.price == pytest.approx(91.1625)
+    assert liq.fee == pytest.approx(12.6225)
+    assert (liq.deficit, liq.insurance_paid, liq.socialized) == (0.0, 0.0, 0.0)
+    assert res.final["insurance"]["dydx"] == pytest.approx(62.6225)
+    assert res.final["cash"]["dydx"] == pytest.approx(7.84)
+    assert res.final["positions"][("dydx", BTC)]["size"] == 0.0
+    f = res.fills.iloc[-1]
+    assert (f.order_id, f.liquidity, f.side, f["size"], f.fee) == (-1, "liquidation", -1, 9.0, 0.0)
+    assert math.isnan(f.trade_price)
+    assert ledger_sum(res, "insurance:dydx", "liquidation_fee") == pytest.approx(12.6225)
+    assert list(res.orders.status) == ["filled", "cancelled"]
+    assert res.orders.reason.iloc[1] == LIQUIDATED
+    conserved(res)
+
+
+def test_liquidation_deficit_paid_by_insurance_fund():
+    # liq_spread 1.5: close at 93.5 * (1 - 0.075) = 86.4875; realized 9*(86.4875-100) = -121.6125;
+    # Q = -21.6125 -> fee = min(12.6225, max(Q, 0)) = 0; the fund (50) pays 21.6125 -> 28.3875.
+    res = _liq_run(1.5, 50.0)
+    (liq,) = res.liquidations.itertuples()
+    assert liq.price == pytest.approx(86.4875)
+    assert liq.fee == 0.0
+    assert liq.deficit == pytest.approx(21.6125) and liq.insurance_paid == pytest.approx(21.6125)
+    assert liq.socialized == 0.0
+    assert res.final["insurance"]["dydx"] == pytest.approx(28.3875)
+    assert res.final["cash"]["dydx"] == 0.0
+    assert ledger_sum(res, "dydx", "insurance_payout") == pytest.approx(21.6125)
+    conserved(res)
+
+
+def test_liquidation_deficit_socialized_when_fund_too_small():
+    # Same as above with a fund of 5: it pays 5, the remaining 16.6125 is socialized (the
+    # counterparty book absorbs it), the fund ends at 0 and the account at 0.
+    res = _liq_run(1.5, 5.0)
+    (liq,) = res.liquidations.itertuples()
+    assert liq.insurance_paid == pytest.approx(5.0) and liq.socialized == pytest.approx(16.6125)
+    assert res.final["insurance"]["dydx"] == 0.0
+    assert res.final["cash"]["dydx"] == 0.0
+    assert ledger_sum(res, "counterparty", "socialized_loss") == pytest.approx(-16.6125)
+    assert ledger_sum(res, "dydx", "socialized_loss") == pytest.approx(16.6125)
+    # counterparty: realized +9*(100-86.4875) = +121.6125 on its short, -16.6125 socialized -> 105
+    assert res.final["counterparty_cash"] == pytest.approx(105.0)
+    conserved(res)
+
+
+# ============================================================================ admission
+def test_admission_rejections():
+    # Cash 100, IMF 0.1, MMF 0.01, taker fee 0.001.
+    # #0 buy 10 at 0.5s -> fills @100 at 1s (IMR' = 100 = NC, not > NC: admitted); fee 1.0, Q = 99.
+    # oracle 92 at 2s: NC = 99 + 10*(92-100) = 19, IMR = 92, MMR = 9.2 (no liquidation).
+    # #1 buy 0.1 (3s)  : IMR' = 10.1*92*0.1 = 92.92 > NC and > IMR       -> INSUFFICIENT_MARGIN
+    # #2 sell 13 (3s)  : S' = -3, IMR' = 27.6 > NC = 19 but < IMR = 92    -> admitted (lowers it)
+    # #3 buy 1 ETH (3s): ETH has no trade and no oracle                    -> NO_PRICE
+    ds = make_dataset(trades((1, BTC, 100, 20), (10, BTC, 92, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(2), market=BTC, price=92.0)])
+    res = run_reference(ds, [spec(BTC, imf=0.1, mmf=0.01, taker=0.001), spec(ETH)], cfg(cash=100.0),
+                        [OrderIntent(s(0.5), BTC, 1, 10.0), OrderIntent(s(3), BTC, 1, 0.1),
+                         OrderIntent(s(3), BTC, -1, 13.0), OrderIntent(s(3), ETH, 1, 1.0)])
+    o = res.orders
+    assert list(o.status) == ["filled", "rejected", "filled", "rejected"]
+    assert list(o.reason) == [NONE, INSUFFICIENT_MARGIN, NONE, NO_PRICE]
+    assert res.final["positions"][("dydx", BTC)]["size"] == -3.0
+    conserved(res)
+
+
+# ============================================================================ reduce-only
+def test_reduce_only_clipping():
+    # #0 buy 2 (0.5s) fills @100 at 1s. At 2s: #1 reduce-only buy 1 (same side as the long:
+    # cancelled REDUCE_ONLY at its fill); #2 reduce-only sell 5: clipped to |S| = 2, fills @101
+    # at 3s, rest cancelled REDUCE_ONLY; #3 reduce-only sell 1 (sent 3.5s) finds the position
+    # flat at the 4s trade: cancelled REDUCE_ONLY, nothing filled.
+    # Realized PnL: 2 * (101 - 100) = 2.
+    ds = make_dataset(trades((1, BTC, 100, 5), (3, BTC, 101, 5), (4, BTC, 102, 5)))
+    res = run_reference(ds, [spec()], cfg(),
+                        [OrderIntent(s(0.5), BTC, 1, 2.0), OrderIntent(s(2), BTC, 1, 1.0, reduce_only=True),
+                         OrderIntent(s(2), BTC, -1, 5.0, reduce_only=True),
+                         OrderIntent(s(3.5), BTC, -1, 1.0, reduce_only=True)])
+    o = res.orders
+    assert list(o.status) == ["filled", "cancelled", "cancelled", "cancelled"]
+    assert list(o.reason) == [NONE, REDUCE_ONLY, REDUCE_ONLY, REDUCE_ONLY]
+    assert list(o.filled_size) == [2.0, 0.0, 2.0, 0.0]
+    assert list(res.fills["size"]) == [2.0, 2.0]
+    assert res.final["positions"][("dydx", BTC)] == {"size": 0.0, "entry_price": 0.0}
+    assert ledger_sum(res, "dydx", "realized_pnl") == pytest.approx(2.0)
+    conserved(res)
+
+
+def test_ioc_unfilled_and_cancel():
+    # IOC buy limit 100.5 (0.5s): the 1s trade @101 gives a price 101 > 100.5 -> IOC_UNFILLED.
+    # A limit buy @ 90 (0.5s) is cancelled by a cancel sent at 2s (arrives 2s, processed at 3s).
+    ds = make_dataset(trades((1, BTC, 101, 5), (3, BTC, 95, 5), (4, BTC, 89, 5)))
+    res = run_reference(ds, [spec()], cfg(),
+                        [OrderIntent(s(0.5), BTC, 1, 1.0, "limit", limit_price=100.5, ioc=True),
+                         OrderIntent(s(0.5), BTC, 1, 1.0, "limit", limit_price=90.0),
+                         CancelIntent(s(2), 1)])
+    assert list(res.orders.status) == ["cancelled", "cancelled"]
+    assert list(res.orders.reason) == [IOC_UNFILLED, CANCELLED]
+    assert res.fills.empty
+
+
+# ============================================================================ stops
+def test_stop_market_trigger_with_feed_latency():
+    # Feed latency 2s, order latency 1s, gas 0.05. Buy stop @105 size 1 sent at 0s (id 0).
+    # Trades: 1s @100, 3s @104, 5s @106 (observed at 7s: triggers), 6s @107, 8s @108, 9s @109.
+    # At 7s the stop sends market order id 1 (parent 0), arriving 8s: step 4 of 8s, so the 8s
+    # trade (step 5) fills it at 108. Only the child pays gas (0.05, at 7s).
+    # A plain order sent at 7.5s gets id 2.
+    ds = make_dataset(trades((1, BTC, 100, 1), (3, BTC, 104, 1), (5, BTC, 106, 1), (6, BTC, 107, 1),
+                             (8, BTC, 108, 1), (9, BTC, 109, 1)),
+                      latency=trace((0, 1, 0.5, 0, True, 0.05)))
+    res = run_reference(ds, [spec()], cfg(feed_latency_ns=2 * SEC),
+                        [OrderIntent(s(0), BTC, 1, 1.0, "stop_market", trigger_price=105.0),
+                         OrderIntent(s(7.5), BTC, 1, 0.5, "limit", limit_price=50.0)])
+    o = res.orders.set_index("order_id")
+    assert o.loc[0, "status"] == "triggered"
+    assert (o.loc[1, "type"], o.loc[1, "parent_id"], o.loc[1, "sent_ts"], o.loc[1, "arrive_ts"]) == \
+        ("market", 0, s(7), s(8))
+    assert o.loc[2, "sent_ts"] == s(7.5)
+    (f,) = res.fills.itertuples()
+    assert (f.order_id, f.ts, f.price, f.ack_ts) == (1, s(8), 108.0, s(8.5))
+    gas = res.ledger[(res.ledger.account == "dydx") & (res.ledger.kind == "gas")]
+    assert list(gas.ts) == [s(7), s(7.5)] and list(gas.amount) == [-0.05, -0.05]
+    conserved(res)
+
+
+# ============================================================================ reorg
+def test_reorg_reverts_pending_fill():
+    # Finality 60s, no latency, taker fee 0.001.
+    # #0 buy 1 (0.5s) fills @100 at 1s, final at 61s.  #1 buy 1 (70s) fills @102 at 71s, final 131s.
+    # A reorg at 100s reverts fill 1 only (71 <= 100 < 131; fill 0 is final since 61s):
+    # opposite fill of 1 @102 on 2 @101 realizes +1 (reorg_reversal), fee 0.102 refunded.
+    # Position back to 1; equity as if fill 1 never happened.
+    ds = make_dataset(trades((1, BTC, 100, 10), (71, BTC, 102, 10), (120, BTC, 103, 1)),
+                      latency=trace((0, 0, 0, 60, True, 0)))
+    res = run_reference(ds, [spec(taker=0.001)], cfg(),
+                        [OrderIntent(s(0.5), BTC, 1, 1.0), OrderIntent(s(70), BTC, 1, 1.0)],
+                        reorgs=[Reorg(s(100), "dydx")])
+    assert list(res.fills.reverted) == [False, True]
+    assert list(res.fills.final_ts) == [s(61), s(131)]
+    o = res.orders
+    assert list(o.status) == ["filled", "cancelled"] and o.reason.iloc[1] == REORG
+    assert list(o.filled_size) == [1.0, 0.0]
+    rev = res.ledger[(res.ledger.account == "dydx") & (res.ledger.kind == "reorg_reversal")]
+    assert sorted(rev.amount) == pytest.approx([0.102, 1.0])
+    assert res.final["positions"][("dydx", BTC)]["size"] == 1.0
+    # equity at 103: 10000 - 0.1 + (103 - 100) = 10002.9
+    assert res.final["trader_equity"] == pytest.approx(10_002.9)
+    conserved(res)
+
+
+# ============================================================================ isolated
+def test_isolated_accounts_split_cash_and_liquidate_alone():
+    # Isolated: 200 cash split into 100 per market. BTC long 9 is liquidated as in the cross test
+    # (oracle 93.5, liq_spread 0.5: keeps 7.84); the ETH account (flat) keeps its 100.
+    ds = make_dataset(LIQ_TRADES + trades((1, ETH, 50, 1)), oracle=LIQ_ORACLE)
+    res = run_reference(ds, [spec(BTC, imf=0.1, mmf=0.05), spec(ETH)],
+                        cfg(cash=200.0, fund=50.0, margin_mode="isolated", liq_spread=0.5),
+                        [OrderIntent(s(0.5), BTC, 1, 9.0)])
+    assert res.final["cash"] == {"dydx/BTC-USD": pytest.approx(7.84), "dydx/ETH-USD": 100.0}
+    assert list(res.liquidations.account) == ["dydx/BTC-USD"]
+    conserved(res)
+
+
+# ============================================================================ random runs
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(reference_inputs())
+def test_money_conservation_and_invariants_on_random_runs(inputs):
+    res = run_reference(**inputs)
+    f = res.final
+    scale = f["initial_total"] + sum(abs(x) for x in res.ledger.amount)
+    # trader equity + insurance + counterparty equity is constant, after every timestamp.
+    assert f["max_conservation_error"] <= 1e-9 * scale
+    assert abs(f["trader_equity"] + sum(f["insurance"].values()) + f["counterparty_equity"]
+               - f["initial_total"]) <= 1e-9 * scale
+    # every trader cash movement is a ledger row
+    for acct, cash in f["cash"].items():
+        initial = inputs["config"].initial_cash["dydx"] / (len(inputs["markets"])
+                                                           if inputs["config"].margin_mode == "isolated" else 1)
+        assert cash == pytest.approx(initial + ledger_sum(res, acct), abs=1e-6)
+    assert all(v >= -1e-9 for v in f["insurance"].values())
+    # orders: ids in send order; nothing fills before it arrives; ids of fills exist
+    o = res.orders
+    assert list(o.order_id) == list(range(len(o)))
+    assert (o.sent_ts.diff().dropna() >= 0).all()
+    fills = res.fills[res.fills.order_id >= 0]
+    arrive = o.set_index("order_id").arrive_ts
+    assert (fills.ts.to_numpy() > fills.order_id.map(arrive).to_numpy() - 1).all()
+    assert (o.filled_size <= o["size"] + 1e-12).all()
+    # positions never opened by reduce-only orders / liquidations close positions
+    assert set(res.liquidations.account) <= set(f["cash"])
