@@ -36,9 +36,17 @@ def _print_summary(ds) -> None:
 def _cmd_validate(args) -> int:
     import data_loaders as dl
 
+    if args.sample and args.path is not None:
+        print(f"error: pass a path or --sample, not both (got {args.path!r} and --sample {args.sample!r})",
+              file=sys.stderr)
+        return 2
     if args.sample or args.path is None:
         name = args.sample or "default"
-        ds = dl.sample(name)
+        try:
+            ds = dl.sample(name)
+        except ValueError as exc:  # unknown sample name
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         _print_summary(ds)
         print(f"OK: sample {name!r} is valid ({', '.join(ds.meta.get('real', []))} real; "
               f"{', '.join(ds.meta.get('generated', []))} generated)")
@@ -58,7 +66,8 @@ def _cmd_validate(args) -> int:
               f"({'|'.join(KIND_CHOICES)})", file=sys.stderr)
         return 2
     loader = getattr(dl, f"load_{kind}" if kind != "book" else "load_book")
-    table = loader(str(path), format=args.format, sort=args.sort, drop_duplicates=args.drop_duplicates)
+    table = loader(str(path), format=args.format, tz=args.tz, sort=args.sort,
+                   drop_duplicates=args.drop_duplicates)
     print(f"OK: {path} is a valid {kind} table: {table.num_rows:,} rows")
     return 0
 
@@ -96,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "funding-csv, candles (default: from the extension and header)")
     v.add_argument("--sample", nargs="?", const="default", default=None, metavar="NAME",
                    help="validate a bundled sample instead (default, dydx-2022-11, btcusdt-tape)")
+    v.add_argument("--tz", default=None, metavar="ZONE",
+                   help="zone of naive timestamps: required for funding CSVs (Symbol,Date,Funding Rate) "
+                        "and canonical files without a zone, e.g. UTC, or +03:00 for Binance/Bybit "
+                        "funding exports")
     v.add_argument("--sort", action="store_true", help="sort rows by time first (reports rows moved)")
     v.add_argument("--drop-duplicates", action="store_true", help="drop exact duplicate rows first")
     v.set_defaults(func=_cmd_validate)
@@ -123,6 +136,9 @@ def main(argv=None) -> int:
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 1
+    except (ValueError, OSError) as exc:  # bad arguments or unreadable input, not invalid data
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -126,11 +126,14 @@ class Dataset:
 
         The latency trace also keeps, per venue, the last row before ``start`` (re-stamped to
         ``start``), because that is the venue's state in force when the slice begins: a slice
-        that starts inside an outage still starts down.
+        that starts inside an outage still starts down. A venue that already has a row at
+        exactly ``start`` keeps that row alone (it is the state in force), and an empty range
+        (``end <= start``) gives empty tables.
         """
         lo, hi = _ts_scalar(start), _ts_scalar(end)
         tables = {k: _in_range(self.table(k), lo, hi) for k in KINDS}
-        if lo is not None and self.latency.num_rows:
+        nonempty = lo is None or hi is None or lo.value < hi.value  # [lo, hi) holds an instant
+        if lo is not None and nonempty and self.latency.num_rows:
             tables["latency"] = _with_state_at(self.latency, tables["latency"], lo)
         return replace(self, **tables, meta={**self.meta, "slice": [str(start), str(end)]})
 
@@ -180,14 +183,24 @@ def _bound(table: pa.Table, fn):
 
 
 def _with_state_at(full: pa.Table, sliced: pa.Table, lo: pa.Scalar) -> pa.Table:
+    """``sliced`` preceded, per venue, by its last row before ``lo`` re-stamped to ``lo``.
+
+    Venues that have a row at exactly ``lo`` in ``sliced`` get no carried row: their state in
+    force at ``lo`` is that row. The schema (field nullability included) stays canonical.
+    """
     before = full.filter(pc.less(full.column("ts"), lo))
     if before.num_rows == 0:
         return sliced
+    at_lo = sliced.filter(pc.equal(sliced.column("ts"), lo)).column("venue").cast(pa.string())
     venues = before.column("venue").cast(pa.string()).to_numpy(zero_copy_only=False)
-    last = {}
-    for i, v in enumerate(venues):  # rows are in time order per venue
-        last[v] = i
-    carry = before.take(pa.array(sorted(last.values()), type=pa.int64()))
-    carry = carry.set_column(0, "ts", pa.array(np.full(carry.num_rows, lo.value, "int64")).cast(lo.type))
-    out = pa.concat_tables([carry, sliced.cast(carry.schema)], promote_options="none")
+    names, first_from_end = np.unique(venues[::-1], return_index=True)
+    last = len(venues) - 1 - first_from_end  # rows are in time order per venue
+    keep = ~np.isin(names, np.asarray(at_lo.to_pylist(), dtype=object))
+    if not keep.any():
+        return sliced
+    carry = before.take(pa.array(np.sort(last[keep]), type=pa.int64()))
+    i = carry.schema.get_field_index("ts")
+    stamps = pa.array(np.full(carry.num_rows, lo.value, "int64")).cast(lo.type)
+    carry = carry.set_column(i, carry.schema.field(i), stamps)
+    out = pa.concat_tables([carry, sliced], promote_options="none")
     return _unify(out)

@@ -3,9 +3,9 @@
 ``sample()`` / ``sample("dydx-2022-11")``
     Six days, 2022-11-07 to 2022-11-12 (the FTX collapse), BTC-USD and ETH-USD. The funding is
     the **real** dYdX hourly funding of those hours (shipped in ``data_loaders/data``), so its
-    spikes (BTC -3.0e-4 to +3.0e-4 per hour) are real. The trade tape, the oracle and the
-    latency trace are **generated** by :func:`data_loaders.synthetic` with a fixed seed: an
-    app-chain venue ``dydx`` with one 3-hour outage on 2022-11-09 from 14:00 UTC.
+    spikes (BTC -3.0e-4 to +2.9e-5 per hour, ETH -3.4e-4 to +6.9e-5) are real. The trade tape,
+    the oracle and the latency trace are **generated** by :func:`data_loaders.synthetic` with a
+    fixed seed: an app-chain venue ``dydx`` with one 3-hour outage on 2022-11-09 from 14:00 UTC.
 ``sample("btcusdt-tape")``
     Six minutes of the **real** Binance USD-M BTCUSDT perpetual tape (2024-08-08 23:54:16 to
     23:59:59 UTC): 21,313 trades and 66,089 best bid/ask updates, named market ``BTC-USD`` so

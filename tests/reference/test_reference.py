@@ -411,3 +411,32 @@ def test_money_conservation_and_invariants_on_random_runs(inputs):
     assert (o.filled_size <= o["size"] + 1e-12).all()
     # positions never opened by reduce-only orders / liquidations close positions
     assert set(res.liquidations.account) <= set(f["cash"])
+
+
+# ============================================================================ documented choices
+def test_impact_window_multiplier_series_and_latency_scale():
+    # Trades 0s x3 @100, 2h x1 @100; window 1h: V at 2h = 1 (the 0s trade is outside (1h, 2h]).
+    # Multiplier series [(1h, 3.0)] -> m = 3 at 2h. s = 3 * (0 + 0.01 * sqrt(1/1)) = 0.03, so a
+    # sell of 1 fills at 100 * (1 - 0.03) = 97. Trace: latency 10s, ack 1s, finality 5s, scaled
+    # by 2: sent at 1h, arrives 1h + 20s; fill at 2h acknowledged 2s and final 10s later.
+    ds = make_dataset(trades((0, BTC, 100, 3), (7200, BTC, 100, 1)), latency=trace((0, 10, 1, 5, True, 0)))
+    res = run_reference(ds, [spec(impact=0.01)],
+                        cfg(slippage_multiplier=[(T0 + HOUR, 3.0)], latency_scale=2.0),
+                        [OrderIntent(T0 + HOUR, BTC, -1, 1.0)])
+    assert res.orders.arrive_ts.iloc[0] == T0 + HOUR + 20 * SEC
+    (f,) = res.fills.itertuples()
+    assert f.price == pytest.approx(97.0) and f.slippage_cost == pytest.approx(3.0)
+    assert (f.ack_ts - f.ts, f.final_ts - f.ts) == (2 * SEC, 10 * SEC)
+
+
+def test_arrival_between_events_is_admitted_at_step_4_of_the_next_event():
+    # "Arrivals that fall between two events are processed before the later event (steps 4
+    # and 5 of its timestamp)": a buy of 6 sent at 4s arrives at 5s (latency 1s); the next
+    # event is 10s, whose oracle row (200, step 3) precedes the admission (step 4):
+    # IMR' = 6 * 200 * 0.1 = 120 > NC = 100 -> rejected (at the 5s oracle of 100 it would pass).
+    ds = make_dataset(trades((0, BTC, 100, 1), (10, BTC, 200, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(10), market=BTC, price=200.0)],
+                      latency=trace((0, 1, 0, 0, True, 0)))
+    res = run_reference(ds, [spec(imf=0.1, mmf=0.05)], cfg(cash=100.0), [OrderIntent(s(4), BTC, 1, 6.0)])
+    o = res.orders.iloc[0]
+    assert (o.status, o.reason, o.arrive_ts) == ("rejected", INSUFFICIENT_MARGIN, s(5))
