@@ -9,6 +9,7 @@ import numpy as np
 
 from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
+from .kernel.dynamic_nb import advance_nb
 from .kernel.loop_nb import run_nb
 from .kernel.orders_nb import cancel_nb, submit_nb
 from .kernel.state import State
@@ -72,7 +73,7 @@ class Engine:
             up=up, cp=np.zeros(1), cp_pos=np.zeros(M), ack_pos=np.zeros(M),
             fill_acked=np.zeros(cap["fills"], np.bool_),
             n_open=np.zeros(M, np.int64), n_armed=np.zeros(M, np.int64),
-            next_arrival=np.array([E.NO_TS], np.int64),
+            next_arrival=np.array([E.NO_TS], np.int64), deferred=np.zeros(A, np.bool_),
         )
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
@@ -131,13 +132,22 @@ class Engine:
                post_only: bool = False, ioc: bool = False) -> int:
         """Send an order at ``t`` (ns); returns its id."""
         self.ensure_room(orders=1)
-        return int(submit_nb(self.inputs, self.state, np.int64(t), np.int64(market), np.int64(side),
-                             float(size), np.int64(otype), float(limit_price), float(trigger_price),
-                             bool(reduce_only), bool(post_only), bool(ioc), np.int64(-1)))
+        oid = int(submit_nb(self.inputs, self.state, np.int64(t), np.int64(market), np.int64(side),
+                            float(size), np.int64(otype), float(limit_price), float(trigger_price),
+                            bool(reduce_only), bool(post_only), bool(ioc), np.int64(-1)))
+        self._settle_now(t)
+        return oid
+
+    def _settle_now(self, t: int) -> None:
+        """A zero-latency order or cancel reaches the engine before the next send (at once)."""
+        if self.state.next_arrival[0] <= t:
+            advance_nb(self.inputs, self.state, np.int64(t), np.int64(8))
 
     def cancel(self, t: int, order_id: int) -> bool:
         self.ensure_room(orders=1)
-        return bool(cancel_nb(self.inputs, self.state, np.int64(t), np.int64(order_id)))
+        live = bool(cancel_nb(self.inputs, self.state, np.int64(t), np.int64(order_id)))
+        self._settle_now(t)
+        return live
 
     def view(self, t: int) -> np.ndarray:
         """Per-market position the strategy expects at ``t`` (acknowledged + in flight)."""

@@ -15,6 +15,8 @@ from backtester.prepare import layout_for, prepare
 from tests.reference.engine import CancelIntent
 
 _OTYPE = {"market": E.OT_MARKET, "limit": E.OT_LIMIT, "stop_market": E.OT_STOP_MARKET}
+# the reference calls every live order "open" (in flight, resting, armed stop)
+_REF_STATUS = {"inflight": "open", "armed": "open"}
 
 
 def sim_config(markets, config) -> bt.SimConfig:
@@ -57,7 +59,8 @@ class KernelRun:
             "limit_price": o["limit_price"], "trigger_price": o["trigger_price"],
             "reduce_only": o["reduce_only"], "post_only": o["post_only"], "ioc": o["ioc"],
             "sent_ts": o["sent_ts"], "arrive_ts": o["arrive_ts"],
-            "status": [E.STATUS_NAMES[s] for s in o["status"]], "reason": o["reason"].astype(int),
+            "status": [_REF_STATUS.get(E.STATUS_NAMES[s], E.STATUS_NAMES[s]) for s in o["status"]],
+            "reason": o["reason"].astype(int),
             "filled_size": o["filled"], "parent_id": o["parent_id"],
         })
 

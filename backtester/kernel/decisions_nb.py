@@ -11,6 +11,7 @@ from .accounts_nb import account_state_nb, mark_nb
 from .enums import (C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
                     OT_STOP_MARKET, ST_ARMED, ST_INFLIGHT, ST_OPEN,
                     ST_PARTIAL, ST_TRIGGERED)
+from .dynamic_nb import advance_nb
 from .orders_nb import submit_nb
 from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_TARGET_MODE
 from .trace_nb import ack_latency_nb
@@ -94,6 +95,8 @@ def apply_targets_nb(inp, st, d, t, view):
             continue
         side = 1 if delta > 0.0 else -1
         submit_nb(inp, st, t, m, side, abs(delta), OT_MARKET, np.nan, np.nan, False, False, False, -1)
+        if st.next_arrival[0] <= t:  # a zero-latency order is admitted before the next send
+            advance_nb(inp, st, t, 8)
 
 
 @njit(cache=True)

@@ -88,7 +88,10 @@ C_NEXT_SAMPLE = 9    # next equity sample time (ns)
 C_ACK_CURSOR = 10    # all fills before this index are acknowledged and applied to the view
 C_BOOK = 11          # number of order ids in the book list (resting, in arrival order)
 C_VIEW_CURSOR = 12   # all orders before this index are settled in the strategy's view
-N_COUNTERS = 13
+C_SEQ = 13           # send sequence (orders and cancels), orders same-time arrivals
+C_OBS = 14           # next event whose trade the client-side stops have not observed yet
+C_DEFERRED = 15      # accounts below maintenance whose liquidation waits for the venue
+N_COUNTERS = 16
 
 NO_TS = np.iinfo(np.int64).max
 
@@ -99,6 +102,7 @@ order_dt = np.dtype([
     ("size", np.float64), ("filled", np.float64), ("limit_price", np.float64),
     ("trigger_price", np.float64), ("sent_ts", np.int64), ("arrive_ts", np.int64),
     ("cancel_ts", np.int64), ("done_ts", np.int64), ("parent_id", np.int64),
+    ("seq", np.int64), ("cancel_seq", np.int64),
     ("acked", np.float64),
 ], align=True)
 

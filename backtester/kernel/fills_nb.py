@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from .accounts_nb import book_trade_nb, ledger_nb
-from .enums import C_FILLS, LG_FEE
+from .enums import C_FILLS, LG_FEE, LQ_TAKER
 from .trace_nb import ack_latency_nb, finality_nb
 
 
@@ -63,7 +63,8 @@ def record_fill_nb(inp, st, order_id, ts, m, side, size, price, trade_price, liq
     f.price = price
     f.trade_price = trade_price
     f.fee = fee
-    f.slippage_cost = size * abs(price - trade_price) if not np.isnan(trade_price) else 0.0
+    # only takers pay slippage; a maker fills at its own limit, a liquidation's cost is its spread
+    f.slippage_cost = size * abs(price - trade_price) if liquidity == LQ_TAKER else 0.0
     f.realized = realized
     f.ack_ts = ts + ack_latency_nb(inp, v, ts)
     f.final_ts = ts + finality_nb(inp, v, ts)

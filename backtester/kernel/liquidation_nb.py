@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 from .accounts_nb import account_state_nb, has_position_nb, ledger_nb, mark_nb
-from .enums import (C_LIQ, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, LQ_LIQUIDATION,
+from .enums import (C_DEFERRED, C_LIQ, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, LQ_LIQUIDATION,
                     R_LIQUIDATED)
 from .fills_nb import record_fill_nb
 from .orders_nb import cancel_all_nb
@@ -13,26 +13,40 @@ from .state import CF_LIQ_SPREAD
 
 @njit(cache=True)
 def check_margin_nb(inp, st, ts):
-    """Liquidate every account whose net collateral is below its maintenance requirement."""
+    """Margin check of every account, in account order: liquidate those with ``NC < MMR``
+    whose venue is up; flag the others, which the next check after recovery liquidates."""
     n_acc = inp.ac_venue.shape[0]
-    hit = False
     for a in range(n_acc):
         if not has_position_nb(inp, st, a):
+            _flag_nb(st, a, False)
             continue
         nc, _, mmr, _ = account_state_nb(inp, st, a)
-        if nc < mmr:
+        if nc >= mmr:
+            _flag_nb(st, a, False)
+        elif st.up[inp.ac_venue[a]]:
+            _flag_nb(st, a, False)
             liquidate_nb(inp, st, a, ts)
-            hit = True
-    return hit
+        else:
+            _flag_nb(st, a, True)
+
+
+@njit(cache=True)
+def _flag_nb(st, a, value):
+    if st.deferred[a] != value:
+        st.deferred[a] = value
+        st.counters[C_DEFERRED] += 1 if value else -1
 
 
 @njit(cache=True)
 def liquidate_nb(inp, st, a, ts):
     """Close every position of account ``a`` at the oracle moved against it by
-    ``liq_spread * MMF``; then fee, insurance payout and socialized loss (docs/simulation.md)."""
+    ``liq_spread * MMF * ABR`` (``ABR = clamp(1 - NC/MMR, 0, 1)``, dYdX v4's bankruptcy
+    rating); then fee, insurance payout and socialized loss (docs/simulation.md)."""
     v = inp.ac_venue[a]
     n_acc = inp.ac_venue.shape[0]
     first = st.counters[C_LIQ]
+    nc, _, mmr, _ = account_state_nb(inp, st, a)
+    abr = min(max(1.0 - nc / mmr, 0.0), 1.0) if mmr > 0.0 else 1.0  # bankruptcy rating
     fee_cap = 0.0
     total = 0.0
     for m in range(st.pos.shape[0]):
@@ -41,7 +55,7 @@ def liquidate_nb(inp, st, a, ts):
             continue
         p = mark_nb(st, m)
         sign = 1.0 if s > 0.0 else -1.0
-        price = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m])
+        price = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m] * abr)
         notional = abs(s) * p
         total += notional
         fee_cap += inp.mk_liq_fee[m] * notional

@@ -6,23 +6,26 @@ buffer, and returns an exit code; the Python driver decides, grows buffers, and 
 
 Speed note: handing the ``inp``/``st`` tuples to a function costs a reference-count round trip
 per array member (hundreds of ns), so the per-event path below reads arrays directly and calls
-out only when something happens: a fill, a margin check of a held market, a due sample,
-arrival or stop.
+out only when something happens: a fill, a breach found by the array-only margin test, a due
+sample, arrival, cancel or stop observation.
 """
 import numpy as np
 from numba import njit
 
 from .accounts_nb import below_maintenance_nb
 from .decisions_nb import apply_targets_nb, sample_nb
-from .enums import (C_BOOK, C_DECISION, C_EVENT, C_FILLS, C_FUNDING, C_LEDGER, C_LIQ,
-                    C_NEXT_SAMPLE, C_ORDERS, EV_FUNDING, EV_ORACLE, EV_REORG, EV_TRACE,
+from .dynamic_nb import advance_nb
+from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_LEDGER,
+                    C_LIQ, C_NEXT_SAMPLE, C_ORDERS, EV_FUNDING, EV_ORACLE, EV_REORG, EV_TRACE,
                     EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_FULL, NO_TS)
 from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
-from .liquidation_nb import check_margin_nb, liquidate_nb
-from .match_nb import check_stops_nb, match_trade_nb
-from .orders_nb import process_pending_nb
+from .liquidation_nb import check_margin_nb
+from .match_nb import match_trade_nb
 from .state import CI_END_TS, CI_SAMPLE_EVERY, CI_TARGET_MODE
+
+#: step of each static event type in the same-timestamp order (index: EV_*)
+STEP_OF = np.array([1, 2, 3, 5, 5], np.int64)
 
 
 @njit(cache=True)
@@ -53,6 +56,20 @@ def _samples_until_nb(inp, st, t, inclusive):
 
 
 @njit(cache=True)
+def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
+    for a in range(n_acc):
+        if below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _group_ends_nb(ev_ts, ev_type, k, t, typ):
+    """True when event ``k`` is the last of its (timestamp, type) group."""
+    return k + 1 >= ev_ts.shape[0] or ev_ts[k + 1] != t or ev_type[k + 1] != typ
+
+
+@njit(cache=True)
 def run_nb(inp, st):
     """Run until done, a decision (hybrid) or a full buffer; return EXIT_* .
 
@@ -60,15 +77,18 @@ def run_nb(inp, st):
 
     1. latency-trace rows (order/ack latency, up/down, gas) of the venue;
     2. funding rows, paid at the row's oracle price or the oracle in force before step 3;
-    3. oracle price updates;
-    4. orders (and cancels) whose arrival time has come reach the engine, earliest first;
-    5. the trade is matched against the book (nothing matches while the venue is down);
-    6. margin check at oracle prices, liquidation when net collateral < MMR (after 2, 3, 5);
-    7. client-side stops see the trade ``feed_latency`` later and send market orders;
-    8. a decision at ``d`` runs after every event with ``ts <= d``; its orders leave at ``d``.
+       then a margin check;
+    3. oracle price updates, then a margin check;
+    4. orders and cancels arriving at this time reach the engine (in send order);
+    5. each trade is matched against the book (nothing matches while the venue is down) and
+       followed by a margin check; then reorgs stamped at this time;
+    7. client-side stops observe the trades stamped ``ts - feed_latency``;
+    8. a decision at ``d`` runs after all of the above at ``d``; its orders leave at ``d``.
 
-    Reorg events run after the trades of their timestamp. Equity is sampled every
-    ``sample_every``; a sample at ``s`` reflects every event with ``ts <= s``.
+    A margin check liquidates accounts with ``NC < MMR`` whose venue is up and flags the others
+    for the first check after recovery. Arrivals, cancels and observations are events of their
+    own time (``dynamic_nb``). Equity is sampled every ``sample_every``; a sample at ``s``
+    reflects every event with ``ts <= s``.
     """
     ev_ts = inp.ev_ts
     ev_type = inp.ev_type
@@ -77,13 +97,15 @@ def run_nb(inp, st):
     tr_price = inp.tr_price
     mk_venue = inp.mk_venue
     mk_account = inp.mk_account
+    mk_mmf = inp.mk_mmf
     counters = st.counters
+    cash = st.cash
     pos = st.pos
+    entry = st.entry
     oracle = st.oracle
     last = st.last
     up = st.up
     n_open = st.n_open
-    n_armed = st.n_armed
     next_arrival = st.next_arrival
     n_orders = st.orders.shape[0]
     n_fills = st.fills.shape[0]
@@ -91,18 +113,21 @@ def run_nb(inp, st):
     n_funding = st.funding.shape[0]
     n_liq = st.liquidations.shape[0]
     n_mk = pos.shape[0]
+    n_acc = inp.ac_venue.shape[0]
     every = inp.cfg_i[CI_SAMPLE_EVERY]
     n_ev = ev_ts.shape[0]
     n_dec = inp.dc_ts.shape[0]
     hybrid = inp.cfg_i[CI_TARGET_MODE] < 0
     view = np.zeros(n_mk)
+    dirty = False  # a funding/oracle group changed a held market: check margin at its end
     k = counters[C_EVENT]
     d = counters[C_DECISION]
     next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
     while True:
         t = ev_ts[k] if k < n_ev else NO_TS
         if next_dec < t:
-            process_pending_nb(inp, st, next_dec)
+            if next_arrival[0] <= next_dec:
+                advance_nb(inp, st, next_dec, 8)
             if not _samples_until_nb(inp, st, next_dec, True):
                 counters[C_EVENT] = k
                 return EXIT_FULL
@@ -126,10 +151,10 @@ def run_nb(inp, st):
             if not _samples_until_nb(inp, st, t, False):
                 counters[C_EVENT] = k
                 return EXIT_FULL
-        if next_arrival[0] <= t:
-            process_pending_nb(inp, st, t)
         typ = ev_type[k]
         i = ev_idx[k]
+        if next_arrival[0] <= t:
+            advance_nb(inp, st, t, STEP_OF[typ])
         if typ == EV_TRADE:
             m = tr_market[i]
             last[m] = tr_price[i]
@@ -138,20 +163,25 @@ def run_nb(inp, st):
                 before = counters[C_FILLS]
                 match_trade_nb(inp, st, i)
                 filled = counters[C_FILLS] > before
-            if filled or (pos[m] != 0.0 and np.isnan(oracle[m])):
+            if filled or counters[C_DEFERRED] > 0 or (pos[m] != 0.0 and np.isnan(oracle[m])):
                 check_margin_nb(inp, st, t)  # marks move with trades only without an oracle
-            if n_armed[m] > 0:
-                check_stops_nb(inp, st, i)
         elif typ == EV_ORACLE:
             m = inp.or_market[i]
             oracle[m] = inp.or_price[i]
             if pos[m] != 0.0:
-                a = mk_account[m]
-                if below_maintenance_nb(st.cash, pos, st.entry, oracle, last, mk_account, inp.mk_mmf, a):
-                    liquidate_nb(inp, st, a, t)
+                dirty = True
+            if _group_ends_nb(ev_ts, ev_type, k, t, typ):
+                if counters[C_DEFERRED] > 0 or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
+                                                                         mk_account, mk_mmf, n_acc)):
+                    check_margin_nb(inp, st, t)
+                dirty = False
         elif typ == EV_FUNDING:
             if pay_funding_nb(inp, st, i):
-                check_margin_nb(inp, st, t)
+                dirty = True
+            if _group_ends_nb(ev_ts, ev_type, k, t, typ):
+                if dirty or counters[C_DEFERRED] > 0:
+                    check_margin_nb(inp, st, t)
+                dirty = False
         elif typ == EV_TRACE:
             up[inp.lt_venue[i]] = inp.lt_up[i]
         elif typ == EV_REORG:

@@ -11,7 +11,6 @@ from .enums import (C_ACTIVE, C_BOOK, LQ_MAKER, LQ_TAKER, OT_LIMIT, OT_MARKET, R
                     R_REDUCE_ONLY, ST_ARMED, ST_CANCELLED, ST_FILLED, ST_PARTIAL, ST_TRIGGERED)
 from .fills_nb import record_fill_nb, taker_price_nb
 from .orders_nb import _remove_nb, finish_nb, remove_from_book_nb, submit_nb
-from .state import CI_FEED_LATENCY
 
 
 @njit(cache=True)
@@ -55,13 +54,18 @@ def match_trade_nb(inp, st, row):
             i += 1
             continue
         remaining = o.size - o.filled
-        if o.reduce_only:
+        taker = o.type == OT_MARKET or o.ioc
+        if not taker:
+            through = price < o.limit_price if o.side > 0 else price > o.limit_price
+            if not through or avail <= 0.0:
+                i += 1
+                continue
+        if o.reduce_only:  # checked only when a fill would happen
             remaining = reduce_only_size_nb(st, m, o.side, remaining)
             if remaining <= 0.0:
                 finish_nb(st, oid, ST_CANCELLED, R_REDUCE_ONLY, ts)
                 remove_from_book_nb(st, oid)
                 continue
-        taker = o.type == OT_MARKET or o.ioc
         if taker:
             p = taker_price_nb(inp, m, o.side, remaining, row)
             if o.type == OT_LIMIT and (p - o.limit_price) * o.side > 0.0:
@@ -70,10 +74,6 @@ def match_trade_nb(inp, st, row):
                 continue
             _fill_order_nb(inp, st, oid, ts, remaining, p, price, LQ_TAKER, inp.mk_taker[m])
             continue
-        through = price < o.limit_price if o.side > 0 else price > o.limit_price
-        if not through or avail <= 0.0:
-            i += 1
-            continue
         q = min(remaining, avail)
         avail -= q
         if not _fill_order_nb(inp, st, oid, ts, q, o.limit_price, price, LQ_MAKER, inp.mk_maker[m]):
@@ -81,16 +81,16 @@ def match_trade_nb(inp, st, row):
 
 
 @njit(cache=True)
-def check_stops_nb(inp, st, row):
-    """Client-side stops of the trade's market, observed ``feed_latency`` after the trade."""
+def observe_trade_nb(inp, st, row, seen):
+    """Client-side stops of the trade's market observe it at ``seen`` (= its ts + feed latency);
+    those armed before ``seen`` whose trigger it crosses send a market order now, in id order."""
     m = inp.tr_market[row]
-    seen = inp.tr_ts[row] + inp.cfg_i[CI_FEED_LATENCY]
     price = inp.tr_price[row]
     i = 0
     while i < st.counters[C_ACTIVE]:
         oid = st.active[i]
         o = st.orders[oid]
-        if o.market != m or o.status != ST_ARMED or o.sent_ts > seen:
+        if o.market != m or o.status != ST_ARMED or o.sent_ts >= seen:
             i += 1
             continue
         hit = price >= o.trigger_price if o.side > 0 else price <= o.trigger_price

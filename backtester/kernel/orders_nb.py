@@ -1,17 +1,18 @@
 """Order lifecycle: submit, arrive (admission), cancel, and the in-flight / book lists.
 
-Orders in flight and armed client-side stops live in ``st.active``; orders that reached the
-matching engine live in ``st.book`` in arrival order (limit orders share a trade's size in
-that order). ``st.next_arrival[0]`` caches the earliest pending arrival or cancel so the loop
-pays nothing per event while nothing is pending.
+Orders in flight and armed client-side stops live in ``st.active`` (in id order); orders that
+reached the matching engine live in ``st.book`` in arrival order (limit orders share a
+trade's size in that order). Arrivals, cancels and stop observations are processed by
+:mod:`.dynamic_nb` in (time, step, send sequence) order.
 """
 import numpy as np
 from numba import njit
 
 from .accounts_nb import admits_nb, ledger_nb, mark_nb
-from .enums import (C_ACTIVE, C_BOOK, C_ORDERS, LG_GAS, NO_TS, OT_STOP_MARKET, R_CANCELLED,
+from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, LG_GAS, NO_TS, OT_STOP_MARKET,
                     R_INSUFFICIENT_MARGIN, R_NO_PRICE, R_NONE, R_VENUE_DOWN, ST_ARMED,
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
+from .state import CI_FEED_LATENCY
 from .trace_nb import arrival_nb, gas_nb, order_latency_nb
 
 
@@ -42,20 +43,6 @@ def finish_nb(st, oid, status, reason, t):
     o.status = status
     o.reason = reason
     o.done_ts = t
-
-
-@njit(cache=True)
-def refresh_next_arrival_nb(st):
-    nxt = NO_TS
-    for i in range(st.counters[C_ACTIVE]):
-        o = st.orders[st.active[i]]
-        if o.status == ST_INFLIGHT and o.arrive_ts < nxt:
-            nxt = o.arrive_ts
-    for i in range(st.counters[C_BOOK]):
-        o = st.orders[st.book[i]]
-        if o.cancel_ts < nxt:
-            nxt = o.cancel_ts
-    st.next_arrival[0] = nxt
 
 
 @njit(cache=True)
@@ -91,12 +78,22 @@ def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
     o.cancel_ts = NO_TS
     o.done_ts = NO_TS
     o.parent_id = parent_id
+    o.seq = st.counters[C_SEQ]
+    o.cancel_seq = -1
+    st.counters[C_SEQ] += 1
     if otype == OT_STOP_MARKET:
         o.arrive_ts = t
         o.status = ST_ARMED
         st.active[st.counters[C_ACTIVE]] = oid
         st.counters[C_ACTIVE] += 1
+        if st.n_armed.sum() == 0:
+            sync_observer_nb(inp, st, t)
         st.n_armed[m] += 1
+        obs = next_observation_nb(inp, st)
+        if obs >= 0:
+            seen = inp.ev_ts[obs] + inp.cfg_i[CI_FEED_LATENCY]
+            if seen < st.next_arrival[0]:
+                st.next_arrival[0] = seen
         return oid
     pay_gas_nb(inp, st, v, t, a, m, oid)
     arrive, ok = arrival_nb(inp, v, t)
@@ -116,27 +113,58 @@ def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
 
 @njit(cache=True)
 def cancel_nb(inp, st, t, oid):
-    """Send a cancel for ``oid`` at ``t`` (armed stops are disarmed at once, client-side).
+    """Send a cancel for ``oid`` at ``t``: gas now, effect at its arrival.
 
-    Returns False when the order is already done.
+    Returns True when the order was live at the send time (a cancel of a finished order still
+    pays gas: the client could not know).
     """
     o = st.orders[oid]
-    if o.status == ST_ARMED:
-        finish_nb(st, oid, ST_CANCELLED, R_CANCELLED, t)
-        _remove_nb(st.active, st.counters, C_ACTIVE, oid)
-        st.n_armed[o.market] -= 1
-        return True
-    if o.status != ST_INFLIGHT and o.status != ST_OPEN and o.status != ST_PARTIAL:
-        return False
     pay_gas_nb(inp, st, o.venue, t, o.account, o.market, oid)
+    seq = st.counters[C_SEQ]
+    st.counters[C_SEQ] = seq + 1
+    if not is_live_nb(o.status):
+        return False
     effective = t + order_latency_nb(inp, o.venue, t)
-    if effective < o.arrive_ts:
-        effective = o.arrive_ts  # the engine cannot cancel what it has not seen yet
     if effective < o.cancel_ts:
         o.cancel_ts = effective
-    if o.cancel_ts < st.next_arrival[0]:
-        st.next_arrival[0] = o.cancel_ts
+        o.cancel_seq = seq
+    if effective < st.next_arrival[0]:
+        st.next_arrival[0] = effective
     return True
+
+
+@njit(cache=True)
+def is_live_nb(status):
+    return status == ST_INFLIGHT or status == ST_OPEN or status == ST_PARTIAL or status == ST_ARMED
+
+
+@njit(cache=True)
+def sync_observer_nb(inp, st, t):
+    """Point the stop observer at the first trade observed after ``t`` (first stop armed)."""
+    feed = inp.cfg_i[CI_FEED_LATENCY]
+    ev = inp.ev_ts
+    a = 0
+    b = ev.shape[0]
+    while a < b:  # first event with ts + feed > t
+        mid = (a + b) // 2
+        if ev[mid] + feed <= t:
+            a = mid + 1
+        else:
+            b = mid
+    st.counters[C_OBS] = a
+
+
+@njit(cache=True)
+def cancel_now_nb(st, oid, reason, t):
+    """Cancel a live order at ``t`` wherever it is (in flight, book, armed)."""
+    o = st.orders[oid]
+    if o.status == ST_OPEN or o.status == ST_PARTIAL:
+        remove_from_book_nb(st, oid)
+    else:
+        _remove_nb(st.active, st.counters, C_ACTIVE, oid)
+        if o.status == ST_ARMED:
+            st.n_armed[o.market] -= 1
+    finish_nb(st, oid, ST_CANCELLED, reason, t)
 
 
 @njit(cache=True)
@@ -165,57 +193,54 @@ def arrive_nb(inp, st, oid):
 
 
 @njit(cache=True)
-def process_pending_nb(inp, st, t):
-    """Arrivals and cancels due at or before ``t``, earliest first (ties: arrival, then id)."""
-    while st.next_arrival[0] <= t:
-        best = -1
-        best_ts = NO_TS
-        is_cancel = False
-        for i in range(st.counters[C_ACTIVE]):
-            oid = st.active[i]
-            o = st.orders[oid]
-            if o.status == ST_INFLIGHT and (o.arrive_ts < best_ts or (o.arrive_ts == best_ts and oid < best)):
-                best, best_ts, is_cancel = oid, o.arrive_ts, False
-        for i in range(st.counters[C_BOOK]):
-            oid = st.book[i]
-            o = st.orders[oid]
-            if o.cancel_ts < best_ts:
-                best, best_ts, is_cancel = oid, o.cancel_ts, True
-        if best < 0 or best_ts > t:
-            refresh_next_arrival_nb(st)
-            break
-        if is_cancel:
-            finish_nb(st, best, ST_CANCELLED, R_CANCELLED, best_ts)
-            remove_from_book_nb(st, best)
-        else:
-            arrive_nb(inp, st, best)
-            o = st.orders[best]
-            if o.cancel_ts <= o.arrive_ts and o.status == ST_OPEN:
-                finish_nb(st, best, ST_CANCELLED, R_CANCELLED, o.arrive_ts)
-                remove_from_book_nb(st, best)
-        refresh_next_arrival_nb(st)
-
-
-@njit(cache=True)
 def cancel_all_nb(st, a, t, reason):
-    """Cancel every order of account ``a`` at the engine, in flight, or armed."""
+    """Cancel every live order of account ``a``: resting, in flight, armed."""
     i = 0
     while i < st.counters[C_BOOK]:
         oid = st.book[i]
         if st.orders[oid].account == a:
-            finish_nb(st, oid, ST_CANCELLED, reason, t)
-            remove_from_book_nb(st, oid)
+            cancel_now_nb(st, oid, reason, t)
         else:
             i += 1
     i = 0
     while i < st.counters[C_ACTIVE]:
         oid = st.active[i]
-        o = st.orders[oid]
-        if o.account == a:
-            if o.status == ST_ARMED:
-                st.n_armed[o.market] -= 1
-            finish_nb(st, oid, ST_CANCELLED, reason, t)
-            _remove_nb(st.active, st.counters, C_ACTIVE, oid)
+        if st.orders[oid].account == a:
+            cancel_now_nb(st, oid, reason, t)
         else:
             i += 1
-    refresh_next_arrival_nb(st)
+
+
+@njit(cache=True)
+def next_observation_nb(inp, st):
+    """Event index of the next trade the armed stops will observe (-1: none or no stops)."""
+    if st.n_armed.sum() == 0:
+        return -1
+    k = st.counters[C_OBS]
+    n = inp.ev_ts.shape[0]
+    while k < n and inp.ev_type[k] != EV_TRADE:
+        k += 1
+    st.counters[C_OBS] = k
+    return k if k < n else -1
+
+
+@njit(cache=True)
+def refresh_next_nb(inp, st):
+    """Recompute ``st.next_arrival[0]``: the earliest pending arrival, cancel or observation."""
+    nxt = NO_TS
+    for i in range(st.counters[C_ACTIVE]):
+        o = st.orders[st.active[i]]
+        if o.status == ST_INFLIGHT and o.arrive_ts < nxt:
+            nxt = o.arrive_ts
+        if o.cancel_ts < nxt:
+            nxt = o.cancel_ts
+    for i in range(st.counters[C_BOOK]):
+        o = st.orders[st.book[i]]
+        if o.cancel_ts < nxt:
+            nxt = o.cancel_ts
+    obs = next_observation_nb(inp, st)
+    if obs >= 0:
+        seen = inp.ev_ts[obs] + inp.cfg_i[CI_FEED_LATENCY]
+        if seen < nxt:
+            nxt = seen
+    st.next_arrival[0] = nxt

@@ -104,4 +104,5 @@ class State(NamedTuple):
     fill_acked: np.ndarray   # bool per fill
     n_open: np.ndarray       # int64 per market: resting (matchable) orders
     n_armed: np.ndarray      # int64 per market: armed client-side stops
-    next_arrival: np.ndarray # int64[1]: earliest pending arrival or cancel (NO_TS if none)
+    next_arrival: np.ndarray # int64[1]: earliest pending arrival, cancel or observation (NO_TS if none)
+    deferred: np.ndarray     # bool per account: below maintenance while its venue is down

@@ -79,7 +79,8 @@ def arrival_nb(inp, v, sent_ts):
         return t, False
     end = inp.vt_start[v + 1]
     for k in range(r + 1, end):
-        if inp.lt_up[k] and inp.lt_ts[k] > t:
+        # the row in force at its ts is the last of rows sharing that ts
+        if inp.lt_up[k] and (k + 1 == end or inp.lt_ts[k + 1] != inp.lt_ts[k]):
             return inp.lt_ts[k], True
     return t, False
 

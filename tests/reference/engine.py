@@ -11,7 +11,9 @@ Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"
 1. trace rows                        -> STEP_TRACE
 2. funding rows, then margin check   -> STEP_FUNDING
 3. oracle rows, then margin check    -> STEP_ORACLE
-4. arrivals of orders and cancels    -> processed at step 4 of every event timestamp
+4. arrivals of orders and cancels    -> STEP_ARRIVE: every arrival time is an event time of
+                                        its own; one created after step 4 of its own time
+                                        (zero latency, sent at step 7/8) is processed at once
 5. trades (table order), each followed by a margin check -> STEP_MATCH, sub 0;
    then reorgs at this timestamp, each followed by a margin check -> STEP_MATCH, sub 1
 7. stop observations (trade at ts seen at ts + feed_latency) -> STEP_STOPS
@@ -19,6 +21,7 @@ Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,7 +40,7 @@ REASON_NAMES = ["NONE", "INSUFFICIENT_MARGIN", "VENUE_DOWN", "REDUCE_ONLY", "IOC
                 "NO_PRICE", "CANCELLED", "LIQUIDATED", "REORG"]
 
 # Steps of the event order.
-STEP_TRACE, STEP_FUNDING, STEP_ORACLE, STEP_MATCH, STEP_STOPS, STEP_SEND = 1, 2, 3, 5, 7, 8
+STEP_TRACE, STEP_FUNDING, STEP_ORACLE, STEP_ARRIVE, STEP_MATCH, STEP_STOPS, STEP_SEND = 1, 2, 3, 4, 5, 7, 8
 
 LIVE = ("open", "partially_filled")
 
@@ -152,6 +155,7 @@ class Simulation:
         self.send_seq = 0
         self.n_liquidations = 0
         self.now = None
+        self.past_step4 = False          # step 4 of ``now`` is done: a new arrival at now is at once
         self.max_conservation_error = 0.0
         self.events = self._build_events(intents, reorgs)
 
@@ -324,19 +328,39 @@ class Simulation:
 
     # ------------------------------------------------------------------ the loop
     def run(self):
-        i, n = 0, len(self.events)
-        while i < n:
-            ts = self.events[i].ts
-            j = i
-            while j < n and self.events[j].ts == ts:
-                j += 1
-            self.process_timestamp(ts, self.events[i:j])
+        """Timestamp by timestamp. The queue is a heap because sends add events: an order or
+        cancel arriving at ``a`` makes ``a`` an event time whose step 4 processes it."""
+        heap = list(self.events)
+        heapq.heapify(heap)
+        self.heap = heap
+        while heap:
+            ts = heap[0].ts
+            group = []
+            while heap and heap[0].ts == ts:
+                group.append(heapq.heappop(heap))
+            self.process_timestamp(ts, group)
             self.audit_conservation()
-            i = j
+
+    def schedule_arrival(self, kind, arrive_ts, o: Order):
+        """Make ``arrive_ts`` an event time (its step 4 processes what arrived by then).
+
+        "Something created after step 4 of its own arrival time (a zero-latency order sent at
+        step 7 or 8) is processed at once": it reaches the engine now, before any later send
+        of this timestamp (whose gas could otherwise change its admission)."""
+        if arrive_ts == self.now and self.past_step4:
+            if kind == "cancel":
+                self.cancel_at_engine(o)
+            else:
+                self.arrive(o)
+        else:
+            self.pending.append((kind, arrive_ts, self.send_seq, o))
+            heapq.heappush(self.heap, Event(arrive_ts, STEP_ARRIVE, 0, self.send_seq, "arrive"))
+        self.send_seq += 1
 
     def process_timestamp(self, ts, events):
         """All events of one timestamp, steps 1 to 8 (docs: "Event order at one timestamp")."""
         self.now = ts
+        self.past_step4 = False
         steps = defaultdict(list)
         for e in events:                       # already sorted by (step, sub, tie)
             steps[e.step].append(e)
@@ -355,6 +379,7 @@ class Simulation:
             self.margin_check(ts)
         # 4. orders and cancels whose arrival time is <= ts.
         self.process_arrivals(ts)
+        self.past_step4 = True
         # 5/6. trades one at a time in table order, each followed by a margin check; then
         #      reorgs at this timestamp, each followed by a margin check.
         for e in steps[STEP_MATCH]:
@@ -461,8 +486,7 @@ class Simulation:
                 o.down_at_arrival = True     # rejected VENUE_DOWN when the arrival is processed
             else:
                 o.arrive_ts = back
-        self.pending.append(("order", o.arrive_ts, self.send_seq, o))
-        self.send_seq += 1
+        self.schedule_arrival("order", o.arrive_ts, o)
 
     def send_cancel(self, ts, c: CancelIntent):
         """Cancel: sent at t, reaches the engine at t + latency_scale * order_latency(t), gas
@@ -477,8 +501,7 @@ class Simulation:
         self.charge_gas(ts, acct, target.venue, target.market, target.order_id)
         trace = self.traces[target.venue]
         arrive = ts + _scaled(trace.at(ts).order_latency, self.cfg.latency_scale)
-        self.pending.append(("cancel", arrive, self.send_seq, target))
-        self.send_seq += 1
+        self.schedule_arrival("cancel", arrive, target)
 
     # ------------------------------------------------------------------ arrivals (step 4)
     def process_arrivals(self, ts):
@@ -653,11 +676,14 @@ class Simulation:
         held = [(m, S, self.mark(m)) for m, (S, _E) in acct.positions.items() if S != 0.0]
         notionals = [abs(S) * P for _m, S, P in held]
         total_notional = sum(notionals)
-        # 1. each position closes at P * (1 - sign(S) * liq_spread * MMF), no trading fee.
+        # 1. each position closes at P * (1 - sign(S) * liq_spread * MMF * ABR), no trading
+        #    fee, where ABR = clamp(1 - NC / MMR, 0, 1) is measured before closing.
+        nc, mmr = self.equity(acct), self.requirement(acct, "mmf")
+        abr = min(max(1.0 - nc / mmr, 0.0), 1.0)
         prices = []
         for m, S, P in held:
             spec = self.specs[m]
-            price = P * (1 - _sign(S) * self.cfg.liq_spread * spec.mmf)
+            price = P * (1 - _sign(S) * self.cfg.liq_spread * spec.mmf * abr)
             prices.append(price)
             fill_id = len(self.fills)
             self.trade_position(ts, acct, m, -S, price, "realized_pnl", fill_id)

@@ -56,8 +56,8 @@ def ledger_sum(res, account, kind=None):
 
 # ============================================================================ fills
 def test_market_order_slippage_and_taker_fee():
-    # Trades 0s @100 x3, 10s @101 x1. Buy 4 sent at 5s, no trace: zero latency, arrives at 5s,
-    # joins at step 4 of the next event (10s) and fills against the 10s trade.
+    # Trades 0s @100 x3, 10s @101 x1. Buy 4 sent at 5s, no trace: zero latency, arrives at 5s
+    # (step 4 of 5s, admitted at the derived oracle 100) and fills against the 10s trade.
     # V over (10s - 1h, 10s] = 3 + 1 = 4; s = m * (hs + impact * sqrt(4/4)) = 2 * (0.001 + 0.01) = 0.022
     # price = 101 * 1.022 = 103.222; fee = 0.0005 * 4 * 103.222 = 0.206444;
     # slippage_cost = 4 * (103.222 - 101) = 8.888.
@@ -94,7 +94,9 @@ def test_limit_maker_partial_fill_with_rebate():
     # 4s @99.1 x1.5 : through both; #0 (earlier arrival... same arrival, lower id) takes 1.5,
     #                 nothing left for #1.
     # maker fee -0.0002: rebates 0.0002*2*99.5 = 0.0398 and 0.0002*1.5*99.5 = 0.02985.
-    ds = make_dataset(trades((1, BTC, 100, 1), (2, BTC, 99.0, 2), (3, BTC, 99.5, 10), (4, BTC, 99.1, 1.5)))
+    # (a first print at 0s gives the market a price before the orders arrive: no NO_PRICE)
+    ds = make_dataset(trades((0, BTC, 100, 1), (1, BTC, 100, 1), (2, BTC, 99.0, 2), (3, BTC, 99.5, 10),
+                             (4, BTC, 99.1, 1.5)))
     res = run_reference(ds, [spec(maker=-0.0002, taker=0.001)], cfg(),
                         [OrderIntent(s(0), BTC, 1, 5.0, "limit", limit_price=99.5),
                          OrderIntent(s(0), BTC, 1, 1.0, "limit", limit_price=99.2)])
@@ -184,10 +186,13 @@ def test_order_sent_into_downtime(policy):
 
 
 def test_queue_never_up_again_is_rejected_and_no_trade_matches_while_down():
-    # 0s up, 10s down for good. A limit buy @ 95 (sent 1s, arrives 2s) rests; the trades at
-    # 15s @90 and 20s @89 print through it but the venue is down: no fill. A market buy sent
-    # at 9s arrives at 10s: never up again -> rejected VENUE_DOWN even under queue.
-    ds = make_dataset(trades((5, BTC, 100, 1), (15, BTC, 90, 1), (20, BTC, 89, 1)),
+    # 0s up, 10s down for good. A first print at 0s @100 gives the market a price (derived
+    # oracle 100 from step 3 of 0s). A limit buy @ 95 sent 1s arrives 2s: processed at step 4 of
+    # 2s, admitted at mark 100 (IMR' = 1*100*0.05 = 5 <= 10000), rests. 5s @100 is not below
+    # 95: no fill. 15s @90 and 20s @89 print through it but the venue is down: no fill.
+    # A market buy sent at 9s arrives at 10s: down, never up again -> rejected VENUE_DOWN at
+    # 10s even under queue.
+    ds = make_dataset(trades((0, BTC, 100, 1), (5, BTC, 100, 1), (15, BTC, 90, 1), (20, BTC, 89, 1)),
                       latency=trace((0, 1, 0, 0, True, 0), (10, 1, 0, 0, False, 0)))
     res = run_reference(ds, [spec()], cfg(downtime_policy="queue"),
                         [OrderIntent(s(1), BTC, 1, 1.0, "limit", limit_price=95.0), OrderIntent(s(9), BTC, 1, 1.0)])
@@ -199,70 +204,112 @@ def test_queue_never_up_again_is_rejected_and_no_trade_matches_while_down():
 
 # ============================================================================ liquidation
 LIQ_TRADES = trades((1, BTC, 100, 20), (10, BTC, 100, 1))
-LIQ_ORACLE = [dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(2), market=BTC, price=95.0),
-              dict(ts=s(3), market=BTC, price=93.5)]
 
 
-def _liq_run(liq_spread, fund):
-    # Cash 100, IMF 0.1, MMF 0.05. Buy 9 sent at 0.5s fills at the 1s trade @100 (IMR' = 90 <= 100).
-    # A reduce-only-free limit sell 1 @ 200 rests (it lowers the requirement: admitted).
-    # Oracle 95 at 2s: NC = 100 + 9*(95-100) = 55 >= MMR = 9*95*0.05 = 42.75: safe.
-    # Oracle 93.5 at 3s: NC = 100 - 9*6.5 = 41.5 < MMR = 9*93.5*0.05 = 42.075: liquidated at
-    # the margin check after step 3 of 3s.
-    ds = make_dataset(LIQ_TRADES, oracle=LIQ_ORACLE)
+def liq_oracle(p3):
+    """Oracle 100 at 0s, 95 at 2s, ``p3`` at 3s."""
+    return [dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(2), market=BTC, price=95.0),
+            dict(ts=s(3), market=BTC, price=float(p3))]
+
+
+def _liq_run(p3, fund, liq_spread=1.5):
+    # Cash 100, IMF 0.1, MMF 0.05, no fees. Buy 10 sent at 0.5s (zero latency: processed at step 4
+    # of 0.5s, oracle 100): IMR' = 10*100*0.1 = 100, not > NC = 100 -> admitted; fills at the 1s
+    # trade @100. A limit sell 1 @ 200 sent at 1.5s: S' = 9, IMR' = 90 < IMR = 100 -> admitted
+    # (it lowers the requirement); it rests (the 10s trade @100 is not above 200).
+    # Oracle 95 at 2s: NC = 100 + 10*(95-100) = 50 >= MMR = 10*95*0.05 = 47.5: safe.
+    # Oracle p3 at 3s: the margin check after step 3 of 3s decides (see each test).
+    ds = make_dataset(LIQ_TRADES, oracle=liq_oracle(p3))
     return run_reference(ds, [spec(imf=0.1, mmf=0.05)], cfg(cash=100.0, fund=fund, liq_spread=liq_spread),
-                         [OrderIntent(s(0.5), BTC, 1, 9.0),
+                         [OrderIntent(s(0.5), BTC, 1, 10.0),
                           OrderIntent(s(1.5), BTC, -1, 1.0, "limit", limit_price=200.0)])
 
 
 def test_liquidation_fee_goes_to_insurance_fund():
-    # liq_spread 0.5: close at 93.5 * (1 - 0.5*0.05) = 91.1625; realized 9*(91.1625-100) = -79.5375;
-    # Q = 20.4625; fee = min(0.015 * 9 * 93.5, 20.4625) = 12.6225; Q = 7.84; fund 50 -> 62.6225.
-    res = _liq_run(0.5, 50.0)
+    # Oracle 93.75 at 3s: NC = 100 + 10*(93.75-100) = 37.5 < MMR = 10*93.75*0.05 = 46.875.
+    # ABR = clamp(1 - 37.5/46.875, 0, 1) = 1 - 0.8 = 0.2 (strictly between 0 and 1), so the close
+    # is at 93.75 * (1 - 1.5*0.05*0.2) = 93.75 * 0.985 = 92.34375 (the full spread would give
+    # 93.75 * 0.925 = 86.71875). Realized 10*(92.34375-100) = -76.5625 -> Q = 23.4375
+    # (= NC - liq_spread*MMR*ABR = 37.5 - 14.0625). Fee = min(0.015*10*93.75, 23.4375) = 14.0625;
+    # Q = 9.375 >= 0; fund 50 -> 64.0625. Counterparty: its short 10 @100 bought back at
+    # 92.34375 realizes +76.5625. Check: 9.375 + 64.0625 + 76.5625 = 150 = 100 + 50.
+    res = _liq_run(93.75, 50.0)
     (liq,) = res.liquidations.itertuples()
-    assert (liq.ts, liq.size, liq.oracle_price) == (s(3), 9.0, 93.5)
-    assert liq.price == pytest.approx(91.1625)
-    assert liq.fee == pytest.approx(12.6225)
+    assert (liq.ts, liq.size, liq.oracle_price) == (s(3), 10.0, 93.75)
+    assert liq.price == pytest.approx(92.34375, rel=0, abs=1e-9)
+    assert liq.fee == pytest.approx(14.0625)
     assert (liq.deficit, liq.insurance_paid, liq.socialized) == (0.0, 0.0, 0.0)
-    assert res.final["insurance"]["dydx"] == pytest.approx(62.6225)
-    assert res.final["cash"]["dydx"] == pytest.approx(7.84)
+    assert res.final["insurance"]["dydx"] == pytest.approx(64.0625)
+    assert res.final["cash"]["dydx"] == pytest.approx(9.375)
     assert res.final["positions"][("dydx", BTC)]["size"] == 0.0
+    assert res.final["counterparty_cash"] == pytest.approx(76.5625)
     f = res.fills.iloc[-1]
-    assert (f.order_id, f.liquidity, f.side, f["size"], f.fee) == (-1, "liquidation", -1, 9.0, 0.0)
+    assert (f.order_id, f.liquidity, f.side, f["size"], f.fee) == (-1, "liquidation", -1, 10.0, 0.0)
+    assert f.price == pytest.approx(92.34375, rel=0, abs=1e-9)
     assert math.isnan(f.trade_price)
-    assert ledger_sum(res, "insurance:dydx", "liquidation_fee") == pytest.approx(12.6225)
+    assert ledger_sum(res, "dydx", "realized_pnl") == pytest.approx(-76.5625)
+    assert ledger_sum(res, "dydx", "liquidation_fee") == pytest.approx(-14.0625)
+    assert ledger_sum(res, "insurance:dydx", "liquidation_fee") == pytest.approx(14.0625)
     assert list(res.orders.status) == ["filled", "cancelled"]
     assert res.orders.reason.iloc[1] == LIQUIDATED
     conserved(res)
 
 
-def test_liquidation_deficit_paid_by_insurance_fund():
-    # liq_spread 1.5: close at 93.5 * (1 - 0.075) = 86.4875; realized 9*(86.4875-100) = -121.6125;
-    # Q = -21.6125 -> fee = min(12.6225, max(Q, 0)) = 0; the fund (50) pays 21.6125 -> 28.3875.
-    res = _liq_run(1.5, 50.0)
+def test_liquidation_just_under_maintenance_closes_near_the_oracle():
+    # ABR close to 0. Oracle 94.7 at 3s: NC = 100 + 10*(94.7-100) = 47 < MMR = 10*94.7*0.05
+    # = 47.35; ABR = 1 - 47/47.35 = 0.35/47.35 (about 0.0074). Close at
+    # 94.7 * (1 - 1.5*0.05*0.35/47.35) = 94.7 - 0.075*0.35*(94.7/47.35) = 94.7 - 0.075*0.35*2
+    # = 94.7 - 0.0525 = 94.6475 (94.7/47.35 = 2 = 1/(10*MMF)), i.e. 0.0525 under the oracle where
+    # the full spread would be 94.7*0.075 = 7.1025 under it.
+    # Realized 10*(94.6475-100) = -53.525 -> Q = 46.475; fee = min(0.015*10*94.7 = 14.205,
+    # 46.475) = 14.205; Q = 32.27; fund 0 -> 14.205.
+    res = _liq_run(94.7, 0.0)
     (liq,) = res.liquidations.itertuples()
-    assert liq.price == pytest.approx(86.4875)
+    assert (liq.ts, liq.oracle_price) == (s(3), 94.7)
+    assert liq.price == pytest.approx(94.6475, rel=0, abs=1e-9)
+    assert liq.fee == pytest.approx(14.205)
+    assert (liq.deficit, liq.insurance_paid, liq.socialized) == (0.0, 0.0, 0.0)
+    assert res.final["cash"]["dydx"] == pytest.approx(32.27)
+    assert res.final["insurance"]["dydx"] == pytest.approx(14.205)
+    conserved(res)
+
+
+def test_liquidation_deficit_paid_by_insurance_fund():
+    # A gap: oracle 95 (safe) -> 88 at 3s in one step: NC = 100 + 10*(88-100) = -20 < 0 <
+    # MMR = 10*88*0.05 = 44. ABR = clamp(1 - (-20)/44, 0, 1) = clamp(1.4545.., 0, 1) = 1: the full
+    # spread, close at 88 * (1 - 1.5*0.05) = 88 * 0.925 = 81.4. Realized 10*(81.4-100) = -186;
+    # Q = -86 -> fee = min(0.015*10*88 = 13.2, max(Q, 0)) = 0; the fund (100) pays 86 -> 14.
+    # Counterparty: +10*(100-81.4) = +186. Check: 0 + 14 + 186 = 200 = 100 + 100.
+    res = _liq_run(88.0, 100.0)
+    (liq,) = res.liquidations.itertuples()
+    assert (liq.ts, liq.oracle_price) == (s(3), 88.0)
+    assert liq.price == pytest.approx(81.4, rel=0, abs=1e-9)
     assert liq.fee == 0.0
-    assert liq.deficit == pytest.approx(21.6125) and liq.insurance_paid == pytest.approx(21.6125)
+    assert liq.deficit == pytest.approx(86.0) and liq.insurance_paid == pytest.approx(86.0)
     assert liq.socialized == 0.0
-    assert res.final["insurance"]["dydx"] == pytest.approx(28.3875)
+    assert res.final["insurance"]["dydx"] == pytest.approx(14.0)
     assert res.final["cash"]["dydx"] == 0.0
-    assert ledger_sum(res, "dydx", "insurance_payout") == pytest.approx(21.6125)
+    assert ledger_sum(res, "dydx", "insurance_payout") == pytest.approx(86.0)
+    assert ledger_sum(res, "insurance:dydx", "insurance_payout") == pytest.approx(-86.0)
+    assert res.final["counterparty_cash"] == pytest.approx(186.0)
     conserved(res)
 
 
 def test_liquidation_deficit_socialized_when_fund_too_small():
-    # Same as above with a fund of 5: it pays 5, the remaining 16.6125 is socialized (the
-    # counterparty book absorbs it), the fund ends at 0 and the account at 0.
-    res = _liq_run(1.5, 5.0)
+    # Same gap as above (close at 81.4, Q = -86) with a fund of 30: it pays 30, the remaining 56
+    # is socialized (the counterparty book absorbs it), the fund ends at 0 and the account at 0.
+    res = _liq_run(88.0, 30.0)
     (liq,) = res.liquidations.itertuples()
-    assert liq.insurance_paid == pytest.approx(5.0) and liq.socialized == pytest.approx(16.6125)
+    assert liq.price == pytest.approx(81.4, rel=0, abs=1e-9)
+    assert liq.deficit == pytest.approx(86.0)
+    assert liq.insurance_paid == pytest.approx(30.0) and liq.socialized == pytest.approx(56.0)
     assert res.final["insurance"]["dydx"] == 0.0
     assert res.final["cash"]["dydx"] == 0.0
-    assert ledger_sum(res, "counterparty", "socialized_loss") == pytest.approx(-16.6125)
-    assert ledger_sum(res, "dydx", "socialized_loss") == pytest.approx(16.6125)
-    # counterparty: realized +9*(100-86.4875) = +121.6125 on its short, -16.6125 socialized -> 105
-    assert res.final["counterparty_cash"] == pytest.approx(105.0)
+    assert ledger_sum(res, "counterparty", "socialized_loss") == pytest.approx(-56.0)
+    assert ledger_sum(res, "dydx", "socialized_loss") == pytest.approx(56.0)
+    # counterparty: realized +10*(100-81.4) = +186 on its short, -56 socialized -> 130
+    # (check: 0 + 0 + 130 = 130 = 100 + 30).
+    assert res.final["counterparty_cash"] == pytest.approx(130.0)
     conserved(res)
 
 
@@ -288,12 +335,15 @@ def test_admission_rejections():
 
 # ============================================================================ reduce-only
 def test_reduce_only_clipping():
-    # #0 buy 2 (0.5s) fills @100 at 1s. At 2s: #1 reduce-only buy 1 (same side as the long:
-    # cancelled REDUCE_ONLY at its fill); #2 reduce-only sell 5: clipped to |S| = 2, fills @101
-    # at 3s, rest cancelled REDUCE_ONLY; #3 reduce-only sell 1 (sent 3.5s) finds the position
-    # flat at the 4s trade: cancelled REDUCE_ONLY, nothing filled.
+    # A first print at 0s @100 gives the market a price (derived oracle 100), so #0 buy 2
+    # (sent and processed at 0.5s, zero latency) is admitted (IMR' = 2*100*0.05 = 10) and fills
+    # @100 at 1s. At 2s (arrive 2s, reduce-only: no admission check, they rest in arrival
+    # order #1, #2): at the 3s trade #1 reduce-only buy 1 is on the same side as the long:
+    # cancelled REDUCE_ONLY at its fill attempt; #2 reduce-only sell 5 is clipped to |S| = 2,
+    # fills @101, rest cancelled REDUCE_ONLY; #3 reduce-only sell 1 (sent 3.5s) finds the
+    # position flat at the 4s trade: cancelled REDUCE_ONLY, nothing filled.
     # Realized PnL: 2 * (101 - 100) = 2.
-    ds = make_dataset(trades((1, BTC, 100, 5), (3, BTC, 101, 5), (4, BTC, 102, 5)))
+    ds = make_dataset(trades((0, BTC, 100, 5), (1, BTC, 100, 5), (3, BTC, 101, 5), (4, BTC, 102, 5)))
     res = run_reference(ds, [spec()], cfg(),
                         [OrderIntent(s(0.5), BTC, 1, 2.0), OrderIntent(s(2), BTC, 1, 1.0, reduce_only=True),
                          OrderIntent(s(2), BTC, -1, 5.0, reduce_only=True),
@@ -309,9 +359,13 @@ def test_reduce_only_clipping():
 
 
 def test_ioc_unfilled_and_cancel():
-    # IOC buy limit 100.5 (0.5s): the 1s trade @101 gives a price 101 > 100.5 -> IOC_UNFILLED.
-    # A limit buy @ 90 (0.5s) is cancelled by a cancel sent at 2s (arrives 2s, processed at 3s).
-    ds = make_dataset(trades((1, BTC, 101, 5), (3, BTC, 95, 5), (4, BTC, 89, 5)))
+    # A first print at 0s @100 gives the market a price, so both orders (sent and processed at
+    # 0.5s) pass admission (IMR' = 1*100*0.05 = 5 each, then 10).
+    # IOC buy limit 100.5 (0.5s): the first trade at/after its arrival, 1s @101, gives a price
+    # 101 > 100.5 -> IOC_UNFILLED. A limit buy @ 90 (0.5s) rests (1s @101, 3s @95 are not below
+    # 90); a cancel sent at 2s arrives at 2s and is processed at step 4 of 2s: CANCELLED, so the
+    # 4s trade @89, which prints through 90, fills nothing.
+    ds = make_dataset(trades((0, BTC, 100, 5), (1, BTC, 101, 5), (3, BTC, 95, 5), (4, BTC, 89, 5)))
     res = run_reference(ds, [spec()], cfg(),
                         [OrderIntent(s(0.5), BTC, 1, 1.0, "limit", limit_price=100.5, ioc=True),
                          OrderIntent(s(0.5), BTC, 1, 1.0, "limit", limit_price=90.0),
@@ -348,12 +402,13 @@ def test_stop_market_trigger_with_feed_latency():
 
 # ============================================================================ reorg
 def test_reorg_reverts_pending_fill():
-    # Finality 60s, no latency, taker fee 0.001.
+    # Finality 60s, no latency, taker fee 0.001. A first print at 0s @100 (derived oracle 100)
+    # gives #0 a price at its arrival (0.5s); it is admitted (IMR' = 5).
     # #0 buy 1 (0.5s) fills @100 at 1s, final at 61s.  #1 buy 1 (70s) fills @102 at 71s, final 131s.
     # A reorg at 100s reverts fill 1 only (71 <= 100 < 131; fill 0 is final since 61s):
     # opposite fill of 1 @102 on 2 @101 realizes +1 (reorg_reversal), fee 0.102 refunded.
     # Position back to 1; equity as if fill 1 never happened.
-    ds = make_dataset(trades((1, BTC, 100, 10), (71, BTC, 102, 10), (120, BTC, 103, 1)),
+    ds = make_dataset(trades((0, BTC, 100, 1), (1, BTC, 100, 10), (71, BTC, 102, 10), (120, BTC, 103, 1)),
                       latency=trace((0, 0, 0, 60, True, 0)))
     res = run_reference(ds, [spec(taker=0.001)], cfg(),
                         [OrderIntent(s(0.5), BTC, 1, 1.0), OrderIntent(s(70), BTC, 1, 1.0)],
@@ -373,15 +428,24 @@ def test_reorg_reverts_pending_fill():
 
 # ============================================================================ isolated
 def test_isolated_accounts_split_cash_and_liquidate_alone():
-    # Isolated: 200 cash split into 100 per market. BTC long 9 is liquidated as in the cross test
-    # (oracle 93.5, liq_spread 0.5: keeps 7.84); the ETH account (flat) keeps its 100.
-    ds = make_dataset(LIQ_TRADES + trades((1, ETH, 50, 1)), oracle=LIQ_ORACLE)
+    # Isolated: 200 cash split into 100 per market. The BTC account (cash 100) buys 10 @100 and is
+    # liquidated at the 3s oracle 93.75 exactly as in test_liquidation_fee_goes_to_insurance_fund:
+    # NC = 37.5, MMR = 46.875, ABR = 0.2, close 92.34375, Q = 23.4375, fee 14.0625 -> keeps 9.375;
+    # fund 50 -> 64.0625. The ETH account (flat, derived oracle 50) keeps its 100. Had the
+    # accounts been cross, the ETH account's 100 would have kept BTC above maintenance.
+    ds = make_dataset(LIQ_TRADES + trades((1, ETH, 50, 1)), oracle=liq_oracle(93.75))
     res = run_reference(ds, [spec(BTC, imf=0.1, mmf=0.05), spec(ETH)],
-                        cfg(cash=200.0, fund=50.0, margin_mode="isolated", liq_spread=0.5),
-                        [OrderIntent(s(0.5), BTC, 1, 9.0)])
-    assert res.final["cash"] == {"dydx/BTC-USD": pytest.approx(7.84), "dydx/ETH-USD": 100.0}
+                        cfg(cash=200.0, fund=50.0, margin_mode="isolated"),
+                        [OrderIntent(s(0.5), BTC, 1, 10.0)])
+    assert res.final["cash"] == {"dydx/BTC-USD": pytest.approx(9.375), "dydx/ETH-USD": 100.0}
     assert list(res.liquidations.account) == ["dydx/BTC-USD"]
+    assert res.liquidations.price.iloc[0] == pytest.approx(92.34375, rel=0, abs=1e-9)
+    assert res.final["insurance"]["dydx"] == pytest.approx(64.0625)
     conserved(res)
+    # Cross (same 200 in one account): NC = 200 + 10*(93.75-100) = 137.5 >= MMR = 46.875: safe.
+    cross = run_reference(ds, [spec(BTC, imf=0.1, mmf=0.05), spec(ETH)], cfg(cash=200.0, fund=50.0),
+                          [OrderIntent(s(0.5), BTC, 1, 10.0)])
+    assert cross.liquidations.empty and cross.final["positions"][("dydx", BTC)]["size"] == 10.0
 
 
 # ============================================================================ random runs
@@ -429,14 +493,35 @@ def test_impact_window_multiplier_series_and_latency_scale():
     assert (f.ack_ts - f.ts, f.final_ts - f.ts) == (2 * SEC, 10 * SEC)
 
 
-def test_arrival_between_events_is_admitted_at_step_4_of_the_next_event():
-    # "Arrivals that fall between two events are processed before the later event (steps 4
-    # and 5 of its timestamp)": a buy of 6 sent at 4s arrives at 5s (latency 1s); the next
-    # event is 10s, whose oracle row (200, step 3) precedes the admission (step 4):
-    # IMR' = 6 * 200 * 0.1 = 120 > NC = 100 -> rejected (at the 5s oracle of 100 it would pass).
+def test_arrival_is_admitted_at_its_own_time_not_at_the_next_event():
+    # An order arriving at a is processed at step 4 of time a, with the oracle in force at a.
+    # A buy of 6 sent at 4s arrives at 5s (latency 1s); the oracle is 100 until the 10s row
+    # moves it to 200: IMR' = 6 * 100 * 0.1 = 60 <= NC = 100 -> admitted (with the 10s
+    # oracle it would be 6 * 200 * 0.1 = 120 > 100, rejected). It then fills at the 10s trade.
     ds = make_dataset(trades((0, BTC, 100, 1), (10, BTC, 200, 1)),
                       oracle=[dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(10), market=BTC, price=200.0)],
                       latency=trace((0, 1, 0, 0, True, 0)))
     res = run_reference(ds, [spec(imf=0.1, mmf=0.05)], cfg(cash=100.0), [OrderIntent(s(4), BTC, 1, 6.0)])
     o = res.orders.iloc[0]
-    assert (o.status, o.reason, o.arrive_ts) == ("rejected", INSUFFICIENT_MARGIN, s(5))
+    assert (o.status, o.reason, o.arrive_ts) == ("filled", NONE, s(5))
+    assert res.fills.iloc[0].ts == s(10) and res.fills.iloc[0].price == 200.0
+
+
+def test_zero_latency_send_after_step_4_is_processed_at_once():
+    # "Something created after step 4 of its own arrival time (a zero-latency order sent at
+    # step 7 or 8) is processed at once". Zero latency, gas 0.5, cash 100.5, IMF 0.1.
+    # At 0s (step 8, after the 0s trade @100, derived oracle 100):
+    #   #0 buy 10 : gas -> Q = 100; processed at once: IMR' = 10*100*0.1 = 100, not > NC = 100
+    #               -> admitted; it fills at the 1s trade @100.
+    #   #1 limit sell 1 @ 200 : gas -> Q = 99.5; IMR' = 1*100*0.1 = 10 <= 99.5 -> admitted, rests.
+    # Had #0 been admitted only after all sends of 0s, it would see NC = 99.5 < 100: rejected.
+    ds = make_dataset(trades((0, BTC, 100, 1), (1, BTC, 100, 1)), latency=trace((0, 0, 0, 0, True, 0.5)))
+    res = run_reference(ds, [spec(imf=0.1, mmf=0.05)], cfg(cash=100.5),
+                        [OrderIntent(s(0), BTC, 1, 10.0),
+                         OrderIntent(s(0), BTC, -1, 1.0, "limit", limit_price=200.0)])
+    o = res.orders
+    assert list(o.status) == ["filled", "open"] and list(o.arrive_ts) == [s(0), s(0)]
+    assert list(res.fills.ts) == [s(1)] and list(res.fills.price) == [100.0]
+    assert ledger_sum(res, "dydx", "gas") == pytest.approx(-1.0)
+    assert res.final["cash"]["dydx"] == pytest.approx(99.5)
+    conserved(res)
