@@ -4,6 +4,8 @@ Examples
 --------
 ::
 
+    backtester run                               # backtest the built-in strategies on the sample
+    backtester run --strategy ma-cross --leverage 5 --latency-scale 3
     backtester data validate --sample            # check the bundled sample
     backtester data validate trades.csv --kind trades
     backtester data synth --out synth/ --days 3 --markets BTC-USD,ETH-USD --seed 7
@@ -83,6 +85,40 @@ def _cmd_synth(args) -> int:
     return 0
 
 
+STRATEGIES = {"ma-cross": "MaCross", "buy-and-hold": "BuyAndHold"}
+
+
+def _cmd_run(args) -> int:
+    import time
+
+    import pandas as pd
+
+    import backtester as bt
+    import data_loaders as dl
+    import strategies
+
+    ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
+    names = args.strategy or list(STRATEGIES)
+    config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
+                          latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
+    market = args.market or ds.markets_traded[0]
+    print(f"data: {ds!r}")
+    print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
+          f"slippage x{args.slippage}; market {market}, leverage {args.leverage}")
+    columns = {}
+    for name in names:
+        cls = getattr(strategies, STRATEGIES[name])
+        t0 = time.perf_counter()
+        res = bt.run(cls(market=market, leverage=args.leverage), ds, config)
+        stats = res.stats()
+        stats["run_seconds"] = time.perf_counter() - t0
+        columns[res.strategy.name] = stats
+    table = pd.DataFrame(columns)
+    with pd.option_context("display.float_format", "{:,.4f}".format, "display.width", 160):
+        print(table.to_string())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``backtester`` command (for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -90,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Backtest leveraged perpetual-futures strategies on Layer-2 venues.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="backtest the built-in strategies and print their stats",
+                       description="Backtest built-in strategies on the bundled sample (default) or a "
+                                   "dataset directory, under one config, and print their stats side by side.")
+    r.add_argument("--strategy", action="append", choices=sorted(STRATEGIES),
+                   help="strategy to run (repeatable; default: all)")
+    r.add_argument("--sample", default="default", help="bundled sample: default, dydx-2022-11, btcusdt-tape")
+    r.add_argument("--data", default=None, help="a dataset directory written by Dataset.save / data synth")
+    r.add_argument("--market", default=None, help="market to trade (default: the first in the data)")
+    r.add_argument("--leverage", type=float, default=3.0, help="target leverage (default 3)")
+    r.add_argument("--cash", type=float, default=10_000.0, help="initial collateral per venue (default 10,000)")
+    r.add_argument("--margin-mode", choices=("cross", "isolated"), default="cross")
+    r.add_argument("--latency-scale", type=float, default=1.0, help="multiply venue latencies")
+    r.add_argument("--slippage", type=float, default=1.0, help="slippage multiplier")
+    r.set_defaults(func=_cmd_run)
 
     data = sub.add_parser("data", help="validate, inspect and generate data")
     dsub = data.add_subparsers(dest="data_command", required=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
-from .market import Market
+from .market import Market, suggest_fields
 
 
 def _td_ns(value, name: str) -> int:
@@ -60,6 +60,9 @@ class SimConfig:
         Clock of the equity / margin samples.
     min_trade_notional : float
         Target-following orders smaller than this (quote) are not sent.
+    bridge_delay : str
+        Time for collateral transferred between venues to arrive (``ctx.transfer``); transfers
+        between accounts of one venue arrive at once.
     rebalance_band : float
         Targets are traded only when the gap exceeds this fraction of the target's notional
         (0.05: a 3x target is left alone between about 2.85x and 3.15x).
@@ -79,6 +82,7 @@ class SimConfig:
     sample_every: str | pd.Timedelta = "1min"
     min_trade_notional: float = 1.0
     rebalance_band: float = 0.05
+    bridge_delay: str | pd.Timedelta = "30min"
 
     def __post_init__(self):
         if self.margin_mode not in ("cross", "isolated"):
@@ -87,7 +91,7 @@ class SimConfig:
             raise ValueError(f"SimConfig.downtime_policy: expected 'queue' or 'reject', got {self.downtime_policy!r}")
         if self.latency_scale < 0:
             raise ValueError("SimConfig.latency_scale must be >= 0")
-        for name in ("feed_latency", "impact_window", "oracle_delay", "sample_every"):
+        for name in ("feed_latency", "impact_window", "oracle_delay", "sample_every", "bridge_delay"):
             _td_ns(getattr(self, name), name)
         for name, m in self.markets.items():
             if not isinstance(m, Market):
@@ -114,3 +118,6 @@ class SimConfig:
     def per_venue(self, name: str, venue: str) -> float:
         value = getattr(self, name)
         return float(value.get(venue, 0.0)) if isinstance(value, dict) else float(value)
+
+
+suggest_fields(SimConfig)

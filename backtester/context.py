@@ -3,7 +3,12 @@
 Market data is observed ``feed_latency`` late: a decision at ``t`` sees rows with
 ``ts <= t - feed_latency``. Positions are as acknowledged (fills whose acknowledgement has
 arrived) or final. Balances (equity, free collateral, margin ratio) are the venue account's
-at ``t``, marked at the oracle in force at ``t``, as a venue's account endpoint reports them.
+at ``t``, marked at the oracle in force at ``t``, as a venue's account endpoint reports them,
+taken when the decision starts.
+
+Orders, cancels and transfers are queued and executed by the kernel, in the order given, as
+soon as ``on_decision`` returns, each exactly as if sent at ``t`` (a zero-latency order
+reaches the engine before the next one is sent). Ids are returned at once.
 """
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from .kernel import enums as E
-from .kernel.accounts_nb import account_state_nb
 
 
 class Context:
@@ -23,27 +27,44 @@ class Context:
 
         px = ctx.price("BTC-USD")                 # last observed trade price
         hist = ctx.history("BTC-USD", "1h")       # observed trades of the last hour
-        if ctx.margin_ratio < 3:
+        if ctx.margin_ratio() < 3:
             ctx.target_leverage("BTC-USD", 0.0)
         ctx.submit("ETH-USD", -0.5, limit=1600.0)  # sell 0.5 ETH at 1600 or better
     """
 
+    __slots__ = ("_engine", "_md", "_st", "decision", "ts", "_seen", "_queued", "_orders_queued",
+                 "_transfers_queued", "_pending")
+
     def __init__(self, engine, market_data, decision: int, ts: int):
         self._engine = engine
         self._md = market_data
+        self._st = engine.state
         self.decision = decision
         self.ts = int(ts)
-        self.time = pd.Timestamp(self.ts, tz="UTC")
-        self.markets = list(engine.layout.markets)
         self._seen = self.ts - int(engine.inputs.cfg_i[0])
-        self._view = None
+        self._queued = 0
+        self._orders_queued = 0
+        self._transfers_queued = 0
+        self._pending = None  # per-market size of orders queued in this decision
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def time(self) -> pd.Timestamp:
+        """The decision time (UTC)."""
+        return pd.Timestamp(self.ts, tz="UTC")
+
+    @property
+    def markets(self) -> list:
+        return list(self._engine.layout.markets)
+
     def _m(self, market: str) -> int:
         try:
-            return self._engine.layout.markets.index(market)
-        except ValueError:
+            return self._engine.layout.market_index[market]
+        except KeyError:
             raise KeyError(f"unknown market {market!r}; markets: {self.markets}") from None
+
+    def _account_of(self, market: str | None) -> int:
+        return 0 if market is None else int(self._engine.inputs.mk_account[self._m(market)])
 
     # ------------------------------------------------------------------ market data
     def price(self, market: str) -> float:
@@ -68,43 +89,53 @@ class Context:
         """Acknowledged position (base units), or with ``final=True`` the part that is final."""
         m = self._m(market)
         if final:
-            f = self._engine.records("fills")
+            n = int(self._st.counters[E.C_FILLS])
+            f = self._st.fills[:n]
             ok = (f["market"] == m) & (f["final_ts"] <= self.ts) & (f["ack_ts"] <= self.ts) & ~f["reverted"]
             return float(np.sum(f["side"][ok] * f["size"][ok]))
-        self._engine.view(self.ts)  # folds acknowledged fills into ack_pos
-        return float(self._engine.state.ack_pos[m])
+        return float(self._st.ack_pos[m])
 
     def expected_position(self, market: str) -> float:
-        """Acknowledged position plus what unsettled orders still intend to trade."""
-        if self._view is None:
-            self._view = self._engine.view(self.ts)
-        return float(self._view[self._m(market)])
-
-    def _account(self, market: str | None):
-        eng = self._engine
-        a = 0 if market is None else int(eng.inputs.mk_account[self._m(market)])
-        return account_state_nb(eng.inputs, eng.state, a)
+        """Acknowledged position plus what unsettled orders (including those queued now) still
+        intend to trade."""
+        m = self._m(market)
+        extra = 0.0 if self._pending is None else self._pending.get(m, 0.0)
+        return float(self._st.view_pos[m]) + extra
 
     def equity(self, market: str | None = None) -> float:
         """Net collateral of the account (of ``market``'s account in isolated mode)."""
-        return float(self._account(market)[0])
+        return float(self._st.snapshot[self._account_of(market), 0])
 
     def free_collateral(self, market: str | None = None) -> float:
-        nc, imr, _, _ = self._account(market)
-        return float(nc - imr)
+        """Net collateral less the initial margin requirement."""
+        row = self._st.snapshot[self._account_of(market)]
+        return float(row[0] - row[1])
 
     def margin_ratio(self, market: str | None = None) -> float:
         """Net collateral / maintenance requirement (inf when flat; liquidation below 1)."""
-        nc, _, mmr, _ = self._account(market)
-        return float(nc / mmr) if mmr > 0 else float("inf")
+        row = self._st.snapshot[self._account_of(market)]
+        return float(row[0] / row[2]) if row[2] > 0 else float("inf")
 
     def open_orders(self) -> pd.DataFrame:
         """Orders not yet done (in flight, resting, armed stops)."""
-        o = self._engine.records("orders")
+        o = self._st.orders[: int(self._st.counters[E.C_ORDERS])]
         live = np.isin(o["status"], [E.ST_INFLIGHT, E.ST_OPEN, E.ST_PARTIAL, E.ST_ARMED])
         return pd.DataFrame(o[live])
 
+    def transfers(self) -> pd.DataFrame:
+        """Transfers sent so far (status in_transit, arrived or rejected)."""
+        return pd.DataFrame(self._engine.records("transfers"))
+
     # ------------------------------------------------------------------ actions
+    def _queue(self, kind, a, b, size, otype=0, limit=np.nan, trigger=np.nan, flags=0):
+        buf = self._st.intents
+        i = int(self._st.counters[E.C_INTENTS])
+        if i >= len(buf):
+            raise RuntimeError(f"more than {len(buf)} orders, cancels and transfers in one decision")
+        buf[i] = (kind, a, b, size, otype, limit, trigger, flags)
+        self._st.counters[E.C_INTENTS] = i + 1
+        self._queued += 1
+
     def submit(self, market: str, size: float, *, limit: float | None = None, stop: float | None = None,
                reduce_only: bool = False, post_only: bool = False, ioc: bool = False) -> int:
         """Send an order now; ``size`` is signed (+ buy, - sell). Returns the order id.
@@ -116,11 +147,22 @@ class Context:
             raise ValueError(f"size must be a non-zero finite number, got {size!r}")
         if limit is not None and stop is not None:
             raise ValueError("give limit= or stop=, not both")
+        if limit is not None and not np.isfinite(limit):
+            raise ValueError(f"limit must be a finite price, got {limit!r}")
+        if stop is not None and not np.isfinite(stop):
+            raise ValueError(f"stop must be a finite price, got {stop!r}")
+        m = self._m(market)
         otype = E.OT_LIMIT if limit is not None else E.OT_STOP_MARKET if stop is not None else E.OT_MARKET
-        self._view = None
-        return self._engine.submit(self.ts, self._m(market), 1 if size > 0 else -1, abs(float(size)), otype,
-                                   np.nan if limit is None else float(limit),
-                                   np.nan if stop is None else float(stop), reduce_only, post_only, ioc)
+        flags = (1 if reduce_only else 0) | (2 if post_only else 0) | (4 if ioc else 0)
+        self._queue(E.IN_ORDER, m, 1 if size > 0 else -1, abs(float(size)), otype,
+                    np.nan if limit is None else float(limit), np.nan if stop is None else float(stop), flags)
+        if otype != E.OT_STOP_MARKET:
+            if self._pending is None:
+                self._pending = {}
+            self._pending[m] = self._pending.get(m, 0.0) + float(size)
+        oid = int(self._st.counters[E.C_ORDERS]) + self._orders_queued
+        self._orders_queued += 1
+        return oid
 
     def stop(self, market: str, trigger: float, size: float | None = None) -> int:
         """A reduce-only stop-market closing the acknowledged position (or ``size``) at ``trigger``."""
@@ -130,34 +172,62 @@ class Context:
         return self.submit(market, qty, stop=trigger, reduce_only=size is None)
 
     def cancel(self, order_id: int) -> bool:
-        """Send a cancel for ``order_id``; False if it is already done."""
-        self._view = None
-        return self._engine.cancel(self.ts, int(order_id))
+        """Send a cancel for ``order_id`` (gas is paid); False if it is already done."""
+        n = int(self._st.counters[E.C_ORDERS]) + self._orders_queued
+        if not 0 <= order_id < n:
+            raise KeyError(f"no order {order_id}; ids so far are 0..{n - 1}")
+        self._queue(E.IN_CANCEL, int(order_id), 0, 0.0)
+        if order_id >= int(self._st.counters[E.C_ORDERS]):
+            return True  # queued in this decision: still live
+        return int(self._st.orders[order_id]["status"]) in (E.ST_INFLIGHT, E.ST_OPEN, E.ST_PARTIAL, E.ST_ARMED)
+
+    def transfer(self, amount: float, source: str, destination: str) -> int:
+        """Move ``amount`` of *final* collateral between accounts (venue names in cross mode,
+        ``"venue/market"`` in isolated mode). Between venues it arrives after
+        ``SimConfig.bridge_delay``. Returns the transfer id; :meth:`transfers` tells whether it
+        was rejected (more than the withdrawable amount: free collateral, less unfinal gains).
+        """
+        accounts = self._engine.layout.accounts
+        for name in (source, destination):
+            if name not in accounts:
+                raise KeyError(f"unknown account {name!r}; accounts: {accounts}")
+        if source == destination:
+            raise ValueError("source and destination are the same account")
+        if not np.isfinite(amount) or amount <= 0:
+            raise ValueError(f"amount must be a positive number, got {amount!r}")
+        self._queue(E.IN_TRANSFER, accounts.index(source), accounts.index(destination), float(amount))
+        tid = int(self._st.counters[E.C_TRANSFERS]) + self._transfers_queued
+        self._transfers_queued += 1
+        return tid
 
     def target_position(self, market: str, size: float) -> int | None:
-        """Trade toward a position of ``size`` base units (net of orders still in flight)."""
+        """Trade toward a position of ``size`` base units (net of orders still in flight).
+
+        No order when the gap is within ``SimConfig.rebalance_band`` of the target's notional
+        or under ``min_trade_notional``.
+        """
         delta = float(size) - self.expected_position(market)
-        px = self.oracle(market)
+        px = self._mark(market)
         if not np.isfinite(px):
-            px = self.price(market)
+            return None
         cfg = self._engine.config
-        band = max(cfg.min_trade_notional, cfg.rebalance_band * abs(float(size)) * px) if np.isfinite(px) else 0.0
-        if not np.isfinite(px) or abs(delta) * px <= band:
+        band = max(cfg.min_trade_notional, cfg.rebalance_band * abs(float(size)) * px)
+        if abs(delta) * px <= band:
             return None
         return self.submit(market, delta)
 
+    def _mark(self, market: str) -> float:
+        px = self.oracle(market)
+        return px if np.isfinite(px) else self.price(market)
+
     def target_leverage(self, market: str, leverage: float) -> int | None:
         """Trade toward ``leverage`` x net collateral in ``market`` (signed: negative is short)."""
-        px = self.oracle(market)
-        if not np.isfinite(px):
-            px = self.price(market)
+        px = self._mark(market)
         if not np.isfinite(px):
             return None
         return self.target_position(market, leverage * max(self.equity(market), 0.0) / px)
 
     def target_notional(self, market: str, notional: float) -> int | None:
         """Trade toward a position worth ``notional`` (quote, signed)."""
-        px = self.oracle(market)
-        if not np.isfinite(px):
-            px = self.price(market)
+        px = self._mark(market)
         return None if not np.isfinite(px) else self.target_position(market, notional / px)

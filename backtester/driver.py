@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import hooks
 from .config import SimConfig
 from .context import Context
 from .engine import Engine
@@ -116,26 +117,32 @@ def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(),
         if strategy._targets:
             raise ValueError(f"{type(strategy).__name__} sets targets in init() and overrides on_decision(); "
                              "use one or the other")
-        inp, _ = prepare(data, config, layout, decision_ts=dc, target_mode=-1, reorgs=reorgs)
+        inp, _ = prepare(data, config, layout, decision_ts=dc, target_mode=E.MODE_HOOK, reorgs=reorgs)
         engine = Engine(inp, layout, config)
         _hybrid(engine, strategy, progress)
     return Result(engine, strategy, data, config)
 
 
 def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:
+    """Run with ``on_decision`` called from inside the kernel (``backtester.hooks``)."""
     md = MarketData(engine.inputs)
-    dc = engine.inputs.dc_ts
+    dc = engine.inputs.dc_ts.tolist()
+    decide = strategy.on_decision
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(dc), desc=type(strategy).__name__, unit="decision")
+
+    def callback(d):
+        decide(Context(engine, md, d, dc[d]))
+        if bar is not None:
+            bar.update(1)
+
     try:
-        while engine.step() == E.EXIT_DECISION:
-            d = engine.decision_index
-            strategy.on_decision(Context(engine, md, d, dc[d]))
-            engine.next_decision()
-            if bar is not None:
-                bar.update(1)
+        with hooks.installed(callback) as hook:
+            code = engine.step()
+            if code == E.EXIT_ERROR:
+                hook.raise_pending()
     finally:
         if bar is not None:
             bar.close()

@@ -12,11 +12,19 @@ from .kernel.decisions_nb import view_nb
 from .kernel.dynamic_nb import advance_nb
 from .kernel.loop_nb import run_nb
 from .kernel.orders_nb import cancel_nb, submit_nb
-from .kernel.state import State
+from .kernel.state import CI_BRIDGE_DELAY, State
+from .kernel.transfers_nb import transfer_nb
 from .prepare import Layout
 
 _BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
-            "liquidations": E.liquidation_dt, "ledger": E.ledger_dt, "samples": E.sample_dt}
+            "liquidations": E.liquidation_dt, "ledger": E.ledger_dt, "samples": E.sample_dt,
+            "transfers": E.transfer_dt}
+_COUNTER = {"orders": E.C_ORDERS, "fills": E.C_FILLS, "funding": E.C_FUNDING, "liquidations": E.C_LIQ,
+            "ledger": E.C_LEDGER, "samples": E.C_SAMPLES, "transfers": E.C_TRANSFERS}
+
+
+#: most orders, cancels and transfers one decision may queue (hook mode)
+INTENT_CAPACITY = 4096
 
 
 def _grow(arr: np.ndarray, minimum: int) -> np.ndarray:
@@ -46,7 +54,8 @@ class Engine:
         every = int(inputs.cfg_i[3]) or 1
         n_samples = (layout.end_ns - layout.start_ns) // every + 4
         cap = {"orders": 1024, "fills": 1024, "funding": max(64, len(inputs.fu_ts) + 8),
-               "liquidations": 64, "ledger": 4096, "samples": int(min(n_samples, 10_000_000))}
+               "liquidations": 64, "ledger": 4096, "samples": int(min(n_samples, 10_000_000)),
+               "transfers": 16}
         bufs = {k: np.zeros(cap[k], dt) for k, dt in _BUFFERS.items()}
         counters = np.zeros(E.N_COUNTERS, np.int64)
         every_ns = int(inputs.cfg_i[3])
@@ -74,14 +83,17 @@ class Engine:
             fill_acked=np.zeros(cap["fills"], np.bool_),
             n_open=np.zeros(M, np.int64), n_armed=np.zeros(M, np.int64),
             next_arrival=np.array([E.NO_TS], np.int64), deferred=np.zeros(A, np.bool_),
+            transit=np.zeros(1), intents=np.zeros((INTENT_CAPACITY, E.N_INTENT_COLS)),
+            snapshot=np.zeros((A, 4)), view_pos=np.zeros(M),
         )
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
         self.n_trades = n_trades
 
     # ------------------------------------------------------------------ buffers
-    def ensure_room(self, orders: int = 0) -> None:
-        """Grow any buffer that is close to full (before a kernel call or Python submits)."""
+    def ensure_room(self, orders: int = 0) -> bool:
+        """Grow any buffer that is close to full (before Python submits, or after the kernel
+        ran out of room); True if something grew."""
         st = self.state
         c = st.counters
         M = len(st.pos)
@@ -90,7 +102,7 @@ class Engine:
         need = {"orders": (E.C_ORDERS, 2 * M + 16 + orders), "fills": (E.C_FILLS, book + 2 * M + 16 + orders),
                 "ledger": (E.C_LEDGER, 3 * (book + 2 * M + 16 + orders) + 16),
                 "funding": (E.C_FUNDING, 2), "liquidations": (E.C_LIQ, M + 1),
-                "samples": (E.C_SAMPLES, 2)}
+                "samples": (E.C_SAMPLES, 2), "transfers": (E.C_TRANSFERS, 2)}
         for name, (ci, extra) in need.items():
             arr = getattr(st, name)
             if len(arr) - int(c[ci]) <= extra:
@@ -103,15 +115,26 @@ class Engine:
             changes["book"] = _grow(st.book, live)
         if changes:
             self.state = st._replace(**changes)
+        return bool(changes)
+
+    def _grow_all(self) -> None:
+        st = self.state
+        changes = {name: _grow(getattr(st, name), 0) for name in _BUFFERS}
+        changes["fill_acked"] = _grow(st.fill_acked, len(changes["fills"]))
+        changes["active"] = _grow(st.active, 0)
+        changes["book"] = _grow(st.book, 0)
+        self.state = st._replace(**changes)
 
     # ------------------------------------------------------------------ running
     def step(self) -> int:
-        """Run the kernel until done or a decision; returns ``EXIT_DONE`` or ``EXIT_DECISION``."""
+        """Run the kernel until done, a decision (return mode) or an error in the decision
+        hook; grows buffers as needed. Returns ``EXIT_DONE``, ``EXIT_DECISION`` or ``EXIT_ERROR``."""
         while True:
-            self.ensure_room()
             code = run_nb(self.inputs, self.state)
             if code != E.EXIT_FULL:
                 return code
+            if not self.ensure_room():
+                self._grow_all()  # the kernel wants more headroom than the thresholds below
 
     def run(self) -> None:
         """Run to the end, answering decisions with the in-kernel targets (fast path)."""
@@ -149,6 +172,21 @@ class Engine:
         self._settle_now(t)
         return live
 
+    def transfer(self, t: int, src: int, dst: int, amount: float) -> int:
+        """Move ``amount`` of final collateral from account ``src`` to ``dst`` at ``t``.
+
+        Between accounts of one venue it arrives at once; between venues after
+        ``SimConfig.bridge_delay``. Returns the transfer id (see ``records("transfers")`` for
+        whether it was rejected as more than the withdrawable amount).
+        """
+        self.ensure_room()
+        same = self.inputs.ac_venue[src] == self.inputs.ac_venue[dst]
+        delay = 0 if same else int(self.inputs.cfg_i[CI_BRIDGE_DELAY])
+        tid = int(transfer_nb(self.inputs, self.state, np.int64(t), np.int64(src), np.int64(dst),
+                              float(amount), np.int64(delay)))
+        self._settle_now(t)
+        return tid
+
     def view(self, t: int) -> np.ndarray:
         """Per-market position the strategy expects at ``t`` (acknowledged + in flight)."""
         out = np.zeros(len(self.state.pos))
@@ -158,6 +196,4 @@ class Engine:
     # ------------------------------------------------------------------ records
     def records(self, name: str) -> np.ndarray:
         """The filled part of a record buffer (a copy)."""
-        counter = {"orders": E.C_ORDERS, "fills": E.C_FILLS, "funding": E.C_FUNDING,
-                   "liquidations": E.C_LIQ, "ledger": E.C_LEDGER, "samples": E.C_SAMPLES}[name]
-        return getattr(self.state, name)[: int(self.state.counters[counter])].copy()
+        return getattr(self.state, name)[: int(self.state.counters[_COUNTER[name]])].copy()

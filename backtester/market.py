@@ -79,3 +79,24 @@ class Market:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"Market has no field {key!r}{hint}")
         return replace(self, **changes)
+
+
+def suggest_fields(cls):
+    """Make the dataclass constructor of ``cls`` reject misspelt keywords with a close match."""
+    init = cls.__init__
+    known = [f.name for f in fields(cls)]
+
+    def __init__(self, *args, **kwargs):
+        for key in kwargs:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; fields: {', '.join(known)}"
+                raise TypeError(f"{cls.__name__} has no field {key!r}{hint}")
+        init(self, *args, **kwargs)
+
+    __init__.__doc__ = init.__doc__
+    cls.__init__ = __init__
+    return cls
+
+
+suggest_fields(Market)

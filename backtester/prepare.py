@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .kernel.enums import (DOWNTIME_QUEUE, DOWNTIME_REJECT, EV_FUNDING, EV_ORACLE, EV_REORG,
                            EV_TRACE, EV_TRADE, MARGIN_CROSS, MARGIN_ISOLATED)
-from .kernel.state import (CF_LATENCY_SCALE, CF_LIQ_SPREAD, CF_MIN_TRADE, CF_N, CF_REBALANCE_BAND, CI_DOWNTIME,
+from .kernel.state import (CI_BRIDGE_DELAY, CF_LATENCY_SCALE, CF_LIQ_SPREAD, CF_MIN_TRADE, CF_N, CF_REBALANCE_BAND, CI_DOWNTIME,
                            CI_END_TS, CI_FEED_LATENCY, CI_MARGIN_MODE, CI_N, CI_SAMPLE_EVERY,
                            CI_TARGET_MODE, Inputs)
 
@@ -31,6 +31,9 @@ class Layout:
     market_specs: list     # the Market objects used
     start_ns: int
     end_ns: int
+
+    def __post_init__(self):
+        self.market_index = {m: i for i, m in enumerate(self.markets)}
 
 
 def _ns(col: pa.ChunkedArray) -> np.ndarray:
@@ -63,6 +66,13 @@ def _names(table: pa.Table, column: str) -> list:
     return sorted(set(table.column(column).cast(pa.string()).unique().to_pylist()))
 
 
+def _by_time(table: pa.Table) -> pa.Table:
+    ts = _ns(table.column("ts"))
+    if len(ts) < 2 or np.all(ts[1:] >= ts[:-1]):
+        return table
+    return table.take(pa.array(np.argsort(ts, kind="stable")))
+
+
 def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_ns: int) -> np.ndarray:
     """Traded size of each row's market over ``(ts - window, ts]`` up to and including the row."""
     out = np.empty(len(ts))
@@ -78,7 +88,7 @@ def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_
 
 def layout_for(dataset, config) -> Layout:
     markets = sorted(set(_names(dataset.trades, "market")) | set(_names(dataset.oracle, "market"))
-                     | set(_names(dataset.funding, "market")))
+                     | set(_names(dataset.funding, "market")) | set(config.markets))
     if not markets:
         raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
     specs = [config.market(m) for m in markets]
@@ -113,17 +123,19 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     M, V = len(lay.markets), len(lay.venues)
     venue_of = {v: i for i, v in enumerate(lay.venues)}
 
-    tr = dataset.trades
+    # Tables are time-ordered per market; the kernel also wants them time-ordered overall (a
+    # stable sort keeps the table order of equal timestamps, which is the processing order).
+    tr = _by_time(dataset.trades)
     tr_ts, tr_m = _ns(tr.column("ts")), _codes(tr.column("market"), lay.markets)
     tr_px, tr_sz = _f64(tr.column("price")), _f64(tr.column("size"))
     tr_vol = rolling_volume(tr_ts, tr_m, tr_sz, config.ns("impact_window"))
 
-    fu = dataset.funding
+    fu = _by_time(dataset.funding)
     fu_ts, fu_m = _ns(fu.column("ts")), _codes(fu.column("market"), lay.markets)
     fu_rate = _f64(fu.column("rate"))
     fu_px = _f64(fu.column("oracle_price").fill_null(np.nan))
 
-    orc = dataset.oracle
+    orc = _by_time(dataset.oracle)
     or_ts, or_m, or_px = _ns(orc.column("ts")), _codes(orc.column("market"), lay.markets), _f64(orc.column("price"))
     derived = [m for m in range(M) if not np.any(or_m == m)]
     if derived:  # markets without oracle rows follow their trades oracle_delay later
@@ -147,6 +159,9 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
 
     ro_ts = np.array([pd.Timestamp(t).value if not isinstance(t, (int, np.integer)) else int(t)
                       for t, _ in reorgs], np.int64)
+    for _, v in reorgs:
+        if v not in venue_of:
+            raise ValueError(f"reorg on unknown venue {v!r}; venues: {lay.venues}")
     ro_v = np.array([venue_of[v] for _, v in reorgs], np.int32)
 
     sl_ts, sl_val = _slippage_series(config.slippage_multiplier)
@@ -183,6 +198,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_SAMPLE_EVERY] = config.ns("sample_every")
     cfg_i[CI_TARGET_MODE] = target_mode
     cfg_i[CI_END_TS] = lay.end_ns
+    cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")
 
     f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)  # noqa: E731
     inp = Inputs(

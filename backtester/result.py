@@ -59,6 +59,10 @@ class Result:
         df = pd.DataFrame(rec)
         lay = self.layout
         accounts = lay.accounts + [f"insurance:{v}" for v in lay.venues]
+        if name == "transfers":
+            df["src"] = self._names(df["src"], accounts)
+            df["dst"] = self._names(df["dst"], accounts)
+            df["status"] = self._names(df["status"], E.TRANSFER_STATUS_NAMES)
         for col in ("ts", "sent_ts", "arrive_ts", "cancel_ts", "done_ts", "ack_ts", "final_ts"):
             if col in df:
                 df[col] = _ts(df[col])
@@ -102,6 +106,11 @@ class Result:
         return self._frame("ledger")
 
     @property
+    def transfers(self) -> pd.DataFrame:
+        """Collateral transfers between accounts (``ctx.transfer``)."""
+        return self._frame("transfers")
+
+    @property
     def equity(self) -> pd.DataFrame:
         if "equity" not in self._cache:
             df = pd.DataFrame(self.engine.records("samples"))
@@ -120,7 +129,8 @@ class Result:
         from .kernel.accounts_nb import account_state_nb
 
         eng = self.engine
-        return float(sum(account_state_nb(eng.inputs, eng.state, a)[0] for a in range(len(self.layout.accounts))))
+        accounts = sum(account_state_nb(eng.inputs, eng.state, a)[0] for a in range(len(self.layout.accounts)))
+        return float(accounts + eng.state.transit[0])
 
     def stats(self) -> pd.Series:
         """Headline figures of the run (see the index for names)."""

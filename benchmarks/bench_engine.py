@@ -29,6 +29,7 @@ import backtester as bt
 import data_loaders as dl
 from backtester.driver import decision_times
 from backtester.engine import Engine
+from backtester.kernel.enums import MODE_HOOK
 from backtester.prepare import layout_for, prepare
 from strategies import MaCross
 
@@ -117,10 +118,10 @@ def bench(n_million: float) -> dict:
     fast_s, eng = timed(fast)
 
     # hybrid: same data, decisions every minute to Python
-    inp_h, _ = prepare(ds, cfg, lay, decision_ts=times.asi8, target_mode=-1)
+    inp_h, _ = prepare(ds, cfg, lay, decision_ts=times.asi8, target_mode=MODE_HOOK)
 
     def hybrid():
-        from backtester.driver import MarketData, _hybrid
+        from backtester.driver import _hybrid
         e = Engine(inp_h, lay, cfg)
         _hybrid(e, Idle(), progress=False)
         return e

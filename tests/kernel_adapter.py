@@ -11,12 +11,17 @@ import pandas as pd
 import backtester as bt
 from backtester.engine import Engine
 from backtester.kernel import enums as E
-from backtester.prepare import layout_for, prepare
+from backtester.prepare import Layout, layout_for, prepare
 from tests.reference.engine import CancelIntent
+from tests.reference.records import ACCOUNT_CP
 
 _OTYPE = {"market": E.OT_MARKET, "limit": E.OT_LIMIT, "stop_market": E.OT_STOP_MARKET}
 # the reference calls every live order "open" (in flight, resting, armed stop)
 _REF_STATUS = {"inflight": "open", "armed": "open"}
+# trader cash movements the reference mirrors on the counterparty book (CHOICES.md 24); the
+# liquidation fee and the insurance payout are mirrored on ``insurance:<venue>``, which the
+# kernel writes itself
+_CP_MIRRORED = {E.LG_FEE, E.LG_GAS, E.LG_FUNDING, E.LG_REALIZED, E.LG_REORG, E.LG_SOCIALIZED}
 
 
 def sim_config(markets, config) -> bt.SimConfig:
@@ -97,41 +102,100 @@ class KernelRun:
 
     @property
     def ledger(self) -> pd.DataFrame:
+        """The kernel's ledger plus the counterparty mirror rows the reference writes.
+
+        The kernel keeps the counterparty as one cash balance without ledger rows; every
+        trader-side fee, gas, funding, realized PnL, reorg reversal and socialized-loss row
+        gets a ``counterparty`` row of the opposite amount right after it, as in the reference
+        (whose counterparty realizes exactly the negative of the trader's PnL: its position is
+        the mirror image, with the same average entry). Account-level rows (market code -1)
+        have market ``""`` as in the reference. ``ref`` is the kernel's own (order id for fee,
+        realized PnL and reorg rows, -1 for liquidation rows), not the reference's fill id /
+        liquidation counter.
+        """
         g = self.engine.records("ledger")
-        acc = self._name(self.accounts, g["account"])
         n_trader = len(self.engine.layout.accounts)
         ac_venue = self.engine.inputs.ac_venue
-        venue = [self.venues[ac_venue[a]] if a < n_trader else self.venues[a - n_trader] for a in g["account"]]
-        return pd.DataFrame({
-            "ts": g["ts"], "account": acc, "venue": venue, "kind": [E.LEDGER_NAMES[k] for k in g["kind"]],
-            "market": self._name(self.markets, g["market"]), "amount": g["amount"], "ref": g["ref"],
-        })
+        rows = []
+        for r in g:
+            a, kind = int(r["account"]), int(r["kind"])
+            venue = self.venues[ac_venue[a]] if a < n_trader else self.venues[a - n_trader]
+            market = self.markets[r["market"]] if r["market"] >= 0 else ""
+            base = dict(ts=int(r["ts"]), venue=venue, kind=E.LEDGER_NAMES[kind], market=market, ref=int(r["ref"]))
+            rows.append(dict(base, account=self.accounts[a], amount=float(r["amount"])))
+            if a < n_trader and kind in _CP_MIRRORED:
+                rows.append(dict(base, account=ACCOUNT_CP, amount=-float(r["amount"])))
+        cols = ["ts", "account", "venue", "kind", "market", "amount", "ref"]
+        df = pd.DataFrame(rows, columns=cols)
+        return df.astype({"ts": "int64", "amount": "float64", "ref": "int64"})
 
     @property
     def final(self) -> dict:
+        """The reference's ``Simulation.final_state()`` structure, from the kernel state.
+
+        The counterparty book of the kernel is in cash-flow form (cash = what it received,
+        position = minus the trader's); the reference books it like a trader (average entry,
+        realized PnL in cash). Each market has exactly one trader account, so the
+        counterparty's position is ``-S`` with the trader's entry ``E`` (average entry is
+        symmetric under negation) and its entry-price cash is ``cash_flow + sum(-S * E)``; its equity is the same in both forms. The kernel has no
+        per-timestamp audit: ``max_conservation_error`` is ``|total - initial_total|`` at the end.
+        """
         from backtester.kernel.accounts_nb import account_state_nb, mark_nb
 
         eng = self.engine
         st = eng.state
-        marks = np.array([mark_nb(st, m) for m in range(len(self.markets))])
-        trader = sum(account_state_nb(eng.inputs, st, a)[0] for a in range(len(eng.layout.accounts)))
-        cp = st.cp[0] + float(np.nansum(st.cp_pos * np.where(np.isnan(marks), 0.0, marks)))
+        lay = eng.layout
+        mk_account = eng.inputs.mk_account
+        M = len(self.markets)
+        marks = [float(mark_nb(st, m)) for m in range(M)]
+        equity = {name: float(account_state_nb(eng.inputs, st, a)[0]) for a, name in enumerate(lay.accounts)}
+        trader = sum(equity.values())
+        cp_size = [float(st.cp_pos[m]) + 0.0 for m in range(M)]  # + 0.0: no -0.0 when flat
+        cp_entry = [float(st.entry[m]) if cp_size[m] != 0.0 else 0.0 for m in range(M)]
+        cp_cash = float(st.cp[0]) + sum(cp_size[m] * cp_entry[m] for m in range(M) if cp_size[m] != 0.0)
+        cp_equity = float(st.cp[0]) + sum(cp_size[m] * marks[m] for m in range(M) if cp_size[m] != 0.0)
+        insurance = dict(zip(self.venues, st.insurance.tolist()))
+        initial_total = float(eng.initial_cash.sum() + eng.initial_insurance.sum())
+        total = trader + sum(insurance.values()) + cp_equity
         return {
-            "cash": dict(zip(eng.layout.accounts, st.cash.tolist())),
-            "positions": {self.markets[m]: (float(st.pos[m]), float(st.entry[m])) for m in range(len(self.markets))},
-            "insurance": dict(zip(self.venues, st.insurance.tolist())),
+            "cash": dict(zip(lay.accounts, st.cash.tolist())),
+            "positions": {(lay.accounts[mk_account[m]], self.markets[m]):
+                          {"size": float(st.pos[m]), "entry_price": float(st.entry[m])} for m in range(M)},
+            "equity": equity,
+            "insurance": insurance,
+            "counterparty_cash": cp_cash,
+            "counterparty_positions": {self.markets[m]: {"size": cp_size[m], "entry_price": cp_entry[m]}
+                                       for m in range(M)},
+            "counterparty_equity": cp_equity,
             "trader_equity": trader,
-            "counterparty_equity": cp,
-            "total": trader + float(st.insurance.sum()) + cp,
-            "initial_total": float(eng.initial_cash.sum() + eng.initial_insurance.sum()),
-            "oracle": dict(zip(self.markets, marks.tolist())),
+            "oracle": dict(zip(self.markets, marks)),
+            "initial_total": initial_total,
+            "total": total,
+            "max_conservation_error": abs(total - initial_total),
         }
+
+
+def layout_with_specs(dataset, cfg: bt.SimConfig, markets) -> Layout:
+    """The kernel layout of ``dataset`` widened to every market of the reference's spec list.
+
+    ``layout_for`` takes the markets from the data only; the reference simulates every market
+    it is given, so an order for a market with no rows at all is rejected ``NO_PRICE`` there.
+    """
+    lay = layout_for(dataset, cfg)
+    extra = [m.name for m in markets if m.name not in lay.markets]
+    if not extra:
+        return lay
+    names = sorted(set(lay.markets) | set(extra))
+    specs = [cfg.market(n) for n in names]
+    venues = sorted(set(lay.venues) | {s.venue for s in specs})
+    accounts = list(venues) if cfg.margin_mode == "cross" else [f"{s.venue}/{s.name}" for s in specs]
+    return Layout(names, venues, accounts, specs, lay.start_ns, lay.end_ns)
 
 
 def run_kernel(dataset, markets, config, intents, reorgs=()) -> KernelRun:
     """The kernel's answer to the reference's ``run_reference`` inputs."""
     cfg = sim_config(markets, config)
-    lay = layout_for(dataset, cfg)
+    lay = layout_with_specs(dataset, cfg, markets)
     order = sorted(range(len(intents)), key=lambda i: (intents[i].sent_ts, i))
     times = sorted({intents[i].sent_ts for i in order})
     inp, _ = prepare(dataset, cfg, lay, decision_ts=np.array(times, np.int64), target_mode=-1,

@@ -7,13 +7,13 @@ view so an order in flight is never sent twice.
 import numpy as np
 from numba import njit
 
-from .accounts_nb import account_state_nb, mark_nb
+from .accounts_nb import account_state_nb
 from .enums import (C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
                     OT_STOP_MARKET, ST_ARMED, ST_INFLIGHT, ST_OPEN,
                     ST_PARTIAL, ST_TRIGGERED)
 from .dynamic_nb import advance_nb
 from .orders_nb import submit_nb
-from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_TARGET_MODE
+from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_FEED_LATENCY, CI_TARGET_MODE
 from .trace_nb import ack_latency_nb
 
 
@@ -73,6 +73,35 @@ def view_nb(inp, st, t, out):
 
 
 @njit(cache=True)
+def _last_row_nb(ts, market, m, t):
+    """Last row of ``market == m`` with ``ts <= t`` in a time-sorted table (-1: none)."""
+    a = 0
+    b = ts.shape[0]
+    while a < b:
+        mid = (a + b) // 2
+        if ts[mid] <= t:
+            a = mid + 1
+        else:
+            b = mid
+    for i in range(a - 1, -1, -1):
+        if market[i] == m:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def observed_price_nb(inp, m, t):
+    """The price a decision at ``t`` has seen: the oracle at ``t - feed_latency``, else the last
+    trade by then (NaN if neither), as ``Context`` computes it."""
+    seen = t - inp.cfg_i[CI_FEED_LATENCY]
+    i = _last_row_nb(inp.or_ts, inp.or_market, m, seen)
+    if i >= 0:
+        return inp.or_price[i]
+    i = _last_row_nb(inp.tr_ts, inp.tr_market, m, seen)
+    return inp.tr_price[i] if i >= 0 else np.nan
+
+
+@njit(cache=True)
 def apply_targets_nb(inp, st, d, t, view):
     """Fast path: trade each market toward its target of decision ``d`` with a market order."""
     mode = inp.cfg_i[CI_TARGET_MODE]
@@ -81,7 +110,7 @@ def apply_targets_nb(inp, st, d, t, view):
         target = inp.tg_value[d, m]
         if np.isnan(target):
             continue
-        price = mark_nb(st, m)
+        price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
         if np.isnan(price):
             continue
         if mode == 1:  # leverage of the account's net collateral
@@ -119,7 +148,7 @@ def sample_nb(inp, st, t):
         gross_sum += gross
     s = st.samples[n]
     s.ts = t
-    s.equity = nc_sum
+    s.equity = nc_sum + st.transit[0]  # collateral on a bridge is still the trader's
     s.cash = cash
     s.upnl = nc_sum - cash
     s.imr = imr_sum

@@ -1,4 +1,4 @@
-"""Dynamic events: order and cancel arrivals (step 4) and stop observations (step 7).
+"""Dynamic events: order, cancel and transfer arrivals (step 4), stop observations (step 7).
 
 They are not in the static stream; each has a key ``(time, step, sequence)`` and is processed
 before any static event or decision with a larger key, so an order arriving at ``a`` is
@@ -11,10 +11,12 @@ from .enums import C_ACTIVE, C_BOOK, C_OBS, NO_TS, R_CANCELLED, ST_INFLIGHT
 from .match_nb import observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
 from .state import CI_FEED_LATENCY
+from .transfers_nb import land_transfer_nb, next_transfer_nb
 
 ARRIVE = 0
 CANCEL = 1
 OBSERVE = 2
+TRANSFER = 3
 
 
 @njit(cache=True)
@@ -47,6 +49,11 @@ def _next_nb(inp, st):
         seen = inp.ev_ts[obs] + inp.cfg_i[CI_FEED_LATENCY]
         if _before(seen, 7, obs, bt, bs, bq):
             bt, bs, bq, kind, who = seen, 7, obs, OBSERVE, obs
+    tr = next_transfer_nb(st)
+    if tr >= 0:
+        r = st.transfers[tr]
+        if _before(r.arrive_ts, 4, r.seq, bt, bs, bq):
+            bt, bs, bq, kind, who = r.arrive_ts, 4, r.seq, TRANSFER, tr
     return bt, bs, kind, who
 
 
@@ -64,7 +71,12 @@ def advance_nb(inp, st, t, step):
             if is_live_nb(o.status):
                 cancel_now_nb(st, who, R_CANCELLED, bt)
             o.cancel_ts = NO_TS
+        elif kind == TRANSFER:
+            land_transfer_nb(st, who)
         else:
             observe_trade_nb(inp, st, inp.ev_idx[who], bt)
             st.counters[C_OBS] = who + 1
     refresh_next_nb(inp, st)
+    tr = next_transfer_nb(st)
+    if tr >= 0 and st.transfers[tr].arrive_ts < st.next_arrival[0]:
+        st.next_arrival[0] = st.transfers[tr].arrive_ts

@@ -73,6 +73,20 @@ DOWNTIME_REJECT = 1
 EXIT_DONE = 0        # all events processed
 EXIT_DECISION = 1    # paused at a decision time
 EXIT_FULL = 2        # a record buffer needs to grow
+EXIT_ERROR = 3       # the strategy's decision hook raised (the driver re-raises it)
+
+# --- decision modes (CI_TARGET_MODE) ---------------------------------------------------------
+MODE_HOOK = -2       # hybrid: the kernel calls the strategy through an objmode hook
+MODE_RETURN = -1     # hybrid: the kernel returns EXIT_DECISION to Python at each decision
+#                      0, 1, 2: fast path, targets as position, leverage or notional
+
+# --- intents queued by a strategy during a decision (rows of State.intents) ---------------
+IN_ORDER = 0
+IN_CANCEL = 1
+IN_TRANSFER = 2
+# columns: kind, market/order id/src, side/dst, size/amount, type, limit, trigger, flags
+IC_KIND, IC_A, IC_B, IC_SIZE, IC_TYPE, IC_LIMIT, IC_TRIGGER, IC_FLAGS = range(8)
+N_INTENT_COLS = 8
 
 # --- counters (indices into the int64 counter array) ---------------------------------------
 C_EVENT = 0          # next static event to process
@@ -91,7 +105,11 @@ C_VIEW_CURSOR = 12   # all orders before this index are settled in the strategy'
 C_SEQ = 13           # send sequence (orders and cancels), orders same-time arrivals
 C_OBS = 14           # next event whose trade the client-side stops have not observed yet
 C_DEFERRED = 15      # accounts below maintenance whose liquidation waits for the venue
-N_COUNTERS = 16
+C_TRANSFERS = 16     # transfers recorded
+C_TRANSIT = 17       # all transfers before this index have arrived or were rejected
+C_INTENTS = 18       # intents queued by the strategy at the current decision (hook mode)
+C_INTENT_DONE = 19   # intents of the current decision already executed
+N_COUNTERS = 20
 
 NO_TS = np.iinfo(np.int64).max
 
@@ -134,4 +152,16 @@ sample_dt = np.dtype([
     ("ts", np.int64), ("equity", np.float64), ("cash", np.float64), ("upnl", np.float64),
     ("imr", np.float64), ("mmr", np.float64), ("gross_notional", np.float64),
     ("insurance", np.float64),
+], align=True)
+
+# --- transfer statuses ----------------------------------------------------------------------
+TR_IN_TRANSIT = 0
+TR_ARRIVED = 1
+TR_REJECTED = 2
+TRANSFER_STATUS_NAMES = ("in_transit", "arrived", "rejected")
+
+transfer_dt = np.dtype([
+    ("transfer_id", np.int64), ("src", np.int32), ("dst", np.int32), ("status", np.int8),
+    ("amount", np.float64), ("withdrawable", np.float64), ("sent_ts", np.int64),
+    ("arrive_ts", np.int64), ("seq", np.int64),
 ], align=True)

@@ -45,10 +45,10 @@ def record_fill_nb(inp, st, order_id, ts, m, side, size, price, trade_price, liq
     v = inp.mk_venue[m]
     n = st.counters[C_FILLS]
     fee = fee_rate * size * price
-    realized = book_trade_nb(inp, st, ts, a, m, side * size, price, fee, order_id)
+    realized = book_trade_nb(inp, st, ts, a, m, side * size, price, fee, n)  # ledger ref: fill id
     if fee != 0.0:
         st.cash[a] -= fee
-        ledger_nb(st, ts, a, LG_FEE, m, -fee, order_id)
+        ledger_nb(st, ts, a, LG_FEE, m, -fee, n)
     f = st.fills[n]
     f.fill_id = n
     f.order_id = order_id

@@ -20,10 +20,10 @@ def reorg_nb(inp, st, k):
             continue
         f.reverted = True
         book_trade_nb(inp, st, ts, f.account, f.market, -f.side * f.size, f.price, -f.fee,
-                      f.order_id, LG_REORG)
+                      n, LG_REORG)
         if f.fee != 0.0:
             st.cash[f.account] += f.fee
-            ledger_nb(st, ts, f.account, LG_REORG, f.market, f.fee, f.order_id)
+            ledger_nb(st, ts, f.account, LG_REORG, f.market, f.fee, n)
         if st.fill_acked[n]:
             st.ack_pos[f.market] -= f.side * f.size
         o = st.orders[f.order_id]

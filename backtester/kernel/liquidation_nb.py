@@ -76,20 +76,20 @@ def liquidate_nb(inp, st, a, ts):
     if fee > 0.0:
         st.cash[a] -= fee
         st.insurance[v] += fee
-        ledger_nb(st, ts, a, LG_LIQ_FEE, -1, -fee, -1)
-        ledger_nb(st, ts, n_acc + v, LG_LIQ_FEE, -1, fee, -1)
+        ledger_nb(st, ts, a, LG_LIQ_FEE, -1, -fee, first)
+        ledger_nb(st, ts, n_acc + v, LG_LIQ_FEE, -1, fee, first)
     deficit = max(-st.cash[a], 0.0)
     paid = min(deficit, st.insurance[v])
     if paid > 0.0:
         st.insurance[v] -= paid
         st.cash[a] += paid
-        ledger_nb(st, ts, a, LG_INSURANCE, -1, paid, -1)
-        ledger_nb(st, ts, n_acc + v, LG_INSURANCE, -1, -paid, -1)
+        ledger_nb(st, ts, a, LG_INSURANCE, -1, paid, first)
+        ledger_nb(st, ts, n_acc + v, LG_INSURANCE, -1, -paid, first)
     rest = deficit - paid
     if rest > 0.0:
         st.cash[a] += rest
         st.cp[0] -= rest
-        ledger_nb(st, ts, a, LG_SOCIALIZED, -1, rest, -1)
+        ledger_nb(st, ts, a, LG_SOCIALIZED, -1, rest, first)
     for n in range(first, st.counters[C_LIQ]):
         r = st.liquidations[n]
         share = r.fee / total if total > 0.0 else 0.0

@@ -10,14 +10,17 @@ out only when something happens: a fill, a breach found by the array-only margin
 sample, arrival, cancel or stop observation.
 """
 import numpy as np
-from numba import njit
+from numba import njit, objmode
 
 from .accounts_nb import below_maintenance_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
-from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_LEDGER,
-                    C_LIQ, C_NEXT_SAMPLE, C_ORDERS, EV_FUNDING, EV_ORACLE, EV_REORG, EV_TRACE,
-                    EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_FULL, NO_TS)
+from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
+                    C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
+                    EV_REORG, EV_TRACE, EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
+                    MODE_HOOK, MODE_RETURN, NO_TS)
+from .intents_nb import execute_intents_nb, snapshot_nb
+from ..hooks import decision_hook
 from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
 from .liquidation_nb import check_margin_nb
@@ -56,6 +59,15 @@ def _samples_until_nb(inp, st, t, inclusive):
 
 
 @njit(cache=True)
+def _call_hook_nb(d):
+    """The strategy's decision ``d`` in Python (kept out of ``run_nb`` so the loop compiles
+    without with-lifting)."""
+    with objmode(code="int64"):
+        code = decision_hook(d)
+    return code
+
+
+@njit(cache=True)
 def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
     for a in range(n_acc):
         if below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
@@ -83,7 +95,10 @@ def run_nb(inp, st):
     5. each trade is matched against the book (nothing matches while the venue is down) and
        followed by a margin check; then reorgs stamped at this time;
     7. client-side stops observe the trades stamped ``ts - feed_latency``;
-    8. a decision at ``d`` runs after all of the above at ``d``; its orders leave at ``d``.
+    8. a decision at ``d`` runs after all of the above at ``d``; its orders leave at ``d``:
+       fast path: targets traded in the kernel; hook mode: the strategy's ``on_decision``
+       runs through ``backtester.hooks.decision_hook`` (objmode) and its queued intents are
+       executed in order; return mode: the kernel returns EXIT_DECISION to the caller.
 
     A margin check liquidates accounts with ``NC < MMR`` whose venue is up and flags the others
     for the first check after recovery. Arrivals, cancels and observations are events of their
@@ -117,7 +132,7 @@ def run_nb(inp, st):
     every = inp.cfg_i[CI_SAMPLE_EVERY]
     n_ev = ev_ts.shape[0]
     n_dec = inp.dc_ts.shape[0]
-    hybrid = inp.cfg_i[CI_TARGET_MODE] < 0
+    mode = inp.cfg_i[CI_TARGET_MODE]
     view = np.zeros(n_mk)
     dirty = False  # a funding/oracle group changed a held market: check margin at its end
     k = counters[C_EVENT]
@@ -133,11 +148,22 @@ def run_nb(inp, st):
                 return EXIT_FULL
             counters[C_EVENT] = k
             counters[C_DECISION] = d
-            if hybrid:
+            if mode == MODE_RETURN:
                 return EXIT_DECISION
             if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
                 return EXIT_FULL
-            apply_targets_nb(inp, st, d, next_dec, view)
+            if mode == MODE_HOOK:
+                if counters[C_INTENTS] == 0:  # not resuming a decision whose intents overflowed
+                    snapshot_nb(inp, st, next_dec)
+                    if _call_hook_nb(d) < 0:
+                        return EXIT_ERROR
+                room = min(n_orders - counters[C_ORDERS] - 2 * n_mk - 8,
+                           (n_ledger - counters[C_LEDGER]) // 3 - 2 * n_mk - 8,
+                           st.transfers.shape[0] - counters[C_TRANSFERS] - 1)
+                if not execute_intents_nb(inp, st, next_dec, room):
+                    return EXIT_FULL
+            else:
+                apply_targets_nb(inp, st, d, next_dec, view)
             d += 1
             counters[C_DECISION] = d
             next_dec = inp.dc_ts[d] if d < n_dec else NO_TS

@@ -78,7 +78,8 @@ CI_MARGIN_MODE = 2
 CI_SAMPLE_EVERY = 3
 CI_TARGET_MODE = 4      # -1: hybrid (decisions go to Python), 0 position, 1 leverage, 2 notional
 CI_END_TS = 5           # samples are taken up to this time
-CI_N = 6
+CI_BRIDGE_DELAY = 6     # transfer time between accounts of different venues
+CI_N = 7
 
 
 class State(NamedTuple):
@@ -106,3 +107,8 @@ class State(NamedTuple):
     n_armed: np.ndarray      # int64 per market: armed client-side stops
     next_arrival: np.ndarray # int64[1]: earliest pending arrival, cancel or observation (NO_TS if none)
     deferred: np.ndarray     # bool per account: below maintenance while its venue is down
+    transfers: np.ndarray    # transfer_dt
+    transit: np.ndarray      # float64[1]: collateral on its way between accounts
+    intents: np.ndarray      # float64[cap, N_INTENT_COLS]: what on_decision asked for (hook mode)
+    snapshot: np.ndarray     # float64[accounts, 4]: NC, IMR, MMR, gross notional at the decision
+    view_pos: np.ndarray     # float64[markets]: expected position at the decision
