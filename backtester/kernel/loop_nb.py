@@ -50,6 +50,8 @@ def _samples_until_nb(inp, st, t, inclusive):
         return True
     nxt = st.counters[C_NEXT_SAMPLE]
     while nxt < t or (inclusive and nxt == t):
+        if st.next_arrival[0] <= nxt:  # arrivals, cancels, observations stamped <= nxt first
+            advance_nb(inp, st, nxt, 9)
         if not sample_nb(inp, st, nxt):
             st.counters[C_NEXT_SAMPLE] = nxt
             return False
