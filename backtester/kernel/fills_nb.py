@@ -9,6 +9,9 @@ from numba import njit
 
 from .accounts_nb import book_trade_nb, ledger_nb
 from .enums import C_FILLS, LG_FEE, LQ_TAKER
+
+#: cap on the slippage fraction s (docs/simulation.md): prices stay positive under any stress
+MAX_SLIPPAGE = 0.5
 from .trace_nb import ack_latency_nb, finality_nb
 
 
@@ -35,6 +38,7 @@ def taker_price_nb(inp, m, side, size, trade_row):
     t = inp.tr_ts[trade_row]
     s = multiplier_nb(inp, t) * (inp.mk_half_spread[m]
                                  + inp.mk_impact[m] * np.sqrt(size / inp.tr_vol[trade_row]))
+    s = min(s, MAX_SLIPPAGE)  # a taker never pays over 1.5x, nor sells under 0.5x, the print
     return inp.tr_price[trade_row] * (1.0 + side * s)
 
 

@@ -143,6 +143,10 @@ def run_nb(inp, st):
     while True:
         t = ev_ts[k] if k < n_ev else NO_TS
         if next_dec < t:
+            # samples due before d see only what happened by their own time, then d's step 4-7
+            if not _samples_until_nb(inp, st, next_dec, False):
+                counters[C_EVENT] = k
+                return EXIT_FULL
             if next_arrival[0] <= next_dec:
                 advance_nb(inp, st, next_dec, 8)
             if not _samples_until_nb(inp, st, next_dec, True):

@@ -43,6 +43,7 @@ REASON_NAMES = ["NONE", "INSUFFICIENT_MARGIN", "VENUE_DOWN", "REDUCE_ONLY", "IOC
 STEP_TRACE, STEP_FUNDING, STEP_ORACLE, STEP_ARRIVE, STEP_MATCH, STEP_STOPS, STEP_SEND = 1, 2, 3, 4, 5, 7, 8
 
 LIVE = ("open", "partially_filled")
+MAX_SLIPPAGE = 0.5   # docs/simulation.md: s is capped at 0.5
 
 
 # ============================================================================ public interface
@@ -590,6 +591,7 @@ class Simulation:
         spec = self.specs[o.market]
         V = self.traded_volume(o.market, t["ts"])
         s = self.slippage_multiplier(t["ts"]) * (spec.half_spread + spec.impact * math.sqrt(size / V))
+        s = min(s, MAX_SLIPPAGE)  # a taker never pays over 1.5x, nor sells under 0.5x, the print
         return t["price"] * (1 + o.side * s)
 
     def fill_taker(self, o: Order, t):
