@@ -102,6 +102,11 @@ def _cmd_run(args) -> int:
     config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
     market = args.market or ds.markets_traded[0]
+    from backtester.kernel import is_cached
+
+    if not is_cached():
+        print("first run: compiling the numba kernel (about a minute, cached afterwards)...",
+              file=sys.stderr, flush=True)
     print(f"data: {ds!r}")
     print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
           f"slippage x{args.slippage}; market {market}, leverage {args.leverage}")

@@ -13,6 +13,8 @@ def _refresh_cache() -> None:
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(here.glob("*.py")):
+        if path.name == "__init__.py":  # no compiled code here
+            continue
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     stamp = digest.hexdigest()
@@ -30,3 +32,9 @@ def _refresh_cache() -> None:
 
 
 _refresh_cache()
+
+
+def is_cached() -> bool:
+    """True when the event loop's compiled code is in numba's on-disk cache (warm start)."""
+    cache = Path(__file__).resolve().parent / "__pycache__"
+    return any(cache.glob("loop_nb.run_nb-*.nbi"))
