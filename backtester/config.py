@@ -9,11 +9,11 @@ Examples
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
+from ._names import check_names
 from .market import Market, suggest_fields
 
 
@@ -99,12 +99,7 @@ class SimConfig:
 
     def with_(self, **changes) -> "SimConfig":
         """A copy with ``changes``; a misspelt field is an error naming the close match."""
-        known = {f.name for f in fields(self)}
-        for key in changes:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise TypeError(f"SimConfig has no field {key!r}{hint}")
+        check_names("SimConfig", "field", changes, (f.name for f in fields(self)))
         return replace(self, **changes)
 
     def market(self, name: str) -> Market:

@@ -138,7 +138,7 @@ class Engine:
 
     def run(self) -> None:
         """Run to the end, answering decisions with the in-kernel targets (fast path)."""
-        while self.step() != E.EXIT_DONE:
+        if self.step() != E.EXIT_DONE:
             raise RuntimeError("the kernel stopped for a Python decision; use the hybrid driver")
 
     @property

@@ -10,8 +10,9 @@ Examples
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields, replace
+
+from ._names import check_names
 
 # dYdX v4 margin fractions by liquidity tier, and tier-1 fees (DESIGN.md)
 _LARGE_CAP = dict(imf=0.02, mmf=0.012)
@@ -72,12 +73,7 @@ class Market:
 
     def with_(self, **changes) -> "Market":
         """A copy with ``changes``; a misspelt field is an error naming the close match."""
-        known = {f.name for f in fields(self)}
-        for key in changes:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise TypeError(f"Market has no field {key!r}{hint}")
+        check_names("Market", "field", changes, (f.name for f in fields(self)))
         return replace(self, **changes)
 
 
@@ -87,11 +83,7 @@ def suggest_fields(cls):
     known = [f.name for f in fields(cls)]
 
     def __init__(self, *args, **kwargs):
-        for key in kwargs:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; fields: {', '.join(known)}"
-                raise TypeError(f"{cls.__name__} has no field {key!r}{hint}")
+        check_names(cls.__name__, "field", kwargs, known)
         init(self, *args, **kwargs)
 
     __init__.__doc__ = init.__doc__

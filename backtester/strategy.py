@@ -17,10 +17,11 @@ TypeError: Flip has no parameter 'levrage'; did you mean 'leverage'?
 """
 from __future__ import annotations
 
-import difflib
 
 import numpy as np
 import pandas as pd
+
+from ._names import check_names
 
 TARGET_KINDS = {"position": 0, "leverage": 1, "notional": 2}
 
@@ -52,11 +53,7 @@ class Strategy:
 
     def __init__(self, **overrides):
         defaults = self._defaults()
-        for key in overrides:
-            if key not in defaults:
-                close = difflib.get_close_matches(key, list(defaults), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {sorted(defaults)}"
-                raise TypeError(f"{type(self).__name__} has no parameter {key!r}{hint}")
+        check_names(type(self).__name__, "parameter", overrides, defaults)
         self.params = {**defaults, **overrides}
         self._targets: dict[str, np.ndarray] = {}
         self._target_kind: str | None = None

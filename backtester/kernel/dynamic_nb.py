@@ -77,6 +77,3 @@ def advance_nb(inp, st, t, step):
             observe_trade_nb(inp, st, inp.ev_idx[who], bt)
             st.counters[C_OBS] = who + 1
     refresh_next_nb(inp, st)
-    tr = next_transfer_nb(st)
-    if tr >= 0 and st.transfers[tr].arrive_ts < st.next_arrival[0]:
-        st.next_arrival[0] = st.transfers[tr].arrive_ts

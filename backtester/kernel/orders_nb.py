@@ -13,6 +13,7 @@ from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, LG_GAS, 
                     R_INSUFFICIENT_MARGIN, R_NO_PRICE, R_NONE, R_VENUE_DOWN, ST_ARMED,
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
 from .state import CI_FEED_LATENCY
+from .transfers_nb import next_transfer_nb
 from .trace_nb import arrival_nb, gas_nb, order_latency_nb
 
 
@@ -226,7 +227,8 @@ def next_observation_nb(inp, st):
 
 @njit(cache=True)
 def refresh_next_nb(inp, st):
-    """Recompute ``st.next_arrival[0]``: the earliest pending arrival, cancel or observation."""
+    """Recompute ``st.next_arrival[0]``: the earliest pending arrival, cancel, stop observation
+    or transfer."""
     nxt = NO_TS
     for i in range(st.counters[C_ACTIVE]):
         o = st.orders[st.active[i]]
@@ -243,4 +245,7 @@ def refresh_next_nb(inp, st):
         seen = inp.ev_ts[obs] + inp.cfg_i[CI_FEED_LATENCY]
         if seen < nxt:
             nxt = seen
+    tr = next_transfer_nb(st)
+    if tr >= 0 and st.transfers[tr].arrive_ts < nxt:
+        nxt = st.transfers[tr].arrive_ts
     st.next_arrival[0] = nxt
