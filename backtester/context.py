@@ -102,6 +102,23 @@ class Context:
         extra = 0.0 if self._pending is None else self._pending.get(m, 0.0)
         return float(self._st.view_pos[m]) + extra
 
+    def entry_price(self, market: str) -> float:
+        """Average entry price of the venue's position in ``market`` (NaN when flat), as a
+        venue's positions endpoint reports it at ``t``."""
+        m = self._m(market)
+        return float(self._st.entry[m]) if self._st.pos[m] != 0.0 else float("nan")
+
+    def unrealized_pnl(self, market: str) -> float:
+        """The venue's position in ``market`` marked at the oracle in force at ``t`` against its
+        entry price (0 when flat)."""
+        m = self._m(market)
+        s = float(self._st.pos[m])
+        if s == 0.0:
+            return 0.0
+        px = float(self._st.oracle[m])
+        px = px if np.isfinite(px) else float(self._st.last[m])  # the kernel's mark rule
+        return s * (px - float(self._st.entry[m]))
+
     def equity(self, market: str | None = None) -> float:
         """Net collateral of the account (of ``market``'s account in isolated mode)."""
         return float(self._st.snapshot[self._account_of(market), 0])

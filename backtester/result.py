@@ -27,6 +27,8 @@ class Result:
 
     Attributes
     ----------
+    data : data_loaders.Dataset
+        The dataset the run replayed (after any scenario was applied).
     equity : DataFrame
         Sampled every ``SimConfig.sample_every``: equity (net collateral), cash, unrealized
         PnL, IMR, MMR, margin ratio (NC / MMR), gross notional, insurance fund, drawdown.
@@ -38,6 +40,7 @@ class Result:
         self.engine = engine
         self.strategy = strategy
         self.config = config
+        self.data = data
         self.layout = engine.layout
         self._cache: dict[str, pd.DataFrame] = {}
 
