@@ -6,6 +6,8 @@ resumes where it stopped (a cached kernel re-entered, no Python inside the loop)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,7 @@ from .config import SimConfig
 from .context import Context
 from .engine import Engine
 from .kernel import enums as E
-from .prepare import layout_for, prepare
+from .prepare import layout_for, prepare, with_decisions
 from .result import Result
 from .strategy import TARGET_KINDS, Strategy
 
@@ -93,11 +95,37 @@ def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(),
     >>> res = bt.run(BuyAndHold(leverage=2.0), dl.sample("btcusdt-tape"), bt.SimConfig())
     >>> res.stats()["total_return"]  # doctest: +SKIP
     """
-    if not isinstance(strategy, Strategy):
-        raise TypeError(f"run() expects a Strategy instance, got {type(strategy).__name__}"
-                        + (" (did you forget to instantiate it?)" if isinstance(strategy, type) else ""))
+    _check_strategy(strategy)
     config = config or SimConfig()
-    layout = layout_for(data, config)
+    return run_prepared(strategy, Prepared.build(data, config, reorgs), progress=progress)
+
+
+class Prepared(NamedTuple):
+    """One dataset under one config, laid out for the kernel once and shared by many runs.
+
+    Every strategy run on a ``Prepared`` receives the very same market arrays (only decision
+    times and fast-path targets differ), so :func:`backtester.compare` can prove by hashing
+    that no strategy was given other data or costs.
+    """
+
+    data: object
+    config: SimConfig
+    layout: object
+    inputs: object
+    reorgs: tuple
+
+    @classmethod
+    def build(cls, data, config: SimConfig | None = None, reorgs=()) -> Prepared:
+        config = config or SimConfig()
+        layout = layout_for(data, config)
+        inputs, _ = prepare(data, config, layout, reorgs=reorgs)
+        return cls(data, config, layout, inputs, tuple(reorgs))
+
+
+def run_prepared(strategy: Strategy, prepared: Prepared, *, progress: bool = False) -> Result:
+    """:func:`run` on an already prepared dataset (the path of compare and sweeps)."""
+    _check_strategy(strategy)
+    data, config, layout = prepared.data, prepared.config, prepared.layout
     times = decision_times(strategy.every, layout.start_ns, layout.end_ns)
     strategy.decision_times = times
     strategy._targets, strategy._target_kind = {}, None
@@ -109,18 +137,23 @@ def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(),
             if market not in layout.markets:
                 raise KeyError(f"targets for unknown market {market!r}; markets: {layout.markets}")
             targets[:, layout.markets.index(market)] = values
-        inp, _ = prepare(data, config, layout, decision_ts=dc, targets=targets,
-                         target_mode=TARGET_KINDS[strategy._target_kind], reorgs=reorgs)
+        inp = with_decisions(prepared.inputs, dc, targets, TARGET_KINDS[strategy._target_kind])
         engine = Engine(inp, layout, config)
         engine.run()
     else:
         if strategy._targets:
             raise ValueError(f"{type(strategy).__name__} sets targets in init() and overrides on_decision(); "
                              "use one or the other")
-        inp, _ = prepare(data, config, layout, decision_ts=dc, target_mode=E.MODE_HOOK, reorgs=reorgs)
+        inp = with_decisions(prepared.inputs, dc, None, E.MODE_HOOK)
         engine = Engine(inp, layout, config)
         _hybrid(engine, strategy, progress)
     return Result(engine, strategy, data, config)
+
+
+def _check_strategy(strategy) -> None:
+    if not isinstance(strategy, Strategy):
+        raise TypeError(f"run() expects a Strategy instance, got {type(strategy).__name__}"
+                        + (" (did you forget to instantiate it?)" if isinstance(strategy, type) else ""))
 
 
 def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:

@@ -14,11 +14,34 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .kernel.enums import (DOWNTIME_QUEUE, DOWNTIME_REJECT, EV_FUNDING, EV_ORACLE, EV_REORG,
-                           EV_TRACE, EV_TRADE, MARGIN_CROSS, MARGIN_ISOLATED)
-from .kernel.state import (CI_BRIDGE_DELAY, CF_LATENCY_SCALE, CF_LIQ_SPREAD, CF_MIN_TRADE, CF_N, CF_REBALANCE_BAND, CI_DOWNTIME,
-                           CI_END_TS, CI_FEED_LATENCY, CI_MARGIN_MODE, CI_N, CI_SAMPLE_EVERY,
-                           CI_TARGET_MODE, Inputs)
+from .kernel.enums import (
+    DOWNTIME_QUEUE,
+    DOWNTIME_REJECT,
+    EV_FUNDING,
+    EV_ORACLE,
+    EV_REORG,
+    EV_TRACE,
+    EV_TRADE,
+    MARGIN_CROSS,
+    MARGIN_ISOLATED,
+)
+from .kernel.enums import MODE_RETURN as E_MODE_RETURN
+from .kernel.state import (
+    CF_LATENCY_SCALE,
+    CF_LIQ_SPREAD,
+    CF_MIN_TRADE,
+    CF_N,
+    CF_REBALANCE_BAND,
+    CI_BRIDGE_DELAY,
+    CI_DOWNTIME,
+    CI_END_TS,
+    CI_FEED_LATENCY,
+    CI_MARGIN_MODE,
+    CI_N,
+    CI_SAMPLE_EVERY,
+    CI_TARGET_MODE,
+    Inputs,
+)
 
 
 @dataclass
@@ -181,11 +204,6 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     else:
         mk_account, ac_venue = np.arange(M, dtype=np.int32), mk_venue.copy()
 
-    dc = np.asarray(decision_ts if decision_ts is not None else [], np.int64)
-    tg = (np.full((len(dc), M), np.nan) if targets is None else np.ascontiguousarray(targets, np.float64))
-    if tg.shape != (len(dc), M):
-        raise ValueError(f"targets must have shape (decisions, markets) = {(len(dc), M)}, got {tg.shape}")
-
     cfg_f = np.zeros(CF_N)
     cfg_f[CF_LATENCY_SCALE] = config.latency_scale
     cfg_f[CF_LIQ_SPREAD] = config.liq_spread
@@ -196,11 +214,11 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_DOWNTIME] = DOWNTIME_QUEUE if config.downtime_policy == "queue" else DOWNTIME_REJECT
     cfg_i[CI_MARGIN_MODE] = MARGIN_CROSS if config.margin_mode == "cross" else MARGIN_ISOLATED
     cfg_i[CI_SAMPLE_EVERY] = config.ns("sample_every")
-    cfg_i[CI_TARGET_MODE] = target_mode
+    cfg_i[CI_TARGET_MODE] = E_MODE_RETURN
     cfg_i[CI_END_TS] = lay.end_ns
     cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")
 
-    f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)  # noqa: E731
+    f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)
     inp = Inputs(
         ev_ts=ev_ts, ev_type=ev_type, ev_idx=ev_idx,
         tr_ts=tr_ts, tr_market=tr_m, tr_price=tr_px, tr_size=tr_sz, tr_vol=tr_vol,
@@ -212,9 +230,28 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
         mk_venue=mk_venue, mk_account=mk_account, mk_imf=f("imf"), mk_mmf=f("mmf"),
         mk_taker=f("taker_fee"), mk_maker=f("maker_fee"), mk_half_spread=f("half_spread"),
         mk_impact=f("impact"), mk_liq_fee=f("liq_fee"), ac_venue=ac_venue,
-        dc_ts=dc, tg_value=tg, cfg_f=cfg_f, cfg_i=cfg_i,
+        dc_ts=np.zeros(0, np.int64), tg_value=np.zeros((0, M)), cfg_f=cfg_f, cfg_i=cfg_i,
     )
+    if decision_ts is not None or targets is not None or target_mode != E_MODE_RETURN:
+        inp = with_decisions(inp, decision_ts, targets, target_mode)
     return inp, lay
+
+
+def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int = -1) -> Inputs:
+    """``inp`` with the decision times, fast-path targets and decision mode of one strategy.
+
+    Everything else is shared, not copied: one prepared market serves many strategies (the
+    kernel never writes to its inputs), which is how :func:`backtester.compare` and sweeps give
+    every run the very same arrays.
+    """
+    M = len(inp.mk_venue)
+    dc = np.ascontiguousarray(decision_ts if decision_ts is not None else [], np.int64)
+    tg = (np.full((len(dc), M), np.nan) if targets is None else np.ascontiguousarray(targets, np.float64))
+    if tg.shape != (len(dc), M):
+        raise ValueError(f"targets must have shape (decisions, markets) = {(len(dc), M)}, got {tg.shape}")
+    cfg_i = inp.cfg_i.copy()
+    cfg_i[CI_TARGET_MODE] = target_mode
+    return inp._replace(dc_ts=dc, tg_value=tg, cfg_i=cfg_i)
 
 
 def _slippage_series(value):
