@@ -57,6 +57,27 @@ class Context:
     def markets(self) -> list:
         return list(self._engine.layout.markets)
 
+    @property
+    def config(self):
+        """The run's :class:`~backtester.SimConfig` (read-only)."""
+        return self._engine.config
+
+    @property
+    def seen_ts(self) -> int:
+        """Observation horizon (ns): market data stamped after it is not visible yet
+        (``ts - feed_latency``)."""
+        return self._seen
+
+    def market_spec(self, market: str):
+        """The :class:`~backtester.Market` the run uses for ``market`` (IMF, MMF, fees, venue)."""
+        self._m(market)
+        return self._engine.config.market(market)
+
+    def account(self, market: str) -> int:
+        """Index of the margin account holding ``market`` (cross: its venue's; isolated: its
+        own); ``Result.layout.accounts`` names it."""
+        return self._account_of(market)
+
     def _m(self, market: str) -> int:
         try:
             return self._engine.layout.market_index[market]
@@ -122,6 +143,11 @@ class Context:
     def equity(self, market: str | None = None) -> float:
         """Net collateral of the account (of ``market``'s account in isolated mode)."""
         return float(self._st.snapshot[self._account_of(market), 0])
+
+    def total_equity(self) -> float:
+        """Net collateral summed over every account plus collateral on a bridge: what
+        ``Result.equity['equity']`` samples."""
+        return float(np.sum(self._st.snapshot[:, 0]) + self._st.transit[0])
 
     def free_collateral(self, market: str | None = None) -> float:
         """Net collateral less the initial margin requirement."""

@@ -40,23 +40,20 @@ DUST = 1e-9
 
 
 # ---------------------------------------------------------------------------- context access
-# Context has no public accessor for the run's config, the account of a market or the sum over
-# accounts; these three helpers are the only places that read its internals.
 def run_config(ctx):
     """The run's :class:`~backtester.config.SimConfig` (margin fractions, rebalance band)."""
-    return ctx._engine.config
+    return ctx.config
 
 
 def account_of(ctx, market: str) -> int:
     """Index of the margin account that holds ``market`` (one per venue in cross mode)."""
-    return ctx._account_of(market)
+    return ctx.account(market)
 
 
 def total_equity(ctx) -> float:
     """Net collateral summed over every account, plus collateral on a bridge (what
     ``Result.equity['equity']`` samples), at the decision."""
-    st = ctx._st
-    return float(np.sum(st.snapshot[:, 0]) + st.transit[0])
+    return ctx.total_equity()
 
 
 def mark(ctx, market: str) -> float:
