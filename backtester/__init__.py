@@ -18,6 +18,11 @@ from .market import Market
 from .result import Result
 from .strategy import Strategy
 
+from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
+from .compare import Comparison, compare  # noqa: E402
+from . import report  # noqa: E402
+
 __version__ = "0.1.0"
 
-__all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "__version__"]
+__all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
+           "scenarios", "report", "__version__"]
