@@ -19,7 +19,7 @@ from .result import Result
 from .strategy import Strategy
 
 from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
-from .compare import Comparison, compare  # noqa: E402
+from .comparison import Comparison, compare  # noqa: E402
 from . import report  # noqa: E402
 
 __version__ = "0.1.0"

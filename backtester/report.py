@@ -1,0 +1,266 @@
+"""The report folder of a comparison: tables as CSV, plots as PNG, one HTML page linking them.
+
+The page answers three questions first: which strategy survives each stress (equity of every
+strategy under every scenario, liquidations counted), what funding and slippage cost each one
+(cost table and P&L waterfalls), and where each would be liquidated (liquidation ladders).
+
+Examples
+--------
+>>> cmp = bt.compare(strategies, data, scenarios=bt.scenarios.stress_suite(data))  # doctest: +SKIP
+>>> bt.report.write_report(cmp, "report/")                                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+#: metrics written as scenario x strategy tables and heatmaps, with how to show them
+KEY_METRICS = {
+    "total_return": "{:+.2%}",
+    "max_drawdown": "{:.2%}",
+    "n_liquidations": "{:.0f}",
+    "funding": "{:+,.2f}",
+    "slippage_cost": "{:,.2f}",
+    "fees": "{:,.2f}",
+    "min_margin_ratio": "{:,.2f}",
+}
+_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+        "table.t{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}"
+        "table.t td,table.t th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "img{max-width:100%;border:1px solid #eee;margin:0.3em 0 1em}"
+        "figure{margin:0}figcaption{font-size:13px;color:#444}")
+COST_METRICS = ["fees", "slippage_cost", "funding", "gas", "liquidation_losses"]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a label."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:80] or "x"
+
+
+def _fmt_frame(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    return df.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else fmt.format(v)))
+
+
+def comparison_text(cmp, metric: str = "total_return") -> str:
+    """The console table: ``metric`` by scenario x strategy, then the ranking."""
+    fmt = KEY_METRICS.get(metric, "{:,.4g}")
+    p = _fmt_frame(cmp.pivot(metric), fmt)
+    rank = cmp.ranking(metric)
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40):
+        lines = [f"{metric} by scenario (rows) and strategy (columns):", p.to_string(), "",
+                 "ranking (1 = best; mean rank over scenarios):",
+                 rank[["mean_rank", f"worst_{metric}"] + (["liquidated_in"] if "liquidated_in" in rank else [])]
+                 .to_string(float_format=lambda v: f"{v:,.3f}")]
+    return "\n".join(lines)
+
+
+def write_tables(cmp, folder: Path) -> dict:
+    """CSV tables of the comparison; returns {name: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"comparison": folder / "comparison.csv", "summary": folder / "summary.csv",
+           "ranking": folder / "ranking.csv", "fingerprints": folder / "fingerprints.csv"}
+    cmp.table.to_csv(out["comparison"], index=False)
+    cmp.summary().to_csv(out["summary"], index=False)
+    cmp.ranking().to_csv(out["ranking"])
+    cmp.fingerprints.to_csv(out["fingerprints"], index=False)
+    for metric in KEY_METRICS:
+        if metric in set(cmp.table["metric"]):
+            out[metric] = folder / f"{metric}.csv"
+            cmp.pivot(metric).to_csv(out[metric])
+    return out
+
+
+def equity_overlay(cmp, scenario: str, ax=None):
+    """Equity of every strategy under one scenario (first seed), with venue downtime shaded.
+
+    Returns the Figure. Downtime comes from the scenario's latency trace (rows with
+    ``up=False``), so an outage shows where it happened.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 4.2))
+    else:
+        fig = ax.figure
+    runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario}
+    if not runs:
+        raise KeyError(f"no kept results for scenario {scenario!r} (compare(keep_results=True) keeps them)")
+    for name in cmp.strategies:
+        if name in runs:
+            eq = runs[name].equity["equity"]
+            ax.plot(eq.index, eq.to_numpy(), lw=1.2, label=name)
+    down = downtime_windows(next(iter(runs.values())).data)
+    for start, end in down:
+        ax.axvspan(start, end, color="tab:red", alpha=0.15, lw=0)
+    ax.set_title(f"Equity under {scenario}" + (" (shaded: venue down)" if down else ""))
+    ax.set_ylabel("equity (quote)")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
+
+
+def downtime_windows(data) -> list:
+    """[(start, end)] of venue downtime in a dataset's latency trace (any venue)."""
+    lt = data.latency
+    if lt.num_rows == 0:
+        return []
+    df = lt.select(["ts", "venue", "up"]).to_pandas()
+    out = []
+    for _, g in df.groupby("venue", observed=True):
+        up = g["up"].to_numpy()
+        ts = g["ts"].to_numpy()
+        i = 0
+        while i < len(up):
+            if not up[i]:
+                j = i
+                while j < len(up) and not up[j]:
+                    j += 1
+                end = ts[j] if j < len(up) else ts[-1]
+                out.append((pd.Timestamp(ts[i]), pd.Timestamp(end)))
+                i = j
+            else:
+                i += 1
+    return out
+
+
+def _save(fig, path: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path.name
+
+
+def write_plots(cmp, folder: Path, progress: bool = False) -> dict:
+    """PNG plots of a comparison; returns {section: [(caption, file name)]}."""
+    from . import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sections: dict = {"survival": [], "costs": [], "liquidation": [], "heatmaps": [], "finality": []}
+    tasks = []
+    for scenario in cmp.scenarios:
+        tasks.append(("survival", f"Equity of every strategy: {scenario}", f"equity-{slug(scenario)}.png",
+                      lambda s=scenario: equity_overlay(cmp, s)))
+    for metric in ("total_return", "max_drawdown", "funding", "slippage_cost", "n_liquidations"):
+        if metric in set(cmp.table["metric"]) and len(cmp.scenarios) * len(cmp.strategies) > 1:
+            tasks.append(("heatmaps", f"{metric} by scenario and strategy", f"heatmap-{metric}.png",
+                          lambda m=metric: plots.heatmap(cmp.table, m)))
+    base = cmp.scenarios[0]
+    for name in cmp.strategies:
+        res = cmp.results.get((base, name, _first_seed(cmp, base)))
+        if res is None:
+            continue
+        s = slug(name)
+        tasks += [
+            ("costs", f"P&L waterfall: {name} ({base})", f"waterfall-{s}.png", lambda r=res: plots.waterfall(r)),
+            ("liquidation", f"Liquidation ladder: {name} ({base})", f"ladder-{s}.png", lambda r=res: plots.ladder(r)),
+            ("liquidation", f"Margin ratio: {name} ({base})", f"margin-{s}.png", lambda r=res: plots.margin(r)),
+            ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.equity(r)),
+            ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.finality(r)),
+        ]
+    it = tasks
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(tasks, desc="plots", unit="plot")
+    for section, caption, fname, make in it:
+        try:
+            sections[section].append((caption, _save(make(), folder / fname)))
+        except Exception as exc:  # noqa: BLE001 - one bad plot must not lose the whole report
+            msg = f"{caption}: not drawn ({type(exc).__name__}: {exc})"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            sections[section].append((msg, None))
+    return sections
+
+
+def _first_seed(cmp, scenario):
+    seeds = cmp.table.loc[cmp.table["scenario"] == scenario, "seed"]
+    return int(seeds.iloc[0]) if len(seeds) else 0
+
+
+def _table_html(df: pd.DataFrame, fmt: str | None = None) -> str:
+    shown = _fmt_frame(df, fmt) if fmt else df
+    return shown.to_html(classes="t", border=0, escape=True, na_rep="")
+
+
+def write_html(cmp, folder: Path, tables: dict, sections: dict, *, title: str, notes: list) -> Path:
+    """One self-contained page linking the plots and tables."""
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
+             f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
+    parts += [f"<p>{e(n)}</p>" for n in notes]
+    parts.append("<h2>Summary</h2>")
+    for metric, fmt in KEY_METRICS.items():
+        if metric in set(cmp.table["metric"]):
+            parts.append(f"<h3>{e(metric)} (scenario x strategy, mean over seeds)</h3>")
+            parts.append(_table_html(cmp.pivot(metric), fmt))
+    parts.append("<h3>Ranking by total return</h3>" + _table_html(cmp.ranking().round(3)))
+    costs = cmp.metric_table()[[c for c in COST_METRICS if c in set(cmp.table["metric"])]]
+    headings = {"survival": "Which strategy survives each stress", "costs": "What fees, slippage and funding cost",
+                "liquidation": "Where each would be liquidated", "heatmaps": "Scenario x strategy heatmaps",
+                "finality": "Finality: time to final and exposure while pending"}
+    for key, heading in headings.items():
+        items = sections.get(key, [])
+        if key == "costs":
+            parts.append(f"<h2>{e(heading)}</h2><p>Cost lines under {e(cmp.scenarios[0])} (quote currency; "
+                         "funding positive = received):</p>" + _table_html(costs, "{:+,.2f}"))
+        elif items:
+            parts.append(f"<h2>{e(heading)}</h2>")
+        for caption, fname in items:
+            if fname is None:
+                parts.append(f"<p><em>{e(caption)}</em></p>")
+            else:
+                parts.append(f"<figure><img src='{e(fname)}' alt='{e(caption)}'><figcaption>{e(caption)}"
+                             "</figcaption></figure>")
+    parts.append("<h2>Tables (CSV)</h2><ul>")
+    parts += [f"<li><a href='{e(p.name)}'>{e(p.name)}</a></li>" for p in tables.values()]
+    parts.append("</ul></body></html>")
+    path = folder / "index.html"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), plots: bool = True,
+                 progress: bool = False) -> Path:
+    """Write tables (CSV), plots (PNG) and ``index.html`` for a :class:`Comparison`.
+
+    Parameters
+    ----------
+    cmp : Comparison
+        From :func:`backtester.compare` (with ``keep_results=True`` for the plots).
+    folder : str or Path
+        Created if missing; files in it with the same names are replaced.
+    title : str
+    notes : sequence of str
+        Paragraphs shown under the title (data provenance, config).
+    plots : bool
+        False writes tables and the page only.
+    progress : bool
+        Progress bar over plots.
+
+    Returns
+    -------
+    Path
+        The HTML page.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = write_tables(cmp, folder)
+    sections = write_plots(cmp, folder, progress=progress) if plots and cmp.results else {}
+    return write_html(cmp, folder, tables, sections, title=title, notes=list(notes))
+
+
+__all__ = [
+    "comparison_text",
+    "downtime_windows",
+    "equity_overlay",
+    "slug",
+    "write_html",
+    "write_plots",
+    "write_report",
+    "write_tables",
+]
