@@ -140,3 +140,29 @@ class Result:
         from .stats import compute_stats
 
         return compute_stats(self)
+
+    def plot(self, kind: str = "equity", **kwargs):
+        """Plot this run; returns the matplotlib Figure (see :mod:`backtester.plots`).
+
+        Parameters
+        ----------
+        kind : {'equity', 'margin', 'ladder', 'waterfall', 'funding', 'finality', 'dashboard'}
+        **kwargs
+            Passed to the plot function (``ax=``, ``fig=``, ``at=`` for the ladder, ...).
+
+        Examples
+        --------
+        >>> fig = res.plot("waterfall")      # doctest: +SKIP
+        >>> fig.savefig("waterfall.png")     # doctest: +SKIP
+        """
+        from . import plots
+        from ._names import check_names
+
+        kinds = {"equity": plots.plot_equity, "margin": plots.plot_margin, "ladder": plots.plot_ladder,
+                 "waterfall": plots.plot_waterfall, "funding": plots.plot_funding,
+                 "finality": plots.plot_finality, "dashboard": plots.dashboard}
+        try:
+            check_names("Result.plot", "kind", [kind], kinds)
+        except TypeError as e:
+            raise ValueError(str(e)) from None
+        return kinds[kind](self, **kwargs)
