@@ -157,11 +157,11 @@ def write_plots(cmp, folder: Path, progress: bool = False) -> dict:
             continue
         s = slug(name)
         tasks += [
-            ("costs", f"P&L waterfall: {name} ({base})", f"waterfall-{s}.png", lambda r=res: plots.waterfall(r)),
-            ("liquidation", f"Liquidation ladder: {name} ({base})", f"ladder-{s}.png", lambda r=res: plots.ladder(r)),
-            ("liquidation", f"Margin ratio: {name} ({base})", f"margin-{s}.png", lambda r=res: plots.margin(r)),
-            ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.equity(r)),
-            ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.finality(r)),
+            ("costs", f"P&L waterfall: {name} ({base})", f"waterfall-{s}.png", lambda r=res: plots.plot_waterfall(r)),
+            ("liquidation", f"Liquidation ladder: {name} ({base})", f"ladder-{s}.png", lambda r=res: plots.plot_ladder(r)),
+            ("liquidation", f"Margin ratio: {name} ({base})", f"margin-{s}.png", lambda r=res: plots.plot_margin(r)),
+            ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.plot_equity(r)),
+            ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.plot_finality(r)),
         ]
     it = tasks
     if progress:
