@@ -114,6 +114,12 @@ class Result:
         return self._frame("transfers")
 
     @property
+    def reorgs(self) -> pd.DataFrame:
+        """The reorgs the run replayed (ts, venue)."""
+        inp = self.engine.inputs
+        return pd.DataFrame({"ts": _ts(inp.ro_ts), "venue": self._names(inp.ro_venue, self.layout.venues)})
+
+    @property
     def equity(self) -> pd.DataFrame:
         if "equity" not in self._cache:
             df = pd.DataFrame(self.engine.records("samples"))
@@ -121,7 +127,9 @@ class Result:
             df.index.name = "ts"
             with np.errstate(divide="ignore", invalid="ignore"):
                 df["margin_ratio"] = np.where(df["mmr"] > 0, df["equity"] / df["mmr"], np.inf)
-            peak = df["equity"].cummax()
+            # the run starts at the initial cash, which can be above every sample (samples are
+            # on the sample_every clock, so a loss before the first one would otherwise be unseen)
+            peak = np.maximum(df["equity"].cummax(), float(self.engine.initial_cash.sum()))
             df["drawdown"] = np.where(peak > 0, df["equity"] / peak - 1.0, 0.0)
             self._cache["equity"] = df
         return self._cache["equity"]

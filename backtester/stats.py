@@ -8,9 +8,11 @@ _YEAR = pd.Timedelta(days=365)
 
 
 def compute_stats(res) -> pd.Series:
-    """Total return, annualised Sharpe and Sortino (from equity samples), max drawdown, costs
-    by kind (fees, slippage, funding, gas, liquidation losses), liquidations, minimum margin
-    ratio, and time to finality (mean and worst), as one Series."""
+    """Total return, annualised Sharpe and Sortino (from equity samples), max drawdown, price
+    P&L and costs by kind (fees, slippage, funding, gas, liquidation losses: the lines of
+    :func:`backtester.analysis.pnl_breakdown`, as positive costs, funding positive = received),
+    liquidations, trading fills, minimum margin ratio, and time to finality (mean and worst),
+    as one Series. Fills reverted by a reorg count nowhere."""
     eq = res.equity
     initial = float(res.engine.initial_cash.sum())
     final = res.final_equity()
@@ -18,19 +20,15 @@ def compute_stats(res) -> pd.Series:
     per_year = _YEAR / pd.Timedelta(res.config.sample_every)
     sd = rets.std()
     downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
-    ledger = res.ledger
-    trader = ~ledger["account"].astype(str).str.startswith("insurance:") if len(ledger) else []
+    from .analysis import pnl_breakdown
 
-    def total(kind):
-        if not len(ledger):
-            return 0.0
-        return float(ledger.loc[trader & (ledger["kind"] == kind), "amount"].sum())
-
+    # the cost lines are the P&L waterfall's, so stats and the waterfall plot always agree
+    pnl = pnl_breakdown(res)
     fills = res.fills
     liq = res.liquidations
-    liq_fills = fills[fills["liquidity"] == "liquidation"] if len(fills) else fills
-    spread_loss = float((liq["size"].abs() * (liq["oracle_price"] - liq["price"]).abs()).sum()) if len(liq) else 0.0
-    ttf = fills["time_to_finality"] if len(fills) else pd.Series(dtype="timedelta64[ns]")
+    live = fills[~fills["reverted"].astype(bool)] if len(fills) else fills
+    trades = live[live["liquidity"] != "liquidation"] if len(live) else live
+    ttf = live["time_to_finality"] if len(live) else pd.Series(dtype="timedelta64[ns]")
     out = {
         "initial_equity": initial,
         "final_equity": final,
@@ -38,13 +36,14 @@ def compute_stats(res) -> pd.Series:
         "sharpe": float(rets.mean() / sd * np.sqrt(per_year)) if len(rets) > 1 and sd > 0 else np.nan,
         "sortino": float(rets.mean() / downside * np.sqrt(per_year)) if len(rets) > 1 and downside > 0 else np.nan,
         "max_drawdown": float(eq["drawdown"].min()) if len(eq) else 0.0,
-        "fees": 0.0 - total("fee"),
-        "slippage_cost": float(fills["slippage_cost"].sum()) if len(fills) else 0.0,
-        "funding": total("funding"),
-        "gas": 0.0 - total("gas"),
-        "liquidation_losses": spread_loss - total("liquidation_fee"),
+        "price_pnl": float(pnl["price_pnl"]),
+        "fees": -float(pnl["fees"]),
+        "slippage_cost": -float(pnl["slippage"]),
+        "funding": float(pnl["funding"]),
+        "gas": -float(pnl["gas"]),
+        "liquidation_losses": -float(pnl["liquidation_losses"]),
         "n_liquidations": int(liq[["ts", "account"]].drop_duplicates().shape[0]) if len(liq) else 0,
-        "n_fills": int(len(fills) - len(liq_fills)),
+        "n_fills": int(len(trades)),
         "min_margin_ratio": float(eq["margin_ratio"].min()) if len(eq) else np.inf,
         "mean_time_to_finality_s": float(ttf.mean().total_seconds()) if len(ttf) else np.nan,
         "worst_time_to_finality_s": float(ttf.max().total_seconds()) if len(ttf) else np.nan,

@@ -87,8 +87,7 @@ def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
         o.status = ST_ARMED
         st.active[st.counters[C_ACTIVE]] = oid
         st.counters[C_ACTIVE] += 1
-        if st.n_armed.sum() == 0:
-            sync_observer_nb(inp, st, t)
+        sync_observer_nb(inp, st, t)  # the observer may have skipped ahead past this stop's trigger
         st.n_armed[m] += 1
         obs = next_observation_nb(inp, st)
         if obs >= 0:
@@ -141,7 +140,7 @@ def is_live_nb(status):
 
 @njit(cache=True)
 def sync_observer_nb(inp, st, t):
-    """Point the stop observer at the first trade observed after ``t`` (first stop armed)."""
+    """Point the stop observer at the first trade observed after ``t`` (a stop is armed)."""
     feed = inp.cfg_i[CI_FEED_LATENCY]
     ev = inp.ev_ts
     a = 0
@@ -214,12 +213,36 @@ def cancel_all_nb(st, a, t, reason):
 
 @njit(cache=True)
 def next_observation_nb(inp, st):
-    """Event index of the next trade the armed stops will observe (-1: none or no stops)."""
+    """Event index of the next trade that triggers an armed stop (-1: none, or no stops).
+
+    Trades that cross no armed trigger are skipped: observing them would change nothing, and
+    waking the loop for each one cost microseconds per trade. Skipping ahead is safe because
+    the armed set only loosens (stops trigger or are cancelled) until a new stop is armed, and
+    arming re-points the observer (:func:`sync_observer_nb`).
+    """
     if st.n_armed.sum() == 0:
         return -1
     k = st.counters[C_OBS]
     n = inp.ev_ts.shape[0]
-    while k < n and inp.ev_type[k] != EV_TRADE:
+    ev_type, ev_idx = inp.ev_type, inp.ev_idx
+    tr_market, tr_price = inp.tr_market, inp.tr_price
+    n_armed, active, orders = st.n_armed, st.active, st.orders
+    n_active = st.counters[C_ACTIVE]
+    while k < n:
+        if ev_type[k] == EV_TRADE:
+            row = ev_idx[k]
+            m = tr_market[row]
+            if n_armed[m] > 0:
+                px = tr_price[row]
+                hit = False
+                for i in range(n_active):  # inline: a call per trade is what this avoids
+                    o = orders[active[i]]
+                    if o.status == ST_ARMED and o.market == m:
+                        if (px >= o.trigger_price) if o.side > 0 else (px <= o.trigger_price):
+                            hit = True
+                            break
+                if hit:
+                    break
         k += 1
     st.counters[C_OBS] = k
     return k if k < n else -1
