@@ -4,8 +4,9 @@ Examples
 --------
 ::
 
-    backtester run                               # backtest the built-in strategies on the sample
-    backtester run --strategy ma-cross --leverage 5 --latency-scale 3
+    backtester run                               # compare the ready-made strategies, write a report
+    backtester run --list                        # strategies and scenarios by name
+    backtester run --strategy trend --strategy carry --scenario normal --leverage 5 --out rep/
     backtester data validate --sample            # check the bundled sample
     backtester data validate trades.csv --kind trades
     backtester data synth --out synth/ --days 3 --markets BTC-USD,ETH-USD --seed 7
@@ -85,7 +86,47 @@ def _cmd_synth(args) -> int:
     return 0
 
 
-STRATEGIES = {"ma-cross": "MaCross", "buy-and-hold": "BuyAndHold"}
+def _strategies(args):
+    from strategies.catalog import CATALOG, build
+
+    names = args.strategy or list(CATALOG)
+    if not args.strategy and args.hedge_market is None and "hedged-carry" in names:
+        names.remove("hedged-carry")  # asked for all: leave out what this data cannot run, and say so
+        print("note: hedged-carry left out: the data has one market (give --hedge-market)", file=sys.stderr)
+    return [build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market) for n in names]
+
+
+def _scenarios(args, ds):
+    from backtester import scenarios as sc
+
+    wanted = args.scenario or ["normal", "stress"]
+    suite = None
+    out = []
+    for name in wanted:
+        if name == "normal":
+            out.append(sc.NORMAL)
+            continue
+        suite = suite if suite is not None else sc.stress_suite(ds)
+        if name == "stress":
+            out.extend(suite)
+            continue
+        hits = [s for s in suite if _slug(s.name).startswith(_slug(name))]
+        if not hits:
+            names = ", ".join(["normal", "stress"] + [_slug(s.name) for s in suite])
+            raise ValueError(f"unknown scenario {name!r}; choose from: {names}")
+        out.extend(hits)
+    seen, unique = set(), []
+    for s in out:
+        if s.name not in seen:
+            seen.add(s.name)
+            unique.append(s)
+    return unique
+
+
+def _slug(text):
+    from backtester.report import slug
+
+    return slug(text)
 
 
 def _cmd_run(args) -> int:
@@ -95,32 +136,58 @@ def _cmd_run(args) -> int:
 
     import backtester as bt
     import data_loaders as dl
-    import strategies
+    from backtester.kernel import is_cached
+    from backtester.report import comparison_text, write_report
 
+    t0 = time.perf_counter()
     ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
-    names = args.strategy or list(STRATEGIES)
+    if args.market is None:
+        args.market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
+    if args.hedge_market is None:
+        others = [m for m in ds.markets_traded if m != args.market]
+        args.hedge_market = others[0] if others else None
+    if args.list:
+        from strategies.catalog import CATALOG
+
+        print("strategies:")
+        for name, (_, doc) in CATALOG.items():
+            print(f"  {name:16s} {doc}")
+        print("scenarios:\n  normal           the venue as in the data\n  stress           all of the stress suite")
+        from backtester import scenarios as sc
+
+        for s in sc.stress_suite(ds):
+            print(f"  {_slug(s.name):16s} {s.name}")
+        return 0
+    strategies = _strategies(args)
+    scenarios = _scenarios(args, ds)
     config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
-    market = args.market or ds.markets_traded[0]
-    from backtester.kernel import is_cached
-
+    print(f"data: {ds!r}")
+    print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
+          f"slippage x{args.slippage}; {len(strategies)} strategies x {len(scenarios)} scenarios")
     if not is_cached():
         print("first run: compiling the numba kernel (about a minute, cached afterwards)...",
               file=sys.stderr, flush=True)
-    print(f"data: {ds!r}")
-    print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
-          f"slippage x{args.slippage}; market {market}, leverage {args.leverage}")
-    columns = {}
-    for name in names:
-        cls = getattr(strategies, STRATEGIES[name])
-        t0 = time.perf_counter()
-        res = bt.run(cls(market=market, leverage=args.leverage), ds, config)
-        stats = res.stats()
-        stats["run_seconds"] = time.perf_counter() - t0
-        columns[res.strategy.name] = stats
-    table = pd.DataFrame(columns)
-    with pd.option_context("display.float_format", "{:,.4f}".format, "display.width", 160):
-        print(table.to_string())
+    cmp = bt.compare(strategies, ds, scenarios=scenarios, config=config, seeds=args.seeds,
+                     keep_results=not args.no_report, progress=not args.quiet)
+    print()
+    print(comparison_text(cmp, "total_return"))
+    print()
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        costs = cmp.metric_table()[["fees", "slippage_cost", "funding", "gas", "liquidation_losses",
+                                    "n_liquidations", "min_margin_ratio"]]
+        print(f"costs and margin under {cmp.scenarios[0]} (quote; funding > 0 = received):")
+        print(costs.to_string(float_format=lambda v: f"{v:,.2f}"))
+    if not args.no_report:
+        notes = [f"Data: {ds!r}. " + ("Real: " + ", ".join(ds.meta.get("real", [])) + "; generated: "
+                                        + ", ".join(ds.meta.get("generated", [])) + "."
+                                        if ds.meta.get("real") is not None else ""),
+                 f"Config: {config!r}.",
+                 "Every strategy ran on identical inputs per scenario (input hashes in fingerprints.csv)."]
+        page = write_report(cmp, args.out, title="Strategies under the normal venue and the stress suite",
+                            notes=notes, plots=not args.no_plots, progress=not args.quiet)
+        print(f"\nreport: {page} (plots and CSV tables in {Path(args.out)})")
+    print(f"done in {time.perf_counter() - t0:,.1f} s")
     return 0
 
 
@@ -132,19 +199,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="backtest the built-in strategies and print their stats",
-                       description="Backtest built-in strategies on the bundled sample (default) or a "
-                                   "dataset directory, under one config, and print their stats side by side.")
-    r.add_argument("--strategy", action="append", choices=sorted(STRATEGIES),
-                   help="strategy to run (repeatable; default: all)")
+    r = sub.add_parser(
+        "run", help="compare the ready-made strategies under the normal venue and the stress suite",
+        description="Compare strategies on the bundled sample (default) or a dataset directory under "
+                    "the normal venue and the stress suite (outages, latency spikes, slippage, funding "
+                    "flip, crash, liquidity drought, oracle delay, reorg, dated incidents), print a "
+                    "comparison table and write a report folder (PNG plots, index.html, CSV tables). "
+                    "Every strategy gets identical data, latency, costs and seeds.")
+    r.add_argument("--strategy", action="append", metavar="NAME",
+                   help="ready-made strategy to run (repeatable; default: all; see --list)")
+    r.add_argument("--scenario", action="append", metavar="NAME",
+                   help="'normal', 'stress' (the whole suite) or one suite scenario by name "
+                        "(repeatable; default: normal and stress; see --list)")
+    r.add_argument("--list", action="store_true", help="list strategies and scenarios and exit")
     r.add_argument("--sample", default="default", help="bundled sample: default, dydx-2022-11, btcusdt-tape")
     r.add_argument("--data", default=None, help="a dataset directory written by Dataset.save / data synth")
-    r.add_argument("--market", default=None, help="market to trade (default: the first in the data)")
-    r.add_argument("--leverage", type=float, default=3.0, help="target leverage (default 3)")
+    r.add_argument("--market", default=None, help="market to trade (default: BTC-USD, else the first)")
+    r.add_argument("--hedge-market", default=None,
+                   help="hedge leg of the hedged carry (default: the other market of the data)")
+    r.add_argument("--leverage", type=float, default=3.0, help="target leverage of directional strategies (default 3)")
     r.add_argument("--cash", type=float, default=10_000.0, help="initial collateral per venue (default 10,000)")
-    r.add_argument("--margin-mode", choices=("cross", "isolated"), default="cross")
-    r.add_argument("--latency-scale", type=float, default=1.0, help="multiply venue latencies")
-    r.add_argument("--slippage", type=float, default=1.0, help="slippage multiplier")
+    r.add_argument("--margin-mode", choices=("cross", "isolated"), default="cross",
+                   help="cross: one account per venue; isolated: one per market (default cross)")
+    r.add_argument("--latency-scale", type=float, default=1.0, help="multiply venue latencies (default 1)")
+    r.add_argument("--slippage", type=float, default=1.0, help="slippage multiplier of every run (default 1)")
+    r.add_argument("--seeds", type=int, default=3,
+                   help="seeds for scenarios that draw at random (default 3; intervals in summary.csv)")
+    r.add_argument("--out", default="backtester-report", help="report folder (default ./backtester-report)")
+    r.add_argument("--no-report", action="store_true", help="print the tables only; write no files")
+    r.add_argument("--no-plots", action="store_true", help="write the tables and page but no PNG plots")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_run)
 
     data = sub.add_parser("data", help="validate, inspect and generate data")

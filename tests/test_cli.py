@@ -206,3 +206,56 @@ def test_synth_then_validate(capsys, tmp_path):
     assert saved.markets_traded == ["BTC-USD"]
     assert saved.markets == expected.markets
     assert saved.meta["seed"] == 3
+
+
+# --------------------------------------------------------------------------- run (the main job)
+def _check_report(folder: Path):
+    page = (folder / "index.html").read_text()
+    pngs = sorted(p.name for p in folder.glob("*.png"))
+    assert pngs and all(f"src='{p}'" in page for p in pngs)
+    assert "not drawn" not in page
+    for name in ("comparison.csv", "summary.csv", "ranking.csv", "fingerprints.csv", "total_return.csv"):
+        assert (folder / name).exists(), name
+    table = pd.read_csv(folder / "comparison.csv")
+    fp = pd.read_csv(folder / "fingerprints.csv")
+    assert (fp.groupby(["scenario", "seed"])["fingerprint"].nunique() == 1).all()
+    return page, pngs, table
+
+
+def test_run_compares_every_ready_made_strategy_on_the_tape(capsys, tmp_path):
+    from strategies.catalog import CATALOG
+
+    out = tmp_path / "rep"
+    code, text, err = run(capsys, "run", "--sample", "btcusdt-tape", "--quiet", "--seeds", "1", "--out", str(out))
+    assert code == 0, err
+    assert "total_return by scenario" in text and "ranking" in text and f"report: {out}" in text
+    page, pngs, table = _check_report(out)
+    assert table["strategy"].nunique() == len(CATALOG) - 1   # one market: no hedged carry
+    assert "hedged-carry left out" in err
+    assert table["scenario"].nunique() >= 8          # normal + the stress suite
+    assert any(p.startswith("ladder-") for p in pngs) and any(p.startswith("waterfall-") for p in pngs)
+    assert any(p.startswith("equity-") and "halt" in p for p in pngs)   # the dated outage
+
+
+def test_run_options_and_errors(capsys, tmp_path):
+    code, text, _ = run(capsys, "run", "--list", "--sample", "btcusdt-tape")
+    assert code == 0 and "trend" in text and "stress" in text and "normal" in text
+    code, _, err = run(capsys, "run", "--strategy", "trnd", "--sample", "btcusdt-tape", "--no-report", "--quiet")
+    assert code == 2 and "unknown strategy 'trnd'" in err and "did you mean 'trend'" in err
+    code, _, err = run(capsys, "run", "--scenario", "volcano", "--sample", "btcusdt-tape", "--no-report", "--quiet")
+    assert code == 2 and "unknown scenario 'volcano'" in err
+    code, text, _ = run(capsys, "run", "--strategy", "buy-and-hold", "--scenario", "normal", "--scenario", "slippage",
+                        "--sample", "btcusdt-tape", "--no-report", "--quiet", "--leverage", "2")
+    assert code == 0 and "slippage x3" in text and "BuyAndHold(leverage=2.0)" in text
+    assert not (tmp_path / "backtester-report").exists()
+
+
+def test_readme_first_command_as_a_process(tmp_path):
+    """The acceptance run: `backtester run` with no arguments on the bundled sample."""
+    proc = subprocess.run(command() + ["run", "--quiet"], capture_output=True, text=True, timeout=1200,
+                          check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "total_return by scenario" in proc.stdout and "Traceback" not in proc.stderr
+    _, _, table = _check_report(tmp_path / "backtester-report")
+    scenarios = set(table["scenario"])
+    assert "normal" in scenarios and any("outage" in s or "halt" in s for s in scenarios)
