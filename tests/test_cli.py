@@ -229,7 +229,7 @@ def test_run_compares_every_ready_made_strategy_on_the_tape(capsys, tmp_path):
     code, text, err = run(capsys, "run", "--sample", "btcusdt-tape", "--quiet", "--seeds", "1", "--out", str(out))
     assert code == 0, err
     assert "total_return by scenario" in text and "ranking" in text and f"report: {out}" in text
-    page, pngs, table = _check_report(out)
+    _, pngs, table = _check_report(out)
     assert table["strategy"].nunique() == len(CATALOG) - 1   # one market: no hedged carry
     assert "hedged-carry left out" in err
     assert table["scenario"].nunique() >= 8          # normal + the stress suite

@@ -6,17 +6,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-import backtester as bt  # noqa: E402
-import data_loaders as dl  # noqa: E402
-from backtester import comparison as compare_mod  # noqa: E402
-from backtester import scenarios as sc  # noqa: E402
-from backtester.comparison import compare, fingerprint  # noqa: E402
-from backtester.driver import Prepared, run_prepared  # noqa: E402
-from strategies import BuyAndHold, MaCross  # noqa: E402
+import backtester as bt
+import data_loaders as dl
+from backtester import comparison as compare_mod
+from backtester import scenarios as sc
+from backtester.comparison import compare, fingerprint
+from backtester.driver import Prepared, run_prepared
+from strategies import BuyAndHold, MaCross
 
 
 @pytest.fixture(scope="module")
