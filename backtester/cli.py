@@ -93,7 +93,8 @@ def _strategies(args):
     if not args.strategy and args.hedge_market is None and "hedged-carry" in names:
         names.remove("hedged-carry")  # asked for all: leave out what this data cannot run, and say so
         print("note: hedged-carry left out: the data has one market (give --hedge-market)", file=sys.stderr)
-    return [build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market) for n in names]
+    # labelled by their command-line names: short, and the same in the table, plots and CSVs
+    return {n: build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market) for n in names}
 
 
 def _scenarios(args, ds):

@@ -53,9 +53,16 @@ def comparison_text(cmp, metric: str = "total_return") -> str:
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40):
         lines = [f"{metric} by scenario (rows) and strategy (columns):", p.to_string(), "",
                  "ranking (1 = best; mean rank over scenarios):",
-                 rank[["mean_rank", f"worst_{metric}"] + (["liquidated_in"] if "liquidated_in" in rank else [])]
-                 .to_string(float_format=lambda v: f"{v:,.3f}")]
+                 _rank_text(rank, metric, fmt)]
     return "\n".join(lines)
+
+
+def _rank_text(rank: pd.DataFrame, metric: str, fmt: str) -> str:
+    cols = ["mean_rank", f"worst_{metric}"] + (["liquidated_in"] if "liquidated_in" in rank else [])
+    shown = rank[cols].copy()
+    shown["mean_rank"] = shown["mean_rank"].map("{:.2f}".format)
+    shown[f"worst_{metric}"] = shown[f"worst_{metric}"].map(fmt.format)
+    return shown.to_string()
 
 
 def write_tables(cmp, folder: Path) -> dict:
@@ -89,16 +96,19 @@ def equity_overlay(cmp, scenario: str, ax=None):
     runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario}
     if not runs:
         raise KeyError(f"no kept results for scenario {scenario!r} (compare(keep_results=True) keeps them)")
-    for name in cmp.strategies:
+    styles = ["-", "--", "-.", ":"]
+    for i, name in enumerate(cmp.strategies):  # line styles too: identical curves stay visible
         if name in runs:
             eq = runs[name].equity["equity"]
-            ax.plot(eq.index, eq.to_numpy(), lw=1.2, label=name)
+            ax.plot(eq.index, eq.to_numpy(), lw=1.3, ls=styles[i % 4],
+                    label=name, zorder=3 + (i % 3))
     down = downtime_windows(next(iter(runs.values())).data)
     for start, end in down:
         ax.axvspan(start, end, color="tab:red", alpha=0.15, lw=0)
-    ax.set_title(f"Equity under {scenario}" + (" (shaded: venue down)" if down else ""))
+    ax.set_title(f"Equity under {scenario}" + (" (shaded: venue down, the data's own outage included)" if down else ""),
+                 fontsize=10)
     ax.set_ylabel("equity (quote)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return fig
@@ -151,6 +161,7 @@ def write_plots(cmp, folder: Path, progress: bool = False) -> dict:
             tasks.append(("heatmaps", f"{metric} by scenario and strategy", f"heatmap-{metric}.png",
                           lambda m=metric: plots.heatmap(cmp.table, m)))
     base = cmp.scenarios[0]
+    worst = cmp.pivot("total_return").idxmin() if len(cmp.scenarios) > 1 else None
     for name in cmp.strategies:
         res = cmp.results.get((base, name, _first_seed(cmp, base)))
         if res is None:
@@ -163,6 +174,21 @@ def write_plots(cmp, folder: Path, progress: bool = False) -> dict:
             ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.plot_equity(r)),
             ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.plot_finality(r)),
         ]
+        if getattr(res.strategy, "sizing", None) is not None or hasattr(res.strategy, "plan"):
+            tasks.append(("costs", f"Funding, z-score and sizing: {name} ({base})", f"funding-{s}.png",
+                          lambda r=res: plots.plot_funding(r)))
+        bad = worst.get(name) if worst is not None else None
+        if bad is not None and bad != base:  # the same views under the strategy's worst scenario
+            wres = cmp.results.get((bad, name, _first_seed(cmp, bad)))
+            if wres is not None:
+                tag = f"{name} under its worst scenario, {bad}"
+                tasks += [
+                    ("costs", f"P&L waterfall: {tag}", f"waterfall-{s}-worst.png",
+                     lambda r=wres: plots.plot_waterfall(r)),
+                    ("liquidation", f"Margin ratio: {tag}", f"margin-{s}-worst.png", lambda r=wres: plots.plot_margin(r)),
+                    ("liquidation", f"Liquidation ladder: {tag}", f"ladder-{s}-worst.png",
+                     lambda r=wres: plots.plot_ladder(r)),
+                ]
     it = tasks
     if progress:
         from tqdm.auto import tqdm
@@ -207,7 +233,8 @@ def write_html(cmp, folder: Path, tables: dict, sections: dict, *, title: str, n
         items = sections.get(key, [])
         if key == "costs":
             parts.append(f"<h2>{e(heading)}</h2><p>Cost lines under {e(cmp.scenarios[0])} (quote currency; "
-                         "funding positive = received):</p>" + _table_html(costs, "{:+,.2f}"))
+                         "fees, slippage, gas and liquidation losses are costs paid; funding is received "
+                         "when positive):</p>" + _table_html(costs, "{:,.2f}"))
         elif items:
             parts.append(f"<h2>{e(heading)}</h2>")
         for caption, fname in items:

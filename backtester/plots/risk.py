@@ -85,8 +85,28 @@ def _ladder(ax, lad) -> None:
     if len(lad):
         ax.set_ylim(-0.7, len(lad) - 0.3)
         ax.legend(loc="best", fontsize="small")
+        _clip_moves(ax, np.concatenate([move, acc_move]), y)
     else:
         empty_note(ax, "no open positions")
+
+
+def _clip_moves(ax, moves, y, limit: float = 100.0) -> None:
+    """Keep the axis readable: a move beyond +-``limit`` % (a long backed by more than its
+    notional needs +3000 %) is shown as an arrow at the edge; the label keeps its value."""
+    finite = np.abs(moves[np.isfinite(moves)])
+    if not len(finite) or finite.max() <= limit:
+        return
+    lim = max(min(1.15 * finite.max(), limit), 5.0)
+    ax.set_xlim(-lim, lim)
+    rows = np.concatenate([y, y])
+    far = np.isfinite(moves) & (np.abs(moves) > lim)
+    for sign, marker in ((1.0, ">"), (-1.0, "<")):
+        pick = far & (np.sign(moves) == sign)
+        if pick.any():
+            ax.scatter(np.full(pick.sum(), sign * lim * 0.97), rows[pick], marker=marker, s=60, color="grey",
+                       zorder=6)
+    ax.text(0.99, 0.01, f"arrows: beyond {lim:+.0f} %", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize="x-small", color="grey")
 
 
 def _price_move(price: float, move_pct: float) -> str:

@@ -308,7 +308,9 @@ def stress_suite(data=None) -> list[Scenario]:
     if data.funding.num_rows:
         suite.append(FundingShock(flip=True))
     suite += [
-        PriceShock(anchor(0.5), -0.2, gap=_scaled(pd.Timedelta("5min"), factor)),
+        # past a 3x long's liquidation distance (about -32 % at BTC's 1.2 % MMF): the gap
+        # leaves no time to de-lever, which is the point of the test
+        PriceShock(anchor(0.5), -0.35, gap=_scaled(pd.Timedelta("5min"), factor)),
         LiquidityDrought(anchor(0.6), _scaled(pd.Timedelta("6h"), factor)),
         OracleDelay("30s"),
         Reorg(anchor(0.7) + pd.Timedelta("3s")),
