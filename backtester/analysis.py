@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 _MAX = np.iinfo(np.int64).max
 _LIQ_KINDS = ("liquidation_fee", "insurance_payout", "socialized_loss")
 #: the bars of the P&L waterfall, in order
-PNL_ITEMS = ["price_pnl", "fees", "slippage", "funding", "gas", "liquidation_losses", "net"]
+PNL_ITEMS = ["price_pnl", "fees", "slippage", "funding", "gas", "liquidation_losses", "insurance_cover", "net"]
 
 
 # ============================================================================ helpers
@@ -440,8 +440,9 @@ def pnl_breakdown(res) -> pd.Series:
       final oracle, computed from the fills, independently of the ledger;
     * ``fees``, ``slippage``: of fills not reverted by a reorg (a reverted fill's fee is refunded);
     * ``funding``, ``gas``: the ledger's rows;
-    * ``liquidation_losses``: the liquidation spread (close price vs oracle) and fee, less what
-      the insurance fund and socialization paid to cover a deficit;
+    * ``liquidation_losses``: the liquidation spread (close price vs oracle) and fee;
+    * ``insurance_cover``: what the insurance fund and socialization paid to cover a deficit
+      (the part of a gap loss beyond the account's equity, which the trader does not bear);
     * ``net`` = final equity - initial cash.
 
     Examples
@@ -475,7 +476,8 @@ def pnl_breakdown(res) -> pd.Series:
         "slippage": -float(f["slippage_cost"].sum()) if len(f) else 0.0,
         "funding": total("funding"),
         "gas": total("gas"),
-        "liquidation_losses": spread + total(*_LIQ_KINDS),
+        "liquidation_losses": spread + total("liquidation_fee"),
+        "insurance_cover": total("insurance_payout", "socialized_loss"),
         "net": res.final_equity() - float(np.sum(res.engine.initial_cash)),
     }, name="pnl")
     return out[PNL_ITEMS]

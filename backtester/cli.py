@@ -175,7 +175,7 @@ def _cmd_run(args) -> int:
     print(comparison_text(cmp, "total_return"))
     print()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        costs = cmp.metric_table()[["fees", "slippage_cost", "funding", "gas", "liquidation_losses",
+        costs = cmp.metric_table()[["fees", "slippage_cost", "funding", "gas", "liquidation_losses", "insurance_cover",
                                     "n_liquidations", "min_margin_ratio"]]
         print(f"costs and margin under {cmp.scenarios[0]} (quote; funding > 0 = received):")
         print(costs.to_string(float_format=lambda v: f"{v:,.2f}"))

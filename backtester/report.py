@@ -33,7 +33,7 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
         "table.t td,table.t th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "img{max-width:100%;border:1px solid #eee;margin:0.3em 0 1em}"
         "figure{margin:0}figcaption{font-size:13px;color:#444}")
-COST_METRICS = ["fees", "slippage_cost", "funding", "gas", "liquidation_losses"]
+COST_METRICS = ["fees", "slippage_cost", "funding", "gas", "liquidation_losses", "insurance_cover"]
 
 
 def slug(text: str) -> str:

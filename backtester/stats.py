@@ -9,7 +9,7 @@ _YEAR = pd.Timedelta(days=365)
 
 def compute_stats(res) -> pd.Series:
     """Total return, annualised Sharpe and Sortino (from equity samples), max drawdown, price
-    P&L and costs by kind (fees, slippage, funding, gas, liquidation losses: the lines of
+    P&L and costs by kind (fees, slippage, funding, gas, liquidation losses, insurance cover: the lines of
     :func:`backtester.analysis.pnl_breakdown`, as positive costs, funding positive = received),
     liquidations, trading fills, minimum margin ratio, and time to finality (mean and worst),
     as one Series. Fills reverted by a reorg count nowhere."""
@@ -42,6 +42,7 @@ def compute_stats(res) -> pd.Series:
         "funding": float(pnl["funding"]),
         "gas": 0.0 - float(pnl["gas"]),
         "liquidation_losses": 0.0 - float(pnl["liquidation_losses"]),
+        "insurance_cover": float(pnl["insurance_cover"]),
         "n_liquidations": int(liq[["ts", "account"]].drop_duplicates().shape[0]) if len(liq) else 0,
         "n_fills": int(len(trades)),
         "min_margin_ratio": float(eq["margin_ratio"].min()) if len(eq) else np.inf,

@@ -319,8 +319,13 @@ def test_waterfall_of_a_liquidation():
     assert s["n_liquidations"] == 1 and s["final_equity"] == pytest.approx(0.0, abs=1e-6)
     payouts = res.ledger.loc[res.ledger["kind"].isin(["insurance_payout", "socialized_loss"])
                              & res.ledger["account"].isin(res.layout.accounts), "amount"].sum()
-    assert b["liquidation_losses"] == pytest.approx(-s["liquidation_losses"] + payouts)
+    assert b["liquidation_losses"] == pytest.approx(-s["liquidation_losses"])
+    assert b["insurance_cover"] == pytest.approx(payouts) and s["insurance_cover"] == pytest.approx(payouts)
     assert b["liquidation_losses"] < 0
+    # the spread and fee by hand from the liquidation records
+    liq = res.liquidations
+    spread = float((liq["size"].abs() * (liq["oracle_price"] - liq["price"]).abs()).sum())
+    assert b["liquidation_losses"] == pytest.approx(-(spread + liq["fee"].sum()))
 
 
 # ============================================================================ funding

@@ -7,7 +7,8 @@ from .. import analysis as an
 from ._common import GAIN, LOSS, NET, axes_or_new, quote, title_of
 
 _LABELS = {"price_pnl": "price P&L", "fees": "fees", "slippage": "slippage", "funding": "funding",
-           "gas": "gas", "liquidation_losses": "liquidation\nlosses", "net": "net"}
+           "gas": "gas", "liquidation_losses": "liquidation\nlosses",
+           "insurance_cover": "insurance\ncover", "net": "net"}
 
 
 def plot_waterfall(res, ax=None):
