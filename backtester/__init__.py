@@ -21,8 +21,9 @@ from .strategy import Strategy
 from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
 from .comparison import Comparison, compare  # noqa: E402
 from . import report  # noqa: E402
+from .sweep import sweep  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
-           "scenarios", "report", "__version__"]
+           "scenarios", "report", "sweep", "__version__"]

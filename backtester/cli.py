@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_run)
 
+    from .sweep.cli import add_sweep_parser
+
+    add_sweep_parser(sub)
+
     data = sub.add_parser("data", help="validate, inspect and generate data")
     dsub = data.add_subparsers(dest="data_command", required=True)
 
