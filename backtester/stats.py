@@ -45,8 +45,19 @@ def compute_stats(res) -> pd.Series:
         "insurance_cover": float(pnl["insurance_cover"]),
         "n_liquidations": int(liq[["ts", "account"]].drop_duplicates().shape[0]) if len(liq) else 0,
         "n_fills": int(len(trades)),
-        "min_margin_ratio": float(eq["margin_ratio"].min()) if len(eq) else np.inf,
+        "min_margin_ratio": _min_margin_ratio(res, eq),
         "mean_time_to_finality_s": float(ttf.mean().total_seconds()) if len(ttf) else np.nan,
         "worst_time_to_finality_s": float(ttf.max().total_seconds()) if len(ttf) else np.nan,
     }
     return pd.Series(out, name=res.strategy.name)
+
+
+def _min_margin_ratio(res, eq) -> float:
+    """Lowest margin ratio seen: the equity samples' and, since a liquidation can happen
+    between two samples, the ratio each liquidated account had just before its liquidation."""
+    from .analysis import liquidation_events
+
+    low = float(eq["margin_ratio"].min()) if len(eq) else np.inf
+    if len(res.liquidations):
+        low = min(low, float(liquidation_events(res)["margin_ratio"].min()))
+    return low

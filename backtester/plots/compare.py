@@ -46,7 +46,8 @@ def heatmap(table, metric=None, ax=None, cmap=None, fmt=None):
     """
     data = an.heatmap_table(table, metric)
     n_rows, n_cols = data.shape
-    fig, ax = axes_or_new(ax, figsize=(1.6 + 1.5 * max(n_cols, 2), 1.2 + 0.55 * max(n_rows, 2)))
+    label = max((len(str(r)) for r in data.index), default=0)  # long scenario names need room
+    fig, ax = axes_or_new(ax, figsize=(1.6 + 0.09 * label + 1.5 * max(n_cols, 2), 1.2 + 0.55 * max(n_rows, 2)))
     values = data.to_numpy(float)
     finite = values[np.isfinite(values)]
     half = float(np.max(np.abs(finite))) if len(finite) else 1.0
