@@ -174,7 +174,8 @@ def write_plots(cmp, folder: Path, progress: bool = False) -> dict:
             ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.plot_equity(r)),
             ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.plot_finality(r)),
         ]
-        if getattr(res.strategy, "sizing", None) is not None or hasattr(res.strategy, "plan"):
+        carry = getattr(res.strategy, "sizing", None) is not None or hasattr(res.strategy, "plan")
+        if carry and res.data.funding.num_rows:  # nothing to draw on a tape without funding
             tasks.append(("costs", f"Funding, z-score and sizing: {name} ({base})", f"funding-{s}.png",
                           lambda r=res: plots.plot_funding(r)))
         bad = worst.get(name) if worst is not None else None
