@@ -6,7 +6,7 @@ Examples
 >>> import data_loaders as dl
 >>> from strategies import MaCross
 >>> res = bt.run(MaCross(fast=20, slow=120), dl.sample(), bt.SimConfig(initial_cash=10_000))
->>> res.stats()["n_fills"] > 0
+>>> bool(res.stats()["n_fills"] > 0)
 True
 """
 from data_loaders import Dataset

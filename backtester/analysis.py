@@ -24,7 +24,7 @@ Examples
 >>> from backtester import analysis as an
 >>> res = bt.run(BuyAndHold(leverage=3.0), dl.sample("btcusdt-tape"))
 >>> an.pnl_breakdown(res).index.tolist()
-['price_pnl', 'fees', 'slippage', 'funding', 'gas', 'liquidation_losses', 'net']
+['price_pnl', 'fees', 'slippage', 'funding', 'gas', 'liquidation_losses', 'insurance_cover', 'net']
 >>> bool(an.liquidation_ladder(res).loc["BTC-USD", "liq_move"] < 0)   # a long dies on a fall
 True
 """

@@ -438,7 +438,7 @@ def test_replay_keeps_the_time_of_day_and_avoids_existing_downtime():
     ds = dl.sample()  # its own outage: 2022-11-09 14:00-17:00
     slow = next(i for i in sc.INCIDENTS if i.kind == "latency")
     r = slow.replay(ds)
-    assert r.name == "Arbitrum slowdown 2023-12-15 (3h, latency x30) replayed"
+    assert r.name == f"Arbitrum slowdown 2023-12-15 (3h, latency x30) replayed @ {r.at:%Y-%m-%d} 15:30"
     assert (r.at.hour, r.at.minute) == (15, 30) and r.at.date() != pd.Timestamp("2022-11-09").date()
     assert slow.replay(ds, day="2022-11-08").at == T("2022-11-08 15:30")
     with pytest.raises(ValueError, match="does not fit"):

@@ -31,7 +31,7 @@ Examples
 'crash -20% @ 2022-11-10 00:00 (5min gap) + outage 2h @ 2022-11-10 00:00'
 >>> setup = sc.apply(crash, dl.sample(), bt.SimConfig(), seed=0)
 >>> [s.name for s in sc.stress_suite()][:2]
-['dYdX halt 2024-04-08 (9.5h) replayed', 'dYdX halt 2025-10-10 (8h, stale oracle) replayed']
+['dYdX halt 2024-04-08 (9.5h) replayed @ 2022-11-10 12:00', 'dYdX halt 2025-10-10 (8h, stale oracle) replayed @ 2022-11-09 21:35']
 """
 from .base import NORMAL, Composed, Scenario, Setup, apply, as_scenario, compose
 from .incidents import INCIDENTS, UNKNOWN_TIME, Incident, Replay, stress_suite

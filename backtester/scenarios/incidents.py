@@ -13,7 +13,7 @@ Examples
 >>> halt.title
 'dYdX halt 2024-04-08 (9.5h)'
 >>> halt.replay(dl.sample()).name
-'dYdX halt 2024-04-08 (9.5h) replayed'
+'dYdX halt 2024-04-08 (9.5h) replayed @ 2022-11-10 12:00'
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ class Incident:
         >>> import data_loaders as dl
         >>> r = INCIDENTS[0].replay(dl.sample("btcusdt-tape"), scale=0.005)
         >>> r.name
-        'dYdX halt 2024-04-08 (9.5h) replayed, scaled to 2min51s'
+        'dYdX halt 2024-04-08 (9.5h) replayed @ 2024-08-08 23:55, scaled to 2min51s'
         """
         first, last = bounds(data)
         if scale is not None:
@@ -148,7 +148,7 @@ class Incident:
                 raise ValueError(f"{self.title} does not fit whole on {d.date()} at {tod:%H:%M} UTC in the data "
                                  f"({first} .. {last}) without meeting its downtime; days that fit: "
                                  f"{[str(x.date()) for x in self.days(data)]}")
-            return Replay(self, d + pd.Timedelta(hours=tod.hour, minutes=tod.minute), 1.0, venue, explicit_day=True)
+            return Replay(self, d + pd.Timedelta(hours=tod.hour, minutes=tod.minute), 1.0, venue)
         days = self.days(data)
         if not days:
             raise ValueError(f"{self.title} ({fmt_duration(self.total)} from {tod:%H:%M} UTC) fits on no day of the "
@@ -205,16 +205,14 @@ class Replay(Scenario):
     at: object
     scale: float = 1.0
     venue: object = None
-    explicit_day: bool = False
 
     def __post_init__(self):
         set_attr(self, "at", moment(self.at, "Replay.at"))
 
     @property
     def name(self) -> str:
-        text = f"{self.incident.title} replayed"
-        if self.explicit_day:
-            text += f" on {self.at.date()}"
+        # where it was placed belongs in the name: the incident's own date is outside the data
+        text = f"{self.incident.title} replayed @ {self.at:%Y-%m-%d %H:%M}"
         if self.scale != 1.0:
             text += f", scaled to {fmt_duration(_scaled(self.incident.total, self.scale))}"
         return text
