@@ -250,7 +250,7 @@ class Context:
         or under ``min_trade_notional``.
         """
         delta = float(size) - self.expected_position(market)
-        px = self._mark(market)
+        px = self.mark(market)
         if not np.isfinite(px):
             return None
         cfg = self._engine.config
@@ -259,18 +259,20 @@ class Context:
             return None
         return self.submit(market, delta)
 
-    def _mark(self, market: str) -> float:
+    def mark(self, market: str) -> float:
+        """Observed oracle price, else the last observed trade (NaN before either): the price
+        ``target_leverage`` and ``target_notional`` convert with."""
         px = self.oracle(market)
         return px if np.isfinite(px) else self.price(market)
 
     def target_leverage(self, market: str, leverage: float) -> int | None:
         """Trade toward ``leverage`` x net collateral in ``market`` (signed: negative is short)."""
-        px = self._mark(market)
+        px = self.mark(market)
         if not np.isfinite(px):
             return None
         return self.target_position(market, leverage * max(self.equity(market), 0.0) / px)
 
     def target_notional(self, market: str, notional: float) -> int | None:
         """Trade toward a position worth ``notional`` (quote, signed)."""
-        px = self._mark(market)
+        px = self.mark(market)
         return None if not np.isfinite(px) else self.target_position(market, notional / px)

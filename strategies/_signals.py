@@ -51,12 +51,6 @@ def observed_lag(ctx) -> int:
     return int(ctx.ts - ctx.seen_ts)
 
 
-def mark(ctx, market: str) -> float:
-    """Observed oracle price, else the last observed trade (NaN before either)."""
-    px = ctx.oracle(market)
-    return px if np.isfinite(px) else ctx.price(market)
-
-
 def liquidation_cap(equity: float, mmf: float, distance: float, side: int, other_mmr: float = 0.0) -> float:
     """Largest notional whose liquidation price is at least ``distance`` (fraction of price) away.
 

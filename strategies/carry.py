@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._signals import Cadenced, _last_prices, funding_series, mark, observed_lag
+from ._signals import Cadenced, _last_prices, funding_series, observed_lag
 from .sizing import FundingAwareSizing
 
 
@@ -162,7 +162,7 @@ class FundingCarry(Cadenced):
     def trade_to(self, ctx, market: str, notional: float) -> None:
         """Go to ``notional`` at once on entry, exit or flip; resize a held side only beyond
         ``rebalance``."""
-        px = mark(ctx, market)
+        px = ctx.mark(market)
         if not np.isfinite(px):
             return
         held = ctx.expected_position(market) * px

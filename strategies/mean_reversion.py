@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._signals import Cadenced, PriceWindow, liquidation_cap, mark
+from ._signals import Cadenced, PriceWindow, liquidation_cap
 
 #: entries (and guard reductions) go to this fraction of the liquidation cap, so ordinary drift
 #: between decisions does not at once breach the distance and force a reduction
@@ -107,14 +107,14 @@ class MeanReversion(Cadenced):
         me = ctx.account(m)
         for o in ctx.markets:  # the rest of the account's maintenance requirement, held fixed
             if o != m and ctx.account(o) == me:
-                px = mark(ctx, o)
+                px = ctx.mark(o)
                 if np.isfinite(px):
                     other += abs(ctx.expected_position(o)) * px * ctx.market_spec(o).mmf
         return liquidation_cap(ctx.equity(m), ctx.market_spec(m).mmf, self.min_liq_distance, side, other)
 
     def on_decision(self, ctx):
         m = self.market
-        price, px = ctx.price(m), mark(ctx, m)
+        price, px = ctx.price(m), ctx.mark(m)
         if not (np.isfinite(price) and np.isfinite(px)):
             return
         z = self.zscore(price)

@@ -39,35 +39,11 @@ from backtester.kernel import enums as E
 DUST = 1e-9
 
 
-# ---------------------------------------------------------------------------- context access
-def run_config(ctx):
-    """The run's :class:`~backtester.config.SimConfig` (margin fractions, rebalance band)."""
-    return ctx.config
-
-
-def account_of(ctx, market: str) -> int:
-    """Index of the margin account that holds ``market`` (one per venue in cross mode)."""
-    return ctx.account(market)
-
-
-def total_equity(ctx) -> float:
-    """Net collateral summed over every account, plus collateral on a bridge (what
-    ``Result.equity['equity']`` samples), at the decision."""
-    return ctx.total_equity()
-
-
-def mark(ctx, market: str) -> float:
-    """Observed oracle price, else the last observed trade (NaN before either): the price
-    ``ctx.target_leverage`` converts with."""
-    px = ctx.oracle(market)
-    return px if np.isfinite(px) else ctx.price(market)
-
-
 def accounts(ctx) -> dict[int, list[str]]:
     """``{account: [markets]}`` of the run."""
     out: dict[int, list[str]] = {}
     for m in ctx.markets:
-        out.setdefault(account_of(ctx, m), []).append(m)
+        out.setdefault(ctx.account(m), []).append(m)
     return out
 
 
@@ -76,7 +52,7 @@ def to_position(ctx, market: str, value: float, kind: str) -> float:
     'notional' in quote) to base units, as ``Context`` does; NaN when no price is observed."""
     if kind == "position":
         return float(value)
-    px = mark(ctx, market)
+    px = ctx.mark(market)
     if not np.isfinite(px):
         return float("nan")
     if kind == "leverage":
@@ -90,10 +66,10 @@ def within_band(ctx, market: str, goal: float, current: float) -> bool:
     """True when ``ctx.target_position(market, goal)`` would send nothing from ``current``
     (the gap is within ``rebalance_band`` of the goal's notional or under
     ``min_trade_notional``)."""
-    px = mark(ctx, market)
+    px = ctx.mark(market)
     if not np.isfinite(px):
         return True
-    cfg = run_config(ctx)
+    cfg = ctx.config
     band = max(cfg.min_trade_notional, cfg.rebalance_band * abs(goal) * px)
     return abs(goal - current) * px <= band
 
@@ -145,10 +121,10 @@ def requirement(ctx, markets, fraction: str) -> float:
     observed prices: the IMR (``fraction='imf'``) or MMR (``'mmf'``) once the orders already
     sent have traded. Risk actions size on this, not on the venue's current figures, so a cut
     still in flight (a slow or halted venue) is not cut again at the next decision."""
-    cfg = run_config(ctx)
+    cfg = ctx.config
     total = 0.0
     for m in markets:
-        px = mark(ctx, m)
+        px = ctx.mark(m)
         if np.isfinite(px):
             total += getattr(cfg.market(m), fraction) * abs(ctx.expected_position(m)) * px
     return total
@@ -157,11 +133,11 @@ def requirement(ctx, markets, fraction: str) -> float:
 def _cap(ctx, market: str, budget: float, fraction: str) -> float:
     """Largest ``|position|`` in ``market`` that keeps :func:`requirement` over its account
     within ``budget`` (other markets at their expected positions); inf without a price."""
-    px = mark(ctx, market)
-    rate = getattr(run_config(ctx).market(market), fraction)
+    px = ctx.mark(market)
+    rate = getattr(ctx.config.market(market), fraction)
     if not np.isfinite(px) or rate <= 0:
         return float("inf")
-    others = [m for m in accounts(ctx)[account_of(ctx, market)] if m != market]
+    others = [m for m in accounts(ctx)[ctx.account(market)] if m != market]
     return max(budget - requirement(ctx, others, fraction), 0.0) / (rate * px)
 
 
@@ -311,7 +287,7 @@ class DrawdownKillSwitch(RiskControl):
                 if abs(ctx.expected_position(m)) > DUST and len(_live_orders(ctx, m)) == 0:
                     flatten(ctx, m, cancel=False)
             return False
-        equity = total_equity(ctx)
+        equity = ctx.total_equity()
         self.peak = max(self.peak, equity)
         if self.peak > 0 and equity / self.peak - 1.0 <= -self.max_drawdown:
             self.fired_at, self.fired_equity = ctx.time, equity
@@ -410,7 +386,7 @@ class CollateralBuffer(RiskControl):
         self.name = f"Buffer({_pct(buffer)})"
 
     def before(self, ctx) -> bool:
-        tol = run_config(ctx).rebalance_band if self.tolerance is None else self.tolerance
+        tol = ctx.config.rebalance_band if self.tolerance is None else self.tolerance
         for markets in accounts(ctx).values():
             held = [m for m in markets if abs(ctx.expected_position(m)) > DUST]
             if not held:

@@ -31,6 +31,7 @@ from backtester.sweep import (
     stability,
     sweep,
 )
+from backtester.cli import main as cli_main
 from backtester.sweep import cli as sweep_cli
 from strategies import MaCross
 from strategies.trend import TrendFollowing
@@ -399,7 +400,7 @@ def test_cli_toml_and_yaml(tmp_path, capsys):
         slice = ["2022-11-09 12:00", "2022-11-09 18:00"]
     """))
     out = tmp_path / "o"
-    assert sweep_cli.main(["sweep", str(toml), "--out", str(out), "--quiet"]) == 0
+    assert cli_main(["sweep", str(toml), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "best 3 by total_return" in text and "4 runs, 0 raised" in text
     df = pd.read_csv(out / "sweep.csv")
@@ -414,7 +415,7 @@ def test_cli_toml_and_yaml(tmp_path, capsys):
         strategy: strategies.ma_cross:MaCross
         random: {n: 3, seed: 1, space: {fast: {low: 2, high: 8}, slow: [20, 30]}}
     """))
-    assert sweep_cli.main(["sweep", str(yaml_file), "--sample", "btcusdt-tape", "--out", str(tmp_path / "y"),
+    assert cli_main(["sweep", str(yaml_file), "--sample", "btcusdt-tape", "--out", str(tmp_path / "y"),
                            "--quiet", "--top", "2"]) == 0
     assert "best 2 by sharpe" in capsys.readouterr().out
 
@@ -422,15 +423,15 @@ def test_cli_toml_and_yaml(tmp_path, capsys):
 def test_cli_errors(tmp_path, capsys):
     f = tmp_path / "bad.toml"
     f.write_text('strategy = "ma-crosss"\n[grid]\nfast = [3]\n')
-    assert sweep_cli.main(["sweep", str(f), "--sample", "btcusdt-tape", "--out", str(tmp_path / "o")]) == 2
+    assert cli_main(["sweep", str(f), "--sample", "btcusdt-tape", "--out", str(tmp_path / "o")]) == 2
     assert "did you mean 'ma-cross'" in capsys.readouterr().err
     f.write_text('strategy = "ma-cross"\n[grid]\nfsat = [3]\n')
-    assert sweep_cli.main(["sweep", str(f), "--sample", "btcusdt-tape", "--out", str(tmp_path / "o")]) == 2
+    assert cli_main(["sweep", str(f), "--sample", "btcusdt-tape", "--out", str(tmp_path / "o")]) == 2
     assert "did you mean 'fast'" in capsys.readouterr().err
     f.write_text('strategy = "ma-cross"\ngird = 1\n')
-    assert sweep_cli.main(["sweep", str(f)]) == 2
+    assert cli_main(["sweep", str(f)]) == 2
     assert "did you mean 'grid'" in capsys.readouterr().err
-    assert sweep_cli.main(["sweep", str(tmp_path / "missing.toml")]) == 2
+    assert cli_main(["sweep", str(tmp_path / "missing.toml")]) == 2
 
 
 def test_example_files_parse():

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -237,30 +236,3 @@ def cmd_sweep(args) -> int:
     print(f"\ntable: {Path(out) / 'sweep.csv'} (all runs: backtester.sweep.load({str(out)!r}))")
     print(f"done in {time.perf_counter() - t0:,.1f} s")
     return 0
-
-
-def main(argv=None) -> int:
-    """``backtester sweep ...`` on its own (tests; the console script wires the same parser).
-
-    Examples
-    --------
-    >>> main(["sweep", "examples/sweep_ma_cross.toml", "--sample", "btcusdt-tape"])   # doctest: +SKIP
-    0
-    """
-    parser = argparse.ArgumentParser(prog="backtester")
-    add_sweep_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    from data_loaders import DataError
-
-    try:
-        return args.func(args)
-    except DataError as exc:
-        print(f"invalid data: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
