@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 _MAX = np.iinfo(np.int64).max
 _LIQ_KINDS = ("liquidation_fee", "insurance_payout", "socialized_loss")
@@ -71,22 +69,11 @@ def _account_of_market(res) -> dict:
     return {s.name: (s.venue if cross else f"{s.venue}/{s.name}") for s in res.layout.market_specs}
 
 
-def _market_rows(table: pa.Table, market: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ts ns, price) of one market's rows, time-ordered (stable: table order within a ts)."""
-    if table.num_rows == 0:
-        return np.zeros(0, np.int64), np.zeros(0)
-    t = table.filter(pc.equal(table.column("market").cast(pa.string()), market))
-    ts = t.column("ts").cast(pa.int64()).to_numpy()
-    px = t.column("price").to_numpy()
-    o = np.argsort(ts, kind="stable")
-    return ts[o], px[o]
-
-
 def _price_rows(res, market: str):
     """(oracle ts, oracle px, trade ts, trade px) the engine marks ``market`` with; a market
     without oracle rows follows its trades ``oracle_delay`` later (backtester/prepare.py)."""
-    tr_ts, tr_px = _market_rows(res.data.trades, market)
-    or_ts, or_px = _market_rows(res.data.oracle, market)
+    tr_ts, tr_px = res.data.market_prices("trades", market)
+    or_ts, or_px = res.data.market_prices("oracle", market)
     if len(or_ts) == 0:
         or_ts, or_px = tr_ts + res.config.ns("oracle_delay"), tr_px
     return or_ts, or_px, tr_ts, tr_px
@@ -536,7 +523,7 @@ def funding_frame(source, market: str | None = None, sizing=None, every: str | N
             cap = float(np.sum(source.engine.initial_cash)) if is_result else 10_000.0
             sizing = FundingAwareSizing(base_risk_cap=cap)
     every = every or (getattr(strat, "every", None) if strat is not None else None) or "1h"
-    tr_ts, tr_px = _market_rows(data.trades, market)
+    tr_ts, tr_px = data.market_prices("trades", market)
     if not len(tr_ts):
         raise ValueError(f"funding_frame: no trades for market {market!r}")
     step = pd.Timedelta(every).value

@@ -16,6 +16,7 @@ from .config import SimConfig
 from .context import Context
 from .engine import Engine
 from .kernel import enums as E
+from .kernel.state import CI_TARGET_MODE
 from .prepare import layout_for, prepare, with_decisions
 from .result import Result
 from .strategy import TARGET_KINDS, Strategy
@@ -124,6 +125,20 @@ class Prepared(NamedTuple):
 
 def run_prepared(strategy: Strategy, prepared: Prepared, *, progress: bool = False) -> Result:
     """:func:`run` on an already prepared dataset (the path of compare and sweeps)."""
+    engine = engine_for(strategy, prepared)
+    if is_fast_path(engine):
+        engine.run()
+    else:
+        _hybrid(engine, strategy, progress)
+    return Result(engine, strategy, prepared.data, prepared.config)
+
+
+def engine_for(strategy: Strategy, prepared: Prepared) -> Engine:
+    """Call ``strategy.init`` and set up its engine, not yet run.
+
+    A plan-only strategy (targets from ``init``, no ``on_decision``) gets fast-path inputs,
+    the others hook mode (:func:`is_fast_path` tells which).
+    """
     _check_strategy(strategy)
     data, config, layout = prepared.data, prepared.config, prepared.layout
     times = decision_times(strategy.every, layout.start_ns, layout.end_ns)
@@ -138,16 +153,17 @@ def run_prepared(strategy: Strategy, prepared: Prepared, *, progress: bool = Fal
                 raise KeyError(f"targets for unknown market {market!r}; markets: {layout.markets}")
             targets[:, layout.markets.index(market)] = values
         inp = with_decisions(prepared.inputs, dc, targets, TARGET_KINDS[strategy._target_kind])
-        engine = Engine(inp, layout, config)
-        engine.run()
     else:
         if strategy._targets:
             raise ValueError(f"{type(strategy).__name__} sets targets in init() and overrides on_decision(); "
                              "use one or the other")
         inp = with_decisions(prepared.inputs, dc, None, E.MODE_HOOK)
-        engine = Engine(inp, layout, config)
-        _hybrid(engine, strategy, progress)
-    return Result(engine, strategy, data, config)
+    return Engine(inp, layout, config)
+
+
+def is_fast_path(engine: Engine) -> bool:
+    """True when the engine's decisions are targets traded in the kernel (no Python)."""
+    return int(engine.inputs.cfg_i[CI_TARGET_MODE]) >= 0
 
 
 def _check_strategy(strategy) -> None:

@@ -133,8 +133,12 @@ class Engine:
             code = run_nb(self.inputs, self.state)
             if code != E.EXIT_FULL:
                 return code
-            if not self.ensure_room():
-                self._grow_all()  # the kernel wants more headroom than the thresholds below
+            self.make_room()
+
+    def make_room(self) -> None:
+        """Grow the buffers after the kernel returned ``EXIT_FULL``."""
+        if not self.ensure_room():
+            self._grow_all()  # the kernel wants more headroom than the thresholds above
 
     def run(self) -> None:
         """Run to the end, answering decisions with the in-kernel targets (fast path)."""

@@ -86,6 +86,43 @@ class Dataset:
             raise ValueError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}")
         return getattr(self, kind)
 
+    def market_prices(self, kind: str, market: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(ts, price)`` of one market's rows of ``kind`` ('trades' or 'oracle') as int64 ns
+        and float64, in time order (stable within a timestamp).
+
+        Computed once per dataset and market, then shared: many runs of a sweep read the same
+        prices in their ``init``. The arrays are read-only.
+
+        Examples
+        --------
+        >>> from data_loaders import sample
+        >>> ts, px = sample().market_prices("trades", "BTC-USD")
+        >>> bool((ts[1:] >= ts[:-1]).all()) and len(ts) == len(px)
+        True
+        """
+        if kind not in ("trades", "oracle"):
+            raise ValueError(f"market_prices: kind must be 'trades' or 'oracle', got {kind!r}")
+        memo = self.__dict__.setdefault("_memo", {})
+        key = ("prices", kind, market)
+        if key not in memo:
+            table = self.table(kind)
+            if table.num_rows == 0:
+                ts, px = np.zeros(0, np.int64), np.zeros(0)
+            else:
+                t = table.filter(pc.equal(table.column("market").cast(pa.string()), market))
+                ts = t.column("ts").cast(pa.int64()).to_numpy()
+                px = t.column("price").to_numpy().astype(np.float64, copy=False)
+                order = np.argsort(ts, kind="stable")
+                ts, px = ts[order], px[order]
+            ts.setflags(write=False)
+            px.setflags(write=False)
+            memo[key] = (ts, px)
+        return memo[key]
+
+    def __getstate__(self):
+        """Pickles and copies leave the per-process caches behind."""
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
     @property
     def markets_traded(self) -> list[str]:
         """Sorted names of the markets that have trades."""

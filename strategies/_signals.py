@@ -22,9 +22,7 @@ from backtester import Strategy
 
 def _last_prices(data, market: str, times: pd.DatetimeIndex) -> pd.Series:
     """Last trade price at or before each time (what a decision at that time has seen)."""
-    t = data.trades.filter(pc.equal(data.trades.column("market").cast(pa.string()), market))
-    ts = t.column("ts").cast(pa.int64()).to_numpy()
-    px = t.column("price").to_numpy()
+    ts, px = data.market_prices("trades", market)
     i = np.searchsorted(ts, times.asi8, side="right") - 1
     return pd.Series(np.where(i >= 0, px[np.maximum(i, 0)], np.nan), index=times)
 

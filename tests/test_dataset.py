@@ -363,3 +363,32 @@ def test_slice_carries_state_when_ts_is_not_the_first_column(ds):
     assert got.columns.tolist() == lat.column_names
     first = got[got.ts == at(4.5)].set_index("venue")
     assert sorted(first.index) == ["arb", "zk"] and not first.loc["zk", "up"]
+
+
+def test_market_prices_are_one_markets_rows_in_time_order_computed_once():
+    import copy
+    import pickle
+
+    ds = sample().slice("2022-11-08", "2022-11-09")
+    t = ds.trades.to_pandas()
+    ts, px = ds.market_prices("trades", "ETH-USD")
+    eth = t[t["market"] == "ETH-USD"]
+    assert np.array_equal(ts, eth["ts"].astype("int64").to_numpy())
+    assert np.array_equal(px, eth["price"].to_numpy())
+    assert ds.market_prices("trades", "ETH-USD")[0] is ts  # cached per dataset
+    with pytest.raises(ValueError, match="read-only"):
+        px[0] = 1.0
+    o = ds.oracle.to_pandas()
+    assert np.array_equal(ds.market_prices("oracle", "ETH-USD")[1], o.loc[o["market"] == "ETH-USD", "price"])
+    assert sample("btcusdt-tape").market_prices("oracle", "BTC-USD")[0].size == 0  # no oracle table
+    assert ds.market_prices("trades", "DOGE-USD")[0].size == 0
+    with pytest.raises(ValueError, match="kind"):
+        ds.market_prices("funding", "ETH-USD")
+    # ties keep table order (the last row of a timestamp is the last price)
+    rows = pd.DataFrame({"ts": pd.to_datetime([1, 1, 2], unit="s", utc=True), "market": "X",
+                         "price": [10.0, 11.0, 20.0], "size": 1.0, "side": 1})
+    assert list(Dataset(trades=rows).market_prices("trades", "X")[1]) == [10.0, 11.0, 20.0]
+    # caches stay in the process: pickles and copies carry the tables only
+    for clone in (pickle.loads(pickle.dumps(ds)), copy.deepcopy(ds)):
+        assert "_memo" not in clone.__dict__ and clone == ds
+        assert np.array_equal(clone.market_prices("trades", "ETH-USD")[1], px)

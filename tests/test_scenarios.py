@@ -8,7 +8,7 @@ fills) are checked on real runs.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd

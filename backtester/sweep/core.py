@@ -24,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from ..config import SimConfig
 from ..strategy import Strategy
 from .runner import (
+    BATCH_SIZE,
     Group,
     PreparedCache,
     Task,
@@ -45,7 +46,7 @@ FLUSH_EVERY_S = 10.0
 
 def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = None, *, executor=None,
           n_jobs: int | None = None, out=None, resume: bool = True, seeds=1, progress: bool = True,
-          chunk_size: int | None = None):
+          chunk_size: int | None = None, n_threads: int | None = None):
     """Run ``strategy_cls`` over every point of ``grid`` (and scenario and seed).
 
     Parameters
@@ -81,6 +82,10 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
         A tqdm bar: runs done, runs/s, time left (terminal or Jupyter).
     chunk_size : int, optional
         Runs per task (and per part file); default: a few tasks per worker, at most 32.
+    n_threads : int, optional
+        Numba threads per process for the runs of a plan-only strategy, which go to the kernel
+        32 at a time in one call (:func:`backtester.batch.run_many`). Default: every core in
+        this process (``NUMBA_NUM_THREADS`` caps it), 1 in each worker process.
 
     Returns
     -------
@@ -114,6 +119,9 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     workers, pool = _workers(executor, n_jobs)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"sweep: chunk_size must be a positive int, got {chunk_size!r}")
+    if n_threads is not None and (not isinstance(n_threads, int) or isinstance(n_threads, bool)
+                                  or n_threads < 1):
+        raise ValueError(f"sweep: n_threads must be a positive int, got {n_threads!r}")
     parallel = executor is not None or pool
     digest = dataset_digest(data) if (out is not None or parallel) else "local"
 
@@ -146,10 +154,10 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     try:
         if todo and not parallel:
             tasks = _tasks(todo, configs, data, cls, base_params, digest, None)
-            _run_local(tasks, record, chunk_size or MAX_CHUNK)
+            _run_local(tasks, record, chunk_size or MAX_CHUNK, n_threads)
         elif todo:
             _run_parallel(todo, configs, data, cls, base_params, digest, store, executor, workers, record,
-                          chunk_size)
+                          chunk_size, n_threads or 1)
     finally:
         if bar is not None:
             bar.close()
@@ -233,7 +241,7 @@ def _full_row(spec, row, params) -> dict:
     return out
 
 
-def _tasks(runs, configs, data, cls, base_params, digest, chunk) -> list[Task]:
+def _tasks(runs, configs, data, cls, base_params, digest, chunk, n_threads=None) -> list[Task]:
     """Tasks in group order; ``chunk=None``: one task per group."""
     groups: dict = {}
     for r in runs:
@@ -246,20 +254,21 @@ def _tasks(runs, configs, data, cls, base_params, digest, chunk) -> list[Task]:
         size = chunk(len(members)) if callable(chunk) else len(members)
         for i in range(0, len(members), size):
             part = tuple((r.run_id, r.strategy_params) for r in members[i:i + size])
-            tasks.append(Task(data, g, cls, base_params, part))
+            tasks.append(Task(data, g, cls, base_params, part, n_threads))
     return tasks
 
 
 # ============================================================================ execution
-def _run_local(tasks, record, chunk_size: int) -> None:
+def _run_local(tasks, record, chunk_size: int, n_threads: int | None) -> None:
     """In this process, one prepared group at a time; rows written every ``chunk_size`` runs
-    (or ``FLUSH_EVERY_S``), and the finished ones also when interrupted."""
+    (or ``FLUSH_EVERY_S``), and the finished ones also when interrupted. Kernel batches are at
+    most ``chunk_size`` runs, so a run is stored at most ``chunk_size`` runs after it ran."""
     cache = PreparedCache(size=1)
     pending: list = []
     last = time.monotonic()
     try:
         for task in tasks:
-            for row in iter_task(task, cache):
+            for row in iter_task(task, cache, n_threads, batch_size=min(chunk_size, BATCH_SIZE)):
                 pending.append(row)
                 if len(pending) >= chunk_size or time.monotonic() - last >= FLUSH_EVERY_S:
                     record(pending)
@@ -270,7 +279,7 @@ def _run_local(tasks, record, chunk_size: int) -> None:
 
 
 def _run_parallel(todo, configs, data, cls, base_params, digest, store, executor, workers, record,
-                  chunk_size) -> None:
+                  chunk_size, n_threads: int) -> None:
     owned = executor is None
     tmp = None
     if store is not None:
@@ -282,7 +291,7 @@ def _run_parallel(todo, configs, data, cls, base_params, digest, store, executor
     def chunk(n):
         return chunk_size or max(1, min(MAX_CHUNK, math.ceil(n / (4 * workers))))
 
-    tasks = [pack(t) for t in _tasks(todo, configs, shared, cls, base_params, digest, chunk)]
+    tasks = [pack(t) for t in _tasks(todo, configs, shared, cls, base_params, digest, chunk, n_threads)]
     if owned:
         executor = cf.ProcessPoolExecutor(workers, mp_context=_context())
     ok = False

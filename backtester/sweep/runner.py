@@ -39,8 +39,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..driver import Prepared, run_prepared
+from ..batch import run_many
+from ..driver import Prepared
 
+#: runs per kernel call (each run in flight holds its own record buffers)
+BATCH_SIZE = 32
 #: Prepared groups a worker keeps (each holds the kernel's arrays of the whole dataset)
 PREPARED_CACHE_SIZE = 2
 _KINDS = ("trades", "funding", "oracle", "latency", "book")
@@ -185,6 +188,8 @@ class Task:
         Constructor arguments every run starts from (a strategy instance's params).
     runs : tuple of (run_id, dict)
         Each run's id and strategy parameters.
+    n_threads : int, optional
+        Numba threads for the batched kernel calls (None: numba's setting).
     """
 
     data: object
@@ -192,6 +197,7 @@ class Task:
     strategy: object
     base_params: dict
     runs: tuple
+    n_threads: int | None = None
 
 
 def pack(task: Task) -> bytes:
@@ -259,33 +265,62 @@ def _build(task: Task):
         return exc
 
 
-def iter_task(task: Task, cache: PreparedCache | None = None):
-    """Run the task's runs one by one, yielding a row dict per run.
+def iter_task(task: Task, cache: PreparedCache | None = None, n_threads: int | None = None,
+              batch_size: int = BATCH_SIZE):
+    """Run the task's runs, yielding a row dict per run, in order.
 
-    Row keys: ``run_id``, ``status`` (``'ok'`` or ``'error'``), ``error`` (message or None),
-    ``elapsed_s`` (strategy init, kernel and stats; not the shared preparation), then the
-    :meth:`Result.stats` metrics of an ``'ok'`` run.
+    Runs go in batches of ``batch_size``: the plan-only ones of a batch share one kernel call
+    on ``n_threads`` numba threads (:func:`backtester.batch.run_many`), the others run one by
+    one. Row keys: ``run_id``, ``status`` (``'ok'`` or ``'error'``), ``error`` (message or
+    None), ``elapsed_s`` (the run's ``init`` and ``stats()`` plus its share of the batch's
+    kernel call; not the shared preparation), then the :meth:`Result.stats` metrics of an
+    ``'ok'`` run.
     """
-    cls = task.strategy
     prepared = (cache or _WORKER_CACHE).get(task)
-    for run_id, params in task.runs:
+    runs = task.runs
+    for lo in range(0, len(runs), batch_size):
+        yield from _run_batch(task, prepared, runs[lo:lo + batch_size], n_threads)
+
+
+def _run_batch(task: Task, prepared, runs, n_threads) -> list:
+    cls = task.strategy
+    n = len(runs)
+    errors: list = [None] * n
+    metrics: list = [{}] * n
+    spent = [0.0] * n
+    strategies, slots = [], []
+    for i, (_, params) in enumerate(runs):
         t0 = time.perf_counter()
         try:
             if isinstance(prepared, Exception):
                 raise prepared
-            strategy = cls(**{**copy.deepcopy(task.base_params), **params})
-            with _RUN_LOCK:
-                stats = run_prepared(strategy, prepared).stats()
-            row = {"run_id": run_id, "status": "ok", "error": None}
-            metrics = {k: float(v) for k, v in stats.items()}
+            strategies.append(cls(**{**copy.deepcopy(task.base_params), **params}))
+            slots.append(i)
         except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
-            row = {"run_id": run_id, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
-            metrics = {}
-        row["elapsed_s"] = time.perf_counter() - t0
-        row.update(metrics)
-        yield row
+            errors[i] = exc
+        spent[i] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with _RUN_LOCK:
+        results = run_many(strategies, prepared, n_threads=n_threads, errors="return") if strategies else []
+    shared = (time.perf_counter() - t0) / max(1, len(strategies))  # inits and the kernel call
+    for i, res in zip(slots, results):
+        t0 = time.perf_counter()
+        try:
+            if isinstance(res, Exception):
+                raise res
+            metrics[i] = {k: float(v) for k, v in res.stats().items()}
+        except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
+            errors[i] = exc
+        spent[i] += shared + time.perf_counter() - t0
+    return [_row(run_id, errors[i], spent[i], metrics[i]) for i, (run_id, _) in enumerate(runs)]
+
+
+def _row(run_id, exc, elapsed: float, metrics: dict) -> dict:
+    if exc is None:
+        return {"run_id": run_id, "status": "ok", "error": None, "elapsed_s": elapsed, **metrics}
+    return {"run_id": run_id, "status": "error", "error": f"{type(exc).__name__}: {exc}", "elapsed_s": elapsed}
 
 
 def run_task(task: Task) -> list:
-    """Every row of ``task`` (see :func:`iter_task`)."""
-    return list(iter_task(task))
+    """Every row of ``task`` (see :func:`iter_task`), on ``task.n_threads`` numba threads."""
+    return list(iter_task(task, n_threads=task.n_threads))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from .engine import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, LIQUIDATED, NO_PRICE, NONE, REDUCE_ONLY,
                      REORG, VENUE_DOWN, CancelIntent, MarketSpec, OrderIntent, RefConfig, Reorg,
                      run_reference)
-from .gen import HOUR, MS, SEC, T0, make_dataset, reference_inputs
+from .gen import HOUR, SEC, T0, make_dataset, reference_inputs
 
 BTC, ETH = "BTC-USD", "ETH-USD"
 

@@ -1,0 +1,208 @@
+"""Many plan-only runs in one kernel call (``backtester.batch``, ``kernel/batch_nb.py``).
+
+The contract: a run inside a batch gives exactly the records it gives alone, whatever the
+other runs of the batch, the number of threads or the buffer sizes it starts with; and the
+batch really is one kernel call (no per-run ``run_nb`` from Python).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import backtester as bt
+import backtester.batch as batch_mod
+import backtester.engine as engine_mod
+from backtester.batch import run_engines, run_many, threads
+from backtester.driver import Prepared, run_prepared
+from backtester.engine import Engine
+from backtester.kernel import enums as E
+from backtester.prepare import prepare, with_decisions
+from backtester.strategy import TARGET_KINDS
+from strategies import BuyAndHold, MaCross, TrendFollowing
+from tests.kernel_adapter import layout_with_specs, sim_config
+from tests.reference.gen import reference_inputs
+
+RECORDS = ("orders", "fills", "funding", "liquidations", "ledger", "samples", "transfers")
+
+
+def assert_same_records(a: Engine, b: Engine, label=""):
+    """Field by field (padding bytes between fields may differ), NaN equal to NaN."""
+    for name in RECORDS:
+        x, y = a.records(name), b.records(name)
+        assert len(x) == len(y), f"{label} {name}: {len(x)} vs {len(y)} rows"
+        for field in x.dtype.names:
+            assert np.array_equal(x[field], y[field], equal_nan=x[field].dtype.kind == "f"), \
+                f"{label} {name}.{field} differs"
+    for name in ("cash", "pos", "entry", "insurance", "counters"):
+        assert np.array_equal(getattr(a.state, name), getattr(b.state, name)), f"{label} state.{name} differs"
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    import data_loaders as dl
+
+    # six hours around the sample's dYdX outage (14:00-17:00): fills, funding, a venue down
+    return Prepared.build(dl.sample().slice("2022-11-09 12:00", "2022-11-09 18:00"), bt.SimConfig())
+
+
+def mixed():
+    """Plan-only runs of different params and kinds, and a hook-mode one in the middle."""
+    return [MaCross(fast=5, slow=60), MaCross(fast=20, slow=120, leverage=3.0), TrendFollowing(),
+            BuyAndHold(leverage=2.0), MaCross(fast=10, slow=30, leverage=0.5)]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_run_many_equals_runs_alone(prepared, n_threads):
+    alone = [run_prepared(s, prepared) for s in mixed()]
+    together = run_many(mixed(), prepared, n_threads=n_threads)
+    assert len(together) == len(alone)
+    for a, b, s in zip(alone, together, mixed()):
+        assert type(b.strategy) is type(s)
+        assert_same_records(a.engine, b.engine, type(s).__name__)
+        assert a.stats()["final_equity"] == b.stats()["final_equity"]
+    assert len({round(r.stats()["final_equity"], 6) for r in together}) == len(together)  # runs differ
+
+
+def test_plan_only_runs_share_one_kernel_call(prepared, monkeypatch):
+    calls = []
+    real = batch_mod.run_batch_nb
+
+    def counting(inps, sts, todo, codes):
+        calls.append(len(todo))
+        return real(inps, sts, todo, codes)
+
+    def no_single_runs(*args):
+        raise AssertionError("a plan-only run went through run_nb one by one")
+
+    monkeypatch.setattr(batch_mod, "run_batch_nb", counting)
+    monkeypatch.setattr(engine_mod, "run_nb", no_single_runs)
+    results = run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared)
+    assert calls == [5]
+    assert all(int(r.engine.state.counters[E.C_EVENT]) == len(prepared.inputs.ev_ts) for r in results)
+
+
+def test_full_buffers_grow_inside_a_batch(prepared):
+    """Runs starting with tiny record buffers leave the kernel, grow, and re-enter alone."""
+    alone = [run_prepared(s, prepared) for s in mixed()[:2]]
+    engines = []
+    for s in mixed()[:2]:
+        eng = _planned_engine(s, prepared)
+        _shrink(eng)
+        engines.append(eng)
+    calls = []
+    real = batch_mod.run_batch_nb
+
+    def counting(inps, sts, todo, codes):
+        calls.append(len(todo))
+        return real(inps, sts, todo, codes)
+
+    batch_mod.run_batch_nb, saved = counting, real
+    try:
+        run_engines(engines, 2)
+    finally:
+        batch_mod.run_batch_nb = saved
+    assert len(calls) > 1 and calls[0] == 2
+    for a, b in zip(alone, engines):
+        assert_same_records(a.engine, b)
+
+
+def _planned_engine(strategy, prepared) -> Engine:
+    from backtester.driver import engine_for
+
+    return engine_for(strategy, prepared)
+
+
+def _shrink(eng: Engine) -> None:
+    st_ = eng.state
+    eng.state = st_._replace(orders=np.zeros(1, E.order_dt), fills=np.zeros(1, E.fill_dt),
+                             fill_acked=np.zeros(1, np.bool_), ledger=np.zeros(1, E.ledger_dt),
+                             samples=np.zeros(2, E.sample_dt))
+
+
+def test_errors_return_in_place_or_raise(prepared):
+    class Broken(MaCross):
+        def init(self, data):
+            raise RuntimeError("boom")
+
+    out = run_many([MaCross(fast=5, slow=60), Broken(), MaCross(fast=8, slow=60)], prepared, errors="return")
+    assert isinstance(out[1], RuntimeError) and str(out[1]) == "boom"
+    assert_same_records(out[0].engine, run_prepared(MaCross(fast=5, slow=60), prepared).engine)
+    assert_same_records(out[2].engine, run_prepared(MaCross(fast=8, slow=60), prepared).engine)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_many([MaCross(fast=5, slow=60), Broken()], prepared)
+    with pytest.raises(ValueError, match="errors"):
+        run_many([], prepared, errors="ignore")
+    assert run_many([], prepared) == []
+
+
+def test_hook_mode_engines_are_refused(prepared):
+    eng = _planned_engine(TrendFollowing(), prepared)
+    with pytest.raises(ValueError, match="hook mode"):
+        run_engines([eng])
+
+
+def test_threads_context_sets_and_restores():
+    import numba
+
+    before = numba.get_num_threads()
+    with threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with threads(None):
+        assert numba.get_num_threads() == before
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            with threads(bad):
+                pass
+
+
+# ---------------------------------------------------------------------------- random inputs
+@st.composite
+def plans(draw):
+    """Reference-style random markets plus a few random target plans on shared decisions."""
+    inputs = draw(reference_inputs())
+    n_dec = draw(st.integers(1, 12))
+    k = draw(st.integers(1, 4))
+    value = st.one_of(st.just(np.nan), st.floats(-6.0, 6.0, allow_nan=False).map(lambda v: round(v, 2)))
+    targets = [draw(st.lists(st.lists(value, min_size=2, max_size=2), min_size=n_dec, max_size=n_dec))
+               for _ in range(k)]
+    modes = [draw(st.sampled_from(sorted(TARGET_KINDS.values())))
+             for _ in range(k)]
+    fractions = sorted(draw(st.lists(st.floats(0.0, 1.0), min_size=n_dec, max_size=n_dec)))
+    tiny = draw(st.booleans())
+    return inputs, targets, modes, fractions, tiny
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=plans())
+def test_batch_matches_single_runs_on_random_inputs(case):
+    inputs, targets, modes, fractions, tiny = case
+    cfg = sim_config(inputs["markets"], inputs["config"])
+    lay = layout_with_specs(inputs["dataset"], cfg, inputs["markets"])
+    base, _ = prepare(inputs["dataset"], cfg, lay, reorgs=[(r.ts, r.venue) for r in inputs["reorgs"]])
+    span = lay.end_ns - lay.start_ns
+    dc = np.unique(np.array([lay.start_ns + int(f * span) for f in fractions], np.int64))
+    M = len(lay.markets)
+
+    def engines():
+        out = []
+        for tg, mode in zip(targets, modes):
+            tg = np.array(tg, np.float64)[: len(dc), :M]
+            if tg.shape[1] < M:
+                tg = np.pad(tg, ((0, 0), (0, M - tg.shape[1])), constant_values=np.nan)
+            out.append(Engine(with_decisions(base, dc, tg, mode), lay, cfg))
+        return out
+
+    alone = engines()
+    for eng in alone:
+        eng.run()
+    together = engines()
+    if tiny:
+        for eng in together:
+            _shrink(eng)
+    run_engines(together, 2)
+    for i, (a, b) in enumerate(zip(alone, together)):
+        assert_same_records(a, b, f"run {i}")
