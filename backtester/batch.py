@@ -1,9 +1,9 @@
 """Many runs on one prepared dataset, the plan-only ones in one kernel call.
 
 A plan-only strategy (targets from ``init``, no ``on_decision``) needs no Python while it runs,
-so a batch of them goes to the kernel at once (:func:`~backtester.kernel.batch_nb.run_batch_nb`)
-and runs on numba's threads over the shared market arrays. This is how a sweep of ``MaCross``
-parameters uses every core of one process, with no worker processes and no data copies.
+so a batch of them goes to the kernel at once (:func:`~backtester.kernel.batch_nb.run_batch_nb`,
+one call per thread, without the GIL) over the shared market arrays. This is how a sweep of
+``MaCross`` parameters uses every core of one process, with no worker processes and no copies.
 
 Each run of a batch gives exactly the records it gives alone (the tests compare them field by
 field), whatever the number of threads.
@@ -21,91 +21,101 @@ Examples
 """
 from __future__ import annotations
 
+import os
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
-from numba import typed
 
 from .driver import Prepared, _hybrid, engine_for, is_fast_path
 from .engine import Engine
 from .kernel import enums as E
-from .kernel.batch_nb import run_batch_nb
+from .kernel.batch_nb import new_list_nb, push_nb, run_batch_nb
 from .result import Result
 from .strategy import Strategy
 
-__all__ = ["run_engines", "run_many", "threads"]
+__all__ = ["run_engines", "run_many"]
 
 
-@contextmanager
-def threads(n: int | None):
-    """Use ``n`` numba threads inside the block (``None``: leave numba's setting).
+def _typed_list(items: list):
+    """``items`` as a ``numba.typed.List`` (built by cached compiled code: see ``new_list_nb``)."""
+    out = new_list_nb(items[0])
+    for item in items[1:]:
+        push_nb(out, item)
+    return out
 
-    ``n`` is clipped to ``[1, NUMBA_NUM_THREADS]``; the previous setting is restored on exit.
 
-    Examples
-    --------
-    >>> with threads(1):
-    ...     numba.get_num_threads()
-    1
-    """
-    if n is None:
-        yield
-        return
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
-    old = numba.get_num_threads()
-    numba.set_num_threads(int(min(n, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
+def _threads(n_threads) -> int:
+    if n_threads is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive int or None, got {n_threads!r}")
+    return int(n_threads)
 
 
 def run_engines(engines: list[Engine], n_threads: int | None = None) -> float:
-    """Run fast-path engines to the end in one kernel call, in parallel over numba threads.
+    """Run fast-path engines to the end: one kernel call per thread, over shared inputs.
 
-    Buffers that fill up are grown and only those runs re-enter the kernel, so a batch costs
-    one call unless a run outgrows its initial record buffers.
+    The runs are dealt round-robin to ``n_threads`` threads; each thread hands its runs to
+    :func:`~backtester.kernel.batch_nb.run_batch_nb` in one call, which releases the GIL, so
+    the threads run on separate cores. Runs whose record buffers fill up are grown and only
+    they re-enter the kernel.
 
     Parameters
     ----------
     engines : list of Engine
         Fast-path engines (:func:`~backtester.driver.is_fast_path`), not yet run.
     n_threads : int, optional
-        Numba threads for the call; default: numba's setting (every core, or
-        ``NUMBA_NUM_THREADS``).
+        Threads (and kernel calls) to split the batch over; default: every core this process
+        may use. Never more than there are runs.
 
     Returns
     -------
     float
         Wall time spent in the kernel, seconds.
+
+    Examples
+    --------
+    >>> import backtester as bt, data_loaders as dl
+    >>> from backtester.driver import Prepared, engine_for
+    >>> from strategies import MaCross
+    >>> prepared = Prepared.build(dl.sample("btcusdt-tape"), bt.SimConfig())
+    >>> engines = [engine_for(MaCross(fast=f, slow=30), prepared) for f in (3, 5)]
+    >>> seconds = run_engines(engines, n_threads=2)
+    >>> [int(e.state.counters[0]) == len(prepared.inputs.ev_ts) for e in engines]
+    [True, True]
     """
+    n_threads = _threads(n_threads)
     for i, engine in enumerate(engines):
         if not is_fast_path(engine):
             raise ValueError(f"engine {i} runs in hook mode (its strategy has on_decision); "
                              "only plan-only runs can share a kernel call")
     if not engines:
         return 0.0
-    inps = typed.List([e.inputs for e in engines])
+    inps = _typed_list([e.inputs for e in engines])
     codes = np.full(len(engines), -1, np.int64)
     todo = np.arange(len(engines), dtype=np.int64)
     spent = 0.0
-    with threads(n_threads):
-        while todo.size:
-            sts = typed.List([e.state for e in engines])  # rebuilt: growing replaces arrays
-            t0 = time.perf_counter()
-            run_batch_nb(inps, sts, todo, codes)
-            spent += time.perf_counter() - t0
-            done = codes[todo]
-            if np.any((done != E.EXIT_DONE) & (done != E.EXIT_FULL)):
-                bad = int(todo[(done != E.EXIT_DONE) & (done != E.EXIT_FULL)][0])
-                raise RuntimeError(f"engine {bad}: the kernel stopped with code {int(codes[bad])} "
-                                   "(a fast-path run ends with EXIT_DONE)")
-            todo = todo[done == E.EXIT_FULL]
-            for r in todo:
-                engines[r].make_room()
+    while todo.size:
+        sts = _typed_list([e.state for e in engines])  # rebuilt: growing replaces arrays
+        # contiguous: one compiled signature whatever the split
+        parts = [np.ascontiguousarray(todo[i::n_threads]) for i in range(min(n_threads, todo.size))]
+        t0 = time.perf_counter()
+        if len(parts) == 1:
+            run_batch_nb(inps, sts, parts[0], codes)
+        else:
+            with ThreadPoolExecutor(len(parts)) as pool:
+                for f in [pool.submit(run_batch_nb, inps, sts, part, codes) for part in parts]:
+                    f.result()
+        spent += time.perf_counter() - t0
+        done = codes[todo]
+        stuck = todo[(done != E.EXIT_DONE) & (done != E.EXIT_FULL)]
+        if stuck.size:
+            raise RuntimeError(f"engine {int(stuck[0])}: the kernel stopped with code {int(codes[stuck[0]])} "
+                               "(a fast-path run ends with EXIT_DONE)")
+        todo = todo[done == E.EXIT_FULL]
+        for r in todo:
+            engines[r].make_room()
     return spent
 
 
@@ -120,7 +130,7 @@ def run_many(strategies: list[Strategy], prepared: Prepared, *, n_threads: int |
     prepared : backtester.driver.Prepared
         The dataset under one config, shared by every run.
     n_threads : int, optional
-        Numba threads for the batched kernel call (default: numba's setting, every core).
+        Threads to split the plan-only runs over, one kernel call each (default: every core).
     errors : {'raise', 'return'}
         ``'return'``: a run that raises gives its exception in its place in the list instead
         of stopping the others.

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .batch import run_many
 from .config import SimConfig
-from .driver import Prepared, run_prepared
+from .driver import Prepared
 from .kernel.state import CI_TARGET_MODE
 from .strategy import Strategy
 
@@ -242,10 +243,11 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
             setup = sc.apply(scenario, data, config, seed=seed)
             prepared = Prepared.build(setup.data, setup.config, setup.reorgs)
             first = None
-            for label, strategy in strategies:
-                if bar is not None:
-                    bar.set_postfix_str(f"{s_label} / {label}"[:60])
-                res = run_prepared(copy.deepcopy(strategy), prepared)
+            if bar is not None:
+                bar.set_postfix_str(s_label[:60])
+            # the plan-only strategies of a cell share one kernel call (backtester.batch)
+            runs = run_many([copy.deepcopy(strategy) for _, strategy in strategies], prepared)
+            for (label, _), res in zip(strategies, runs):
                 stats = res.stats()
                 rows.extend((s_label, label, seed, k, float(v)) for k, v in stats.items())
                 if first is None:

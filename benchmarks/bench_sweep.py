@@ -3,11 +3,11 @@
 Prints:
 
 * the kernel alone: 32 ``MaCross`` runs one kernel call each (``Engine.run``) against the same
-  32 runs in one batched kernel call (:func:`backtester.batch.run_engines`) on 1 and 2 numba
-  threads, as events/s summed over runs and as a ratio to a bare numba crossover loop over the
-  same trades (``bench_engine.bare_ma_cross_nb``) run 32 times;
+  32 runs batched (:func:`backtester.batch.run_engines`): one kernel call on 1 thread, one call
+  per thread on 2, as events/s summed over runs and as a ratio to a bare numba crossover loop
+  over the same trades (``bench_engine.bare_ma_cross_nb``) run 32 times;
 
-then, for each sweep mode (this process on 1 and 2 numba threads; 2 worker processes with one
+then, for each sweep mode (this process on 1 and 2 threads; 2 worker processes with one
 thread each):
 
 * runs/s and wall time of the whole sweep (worker start-up and data sharing included);

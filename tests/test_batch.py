@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import backtester as bt
 import backtester.batch as batch_mod
 import backtester.engine as engine_mod
-from backtester.batch import run_engines, run_many, threads
+from backtester.batch import run_engines, run_many
 from backtester.driver import Prepared, run_prepared
 from backtester.engine import Engine
 from backtester.kernel import enums as E
@@ -78,9 +78,15 @@ def test_plan_only_runs_share_one_kernel_call(prepared, monkeypatch):
 
     monkeypatch.setattr(batch_mod, "run_batch_nb", counting)
     monkeypatch.setattr(engine_mod, "run_nb", no_single_runs)
-    results = run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared)
+    results = run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared, n_threads=1)
     assert calls == [5]
     assert all(int(r.engine.state.counters[E.C_EVENT]) == len(prepared.inputs.ev_ts) for r in results)
+    calls.clear()
+    run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared, n_threads=2)
+    assert sorted(calls) == [2, 3]  # one call per thread
+    calls.clear()
+    run_many([MaCross(fast=3, slow=60)], prepared, n_threads=8)
+    assert calls == [1]  # never more threads than runs
 
 
 def test_full_buffers_grow_inside_a_batch(prepared):
@@ -100,7 +106,7 @@ def test_full_buffers_grow_inside_a_batch(prepared):
 
     batch_mod.run_batch_nb, saved = counting, real
     try:
-        run_engines(engines, 2)
+        run_engines(engines, 1)
     finally:
         batch_mod.run_batch_nb = saved
     assert len(calls) > 1 and calls[0] == 2
@@ -143,19 +149,11 @@ def test_hook_mode_engines_are_refused(prepared):
         run_engines([eng])
 
 
-def test_threads_context_sets_and_restores():
-    import numba
-
-    before = numba.get_num_threads()
-    with threads(1):
-        assert numba.get_num_threads() == 1
-    assert numba.get_num_threads() == before
-    with threads(None):
-        assert numba.get_num_threads() == before
+def test_n_threads_is_checked(prepared):
+    engines = [_planned_engine(MaCross(fast=5, slow=60), prepared)]
     for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(ValueError, match="threads"):
-            with threads(bad):
-                pass
+        with pytest.raises(ValueError, match="n_threads"):
+            run_engines(engines, bad)
 
 
 # ---------------------------------------------------------------------------- random inputs

@@ -75,16 +75,14 @@ def test_fingerprint_ignores_decisions_but_not_costs(tape):
 
 
 def test_compare_raises_when_a_run_gets_other_inputs(tape, monkeypatch):
-    calls = {"n": 0}
-    real = compare_mod.run_prepared
+    real = compare_mod.run_many
 
-    def leaky(strategy, prepared, **kw):  # a bug that gives the second strategy other costs
-        calls["n"] += 1
-        if calls["n"] == 2:
-            prepared = Prepared.build(prepared.data, prepared.config.with_(latency_scale=5.0))
-        return real(strategy, prepared, **kw)
+    def leaky(strategies, prepared, **kw):  # a bug that gives the second strategy other costs
+        other = Prepared.build(prepared.data, prepared.config.with_(latency_scale=5.0))
+        return (real(strategies[:1], prepared, **kw) + real(strategies[1:2], other, **kw)
+                + real(strategies[2:], prepared, **kw))
 
-    monkeypatch.setattr(compare_mod, "run_prepared", leaky)
+    monkeypatch.setattr(compare_mod, "run_many", leaky)
     with pytest.raises(RuntimeError, match="different inputs"):
         compare(_strategies(), tape, progress=False)
 

@@ -25,6 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbclient.util import run_sync
 
 import backtester
 
@@ -76,17 +77,23 @@ def execute(nb, kernel_dir: Path, workdir: Path):
     km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
     client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(workdir)}})
     seconds = {}
-    with client.setup_kernel(env=_kernel_env()):
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            t0 = time.perf_counter()
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as err:
-                pytest.fail(f"cell {index} failed:\n--- source ---\n{cell.source}\n--- error ---\n"
-                            f"{_traceback(cell, err)}", pytrace=False)
-            seconds[index] = time.perf_counter() - t0
+    try:
+        with client.setup_kernel(env=_kernel_env()):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as err:
+                    pytest.fail(f"cell {index} failed:\n--- source ---\n{cell.source}\n--- error ---\n"
+                                f"{_traceback(cell, err)}", pytrace=False)
+                seconds[index] = time.perf_counter() - t0
+    finally:
+        # a kernel manager we pass in is ours to stop (nbclient stops only the ones it made);
+        # left running, every notebook's kernel and its memory would live until pytest exits
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
     return seconds
 
 

@@ -91,6 +91,19 @@ def test_rows_equal_separate_runs(local, data):
     assert ok.groupby("scenario")["final_equity"].apply(tuple).nunique() == 2
 
 
+def test_thread_counts_and_batch_sizes_give_the_same_table(local, data):
+    """The batched kernel call is invisible in the table: 1 or 2 threads, batches of 1 or 32."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        one = sweep(MaCross, GRID, data, scenarios=SCENARIOS, n_threads=1, progress=False)
+        small = sweep(MaCross, GRID, data, scenarios=SCENARIOS, n_threads=2, chunk_size=3, progress=False)
+    _same(one, local)
+    _same(small, local)
+    assert (local["elapsed_s"] > 0).all()
+    with pytest.raises(ValueError, match="n_threads"):
+        sweep(MaCross, GRID, data, n_threads=0, progress=False)
+
+
 def test_hybrid_strategy_rows_equal_separate_runs(data):
     grid = {"lookback": [6, 12], "trail": [0.002, 0.01]}
     df = sweep(TrendFollowing(every="5min"), grid, data, progress=False)
@@ -416,7 +429,7 @@ def test_cli_toml_and_yaml(tmp_path, capsys):
         random: {n: 3, seed: 1, space: {fast: {low: 2, high: 8}, slow: [20, 30]}}
     """))
     assert cli_main(["sweep", str(yaml_file), "--sample", "btcusdt-tape", "--out", str(tmp_path / "y"),
-                           "--quiet", "--top", "2"]) == 0
+                     "--quiet", "--top", "2", "--n-threads", "1"]) == 0
     assert "best 2 by sharpe" in capsys.readouterr().out
 
 
@@ -432,6 +445,10 @@ def test_cli_errors(tmp_path, capsys):
     assert cli_main(["sweep", str(f)]) == 2
     assert "did you mean 'grid'" in capsys.readouterr().err
     assert cli_main(["sweep", str(tmp_path / "missing.toml")]) == 2
+    f.write_text('strategy = "ma-cross"\n[grid]\nfast = [3]\n')
+    assert cli_main(["sweep", str(f), "--sample", "btcusdt-tape", "--out", str(tmp_path / "o"),
+                     "--n-threads", "0"]) == 2
+    assert "n_threads must be a positive int" in capsys.readouterr().err
 
 
 def test_example_files_parse():

@@ -66,6 +66,9 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="results folder (default: the file's 'out', else ./<file name>-sweep)")
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes (default 1; -1: every core)")
+    p.add_argument("--n-threads", type=int, default=None,
+                   help="threads per process for batched plan-only runs (default: every core in "
+                        "this process, 1 per worker process)")
     p.add_argument("--no-resume", action="store_true", help="start over, deleting the folder's previous runs")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--sample", default=None, help="bundled sample: default, dydx-2022-11, btcusdt-tape")
@@ -216,8 +219,9 @@ def cmd_sweep(args) -> int:
     print(f"data: {ds!r}")
     print(f"strategy: {strategy.name}; results in {out}")
     try:
-        df = sweep(strategy, grid, ds, scenarios=scenarios, config=config, n_jobs=args.n_jobs, out=out,
-                   resume=not args.no_resume, seeds=spec.get("seeds", 1), progress=not args.quiet)
+        df = sweep(strategy, grid, ds, scenarios=scenarios, config=config, n_jobs=args.n_jobs,
+                   n_threads=args.n_threads, out=out, resume=not args.no_resume, seeds=spec.get("seeds", 1),
+                   progress=not args.quiet)
     except TypeError as exc:
         raise ValueError(str(exc)) from None
     if metric not in df.columns and (df["status"] == "ok").any():

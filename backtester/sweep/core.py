@@ -83,9 +83,9 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     chunk_size : int, optional
         Runs per task (and per part file); default: a few tasks per worker, at most 32.
     n_threads : int, optional
-        Numba threads per process for the runs of a plan-only strategy, which go to the kernel
-        32 at a time in one call (:func:`backtester.batch.run_many`). Default: every core in
-        this process (``NUMBA_NUM_THREADS`` caps it), 1 in each worker process.
+        Threads per process for the runs of a plan-only strategy, which go to the kernel up to
+        32 at a time, one kernel call per thread (:func:`backtester.batch.run_many`; the kernel
+        releases the GIL). Default: every core in this process, 1 in each worker process.
 
     Returns
     -------

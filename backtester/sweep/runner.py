@@ -189,7 +189,7 @@ class Task:
     runs : tuple of (run_id, dict)
         Each run's id and strategy parameters.
     n_threads : int, optional
-        Numba threads for the batched kernel calls (None: numba's setting).
+        Threads for the batched kernel calls (None: every core).
     """
 
     data: object
@@ -270,7 +270,7 @@ def iter_task(task: Task, cache: PreparedCache | None = None, n_threads: int | N
     """Run the task's runs, yielding a row dict per run, in order.
 
     Runs go in batches of ``batch_size``: the plan-only ones of a batch share one kernel call
-    on ``n_threads`` numba threads (:func:`backtester.batch.run_many`), the others run one by
+    on ``n_threads`` threads (:func:`backtester.batch.run_many`), the others run one by
     one. Row keys: ``run_id``, ``status`` (``'ok'`` or ``'error'``), ``error`` (message or
     None), ``elapsed_s`` (the run's ``init`` and ``stats()`` plus its share of the batch's
     kernel call; not the shared preparation), then the :meth:`Result.stats` metrics of an
@@ -322,5 +322,5 @@ def _row(run_id, exc, elapsed: float, metrics: dict) -> dict:
 
 
 def run_task(task: Task) -> list:
-    """Every row of ``task`` (see :func:`iter_task`), on ``task.n_threads`` numba threads."""
+    """Every row of ``task`` (see :func:`iter_task`), on ``task.n_threads`` threads."""
     return list(iter_task(task, n_threads=task.n_threads))
