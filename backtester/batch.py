@@ -21,6 +21,7 @@ Examples
 """
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from .kernel.batch_nb import new_list_nb, push_nb, run_batch_nb
 from .result import Result
 from .strategy import Strategy
 
-__all__ = ["run_engines", "run_many"]
+__all__ = ["run_engines", "run_many", "thread_count"]
 
 
 def _typed_list(items: list):
@@ -45,34 +46,42 @@ def _typed_list(items: list):
     return out
 
 
-def _threads(n_threads) -> int:
+def thread_count(n_threads: int | None = None) -> int:
+    """``n_threads`` checked, or every core this process may use when None."""
     if n_threads is None:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
+    if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) or n_threads < 1:
         raise ValueError(f"n_threads must be a positive int or None, got {n_threads!r}")
     return int(n_threads)
 
 
-def run_engines(engines: list[Engine], n_threads: int | None = None) -> float:
+def run_engines(engines: list[Engine], n_threads: int | None = None, errors: str = "raise") -> list:
     """Run fast-path engines to the end: one kernel call per thread, over shared inputs.
 
     The runs are dealt round-robin to ``n_threads`` threads; each thread hands its runs to
     :func:`~backtester.kernel.batch_nb.run_batch_nb` in one call, which releases the GIL, so
     the threads run on separate cores. Runs whose record buffers fill up are grown and only
-    they re-enter the kernel.
+    they re-enter the kernel. A run that fails (an exception in the kernel, no memory to grow
+    its buffers) does not take the others with it: the runs of its thread that had not started
+    go again in the next round.
 
     Parameters
     ----------
     engines : list of Engine
-        Fast-path engines (:func:`~backtester.driver.is_fast_path`), not yet run.
+        Fast-path engines (:func:`~backtester.driver.is_fast_path`), not yet run, each with
+        its own state.
     n_threads : int, optional
         Threads (and kernel calls) to split the batch over; default: every core this process
         may use. Never more than there are runs.
+    errors : {'raise', 'return'}
+        ``'raise'``: re-raise the first failure once every other run has finished.
 
     Returns
     -------
-    float
-        Wall time spent in the kernel, seconds.
+    list
+        Per engine: the seconds of kernel wall time it accounts for (its rounds' wall time
+        split evenly between the runs of the round), or, with ``errors='return'``, the
+        exception of a failed run.
 
     Examples
     --------
@@ -85,43 +94,84 @@ def run_engines(engines: list[Engine], n_threads: int | None = None) -> float:
     >>> [int(e.state.counters[0]) == len(prepared.inputs.ev_ts) for e in engines]
     [True, True]
     """
-    n_threads = _threads(n_threads)
+    n_threads = thread_count(n_threads)
+    _check_errors(errors)
     for i, engine in enumerate(engines):
         if not is_fast_path(engine):
             raise ValueError(f"engine {i} runs in hook mode (its strategy has on_decision); "
                              "only plan-only runs can share a kernel call")
+    if len({id(e.state.counters) for e in engines}) < len(engines):
+        raise ValueError("run_engines: an engine (or its state) is listed twice; each run needs its own state")
+    out: list = [0.0] * len(engines)
     if not engines:
-        return 0.0
+        return out
     inps = _typed_list([e.inputs for e in engines])
     codes = np.full(len(engines), -1, np.int64)
     todo = np.arange(len(engines), dtype=np.int64)
-    spent = 0.0
     while todo.size:
         sts = _typed_list([e.state for e in engines])  # rebuilt: growing replaces arrays
+        codes[todo] = -1
         # contiguous: one compiled signature whatever the split
         parts = [np.ascontiguousarray(todo[i::n_threads]) for i in range(min(n_threads, todo.size))]
         t0 = time.perf_counter()
-        if len(parts) == 1:
-            run_batch_nb(inps, sts, parts[0], codes)
-        else:
-            with ThreadPoolExecutor(len(parts)) as pool:
-                for f in [pool.submit(run_batch_nb, inps, sts, part, codes) for part in parts]:
-                    f.result()
-        spent += time.perf_counter() - t0
-        done = codes[todo]
-        stuck = todo[(done != E.EXIT_DONE) & (done != E.EXIT_FULL)]
-        if stuck.size:
-            raise RuntimeError(f"engine {int(stuck[0])}: the kernel stopped with code {int(codes[stuck[0]])} "
-                               "(a fast-path run ends with EXIT_DONE)")
-        todo = todo[done == E.EXIT_FULL]
+        failures = _run_parts(inps, sts, parts, codes)
+        share = (time.perf_counter() - t0) / todo.size
         for r in todo:
-            engines[r].make_room()
-    return spent
+            out[r] += share
+        again = []
+        for part, exc in zip(parts, failures):
+            if exc is None:
+                continue
+            started = part[codes[part] == -1]  # a part's runs go in order: the first unfinished failed
+            out[started[0]] = exc
+            again.extend(started[1:])
+        for r in todo:
+            if isinstance(out[r], BaseException) or codes[r] == -1:
+                continue
+            if codes[r] == E.EXIT_FULL:
+                try:
+                    engines[r].make_room()
+                    again.append(r)
+                except Exception as exc:  # noqa: BLE001 - this run fails, the others go on
+                    out[r] = exc
+            elif codes[r] != E.EXIT_DONE:
+                out[r] = RuntimeError(f"engine {r}: the kernel stopped with code {int(codes[r])} "
+                                      "(a fast-path run ends with EXIT_DONE)")
+        todo = np.array(sorted(int(r) for r in again), np.int64)
+    if errors == "raise":
+        for value in out:
+            if isinstance(value, BaseException):
+                raise value
+    return out
+
+
+def _run_parts(inps, sts, parts, codes) -> list:
+    """One kernel call per part, on threads when there are several; the exception of each."""
+    def call(part):
+        try:
+            run_batch_nb(inps, sts, part, codes)
+            return None
+        except Exception as exc:  # noqa: BLE001 - reported per run by the caller
+            return exc
+
+    if len(parts) == 1:
+        return [call(parts[0])]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return list(pool.map(call, parts))
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
 
 
 def run_many(strategies: list[Strategy], prepared: Prepared, *, n_threads: int | None = None,
              errors: str = "raise") -> list:
-    """Run each strategy on ``prepared``: the plan-only ones together in one kernel call.
+    """Run each strategy on ``prepared``; the plan-only ones share kernel calls.
+
+    Each strategy's ``init`` is called in order. A strategy with ``on_decision`` is run at once
+    by the hybrid driver (so whatever its ``init`` set up is still as it left it); the plan-only
+    ones are run at the end together by :func:`run_engines`.
 
     Parameters
     ----------
@@ -139,32 +189,37 @@ def run_many(strategies: list[Strategy], prepared: Prepared, *, n_threads: int |
     -------
     list
         One :class:`~backtester.result.Result` per strategy, in order (or the exception, with
-        ``errors='return'``). Each equals :func:`backtester.run` of that strategy alone.
+        ``errors='return'``). Each equals :func:`backtester.run` of that strategy alone. Its
+        ``elapsed_s`` attribute is the seconds the run took: ``init``, its kernel time (a
+        batch's time split evenly between its runs) and building the Result.
     """
-    if errors not in ("raise", "return"):
-        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    _check_errors(errors)
     out: list = [None] * len(strategies)
-    batch: list[int] = []
-    engines: dict[int, Engine] = {}
+    seconds = [0.0] * len(strategies)
+    batch: dict[int, Engine] = {}
     for i, strategy in enumerate(strategies):
+        t0 = time.perf_counter()
         try:
-            engines[i] = engine_for(strategy, prepared)
+            engine = engine_for(strategy, prepared)
+            if is_fast_path(engine):
+                batch[i] = engine
+            else:
+                _hybrid(engine, strategy, False)
+                out[i] = Result(engine, strategy, prepared.data, prepared.config)
         except Exception as exc:
             if errors == "raise":
                 raise
             out[i] = exc
+        seconds[i] = time.perf_counter() - t0
+    kernel = run_engines(list(batch.values()), n_threads, errors)
+    for (i, engine), spent in zip(batch.items(), kernel):
+        if isinstance(spent, BaseException):
+            out[i] = spent
             continue
-        if is_fast_path(engines[i]):
-            batch.append(i)
-    run_engines([engines[i] for i in batch], n_threads)
-    batched = set(batch)
-    for i, engine in engines.items():
-        try:
-            if i not in batched:
-                _hybrid(engine, strategies[i], False)
-            out[i] = Result(engine, strategies[i], prepared.data, prepared.config)
-        except Exception as exc:
-            if errors == "raise":
-                raise
-            out[i] = exc
+        t0 = time.perf_counter()
+        out[i] = Result(engine, strategies[i], prepared.data, prepared.config)
+        seconds[i] += spent + time.perf_counter() - t0
+    for res, spent in zip(out, seconds):
+        if isinstance(res, Result):
+            res.elapsed_s = spent
     return out

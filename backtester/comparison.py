@@ -32,6 +32,7 @@ import pandas as pd
 from .batch import run_many
 from .config import SimConfig
 from .driver import Prepared
+from .engine import Engine
 from .kernel.state import CI_TARGET_MODE
 from .strategy import Strategy
 
@@ -242,25 +243,25 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
         for s_label, scenario, seed in cells:
             setup = sc.apply(scenario, data, config, seed=seed)
             prepared = Prepared.build(setup.data, setup.config, setup.reorgs)
-            first = None
             if bar is not None:
                 bar.set_postfix_str(s_label[:60])
-            # the plan-only strategies of a cell share one kernel call (backtester.batch)
+            # the cell's shared inputs, hashed before and after its runs (the kernel only reads them)
+            shared = Engine(prepared.inputs, prepared.layout, prepared.config)
+            before = fingerprint(shared)
+            # the plan-only strategies of a cell share kernel calls (backtester.batch)
             runs = run_many([copy.deepcopy(strategy) for _, strategy in strategies], prepared)
             for (label, _), res in zip(strategies, runs):
                 stats = res.stats()
                 rows.extend((s_label, label, seed, k, float(v)) for k, v in stats.items())
-                if first is None:
-                    first = (res.engine, fingerprint(res.engine))
-                # the same array objects as the cell's first run carry its hash; anything else
-                # is hashed in full (hashing ~70 MB per run again would cost 0.1 s each)
-                same = _shares_inputs(res.engine, first[0])
-                prints.append((s_label, label, seed, first[1] if same else fingerprint(res.engine)))
+                # a run given the very arrays of the cell carries its hash; anything else is
+                # hashed in full (hashing ~70 MB per run again would cost 0.1 s each)
+                same = _shares_inputs(res.engine, shared)
+                prints.append((s_label, label, seed, before if same else fingerprint(res.engine)))
                 if keep_results:
                     results[(s_label, label, seed)] = res
                 if bar is not None:
                     bar.update(1)
-            if first is not None and fingerprint(first[0]) != first[1]:  # the kernel only reads them
+            if fingerprint(shared) != before:
                 raise RuntimeError(f"the inputs of scenario {s_label!r}, seed {seed} changed during its runs")
     finally:
         if bar is not None:

@@ -188,7 +188,8 @@ def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:
             bar.update(1)
 
     try:
-        with hooks.installed(callback) as hook:
+        # one hook-mode run at a time per process: the kernel finds the callback in a module
+        with hooks.HOOK_LOCK, hooks.installed(callback) as hook:
             code = engine.step()
             if code == E.EXIT_ERROR:
                 hook.raise_pending()

@@ -7,7 +7,12 @@ are caught here, kept, and re-raised by the driver once the kernel has returned.
 """
 from __future__ import annotations
 
+import threading
+
 _CALLBACKS: list = []
+#: held by whoever runs a strategy through the hook: one hook-mode run at a time per process
+#: (the kernel finds the callback in this module, not in its arguments)
+HOOK_LOCK = threading.RLock()
 _ERRORS: list = []
 
 

@@ -42,6 +42,8 @@ class Result:
         self.config = config
         self.data = data
         self.layout = engine.layout
+        #: seconds the run took (init, kernel, this object), when measured by ``run_many``
+        self.elapsed_s: float | None = None
         self._cache: dict[str, pd.DataFrame] = {}
 
     def __repr__(self) -> str:

@@ -78,6 +78,7 @@ class Dataset:
             else:
                 validate(value, kind, source=f"Dataset.{kind}")
             object.__setattr__(self, kind, value)
+        object.__setattr__(self, "_memo", {})  # derived arrays (market_prices), not a field
 
     # ------------------------------------------------------------------ descriptions
     def table(self, kind: str) -> pa.Table:
@@ -117,11 +118,12 @@ class Dataset:
             ts.setflags(write=False)
             px.setflags(write=False)
             memo[key] = (ts, px)
-        return memo[key]
+        ts, px = memo[key]
+        return ts[:], px[:]  # views of read-only owners: they cannot be made writable
 
     def __getstate__(self):
         """Pickles and copies leave the per-process caches behind."""
-        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+        return {k: v for k, v in list(self.__dict__.items()) if k != "_memo"}
 
     @property
     def markets_traded(self) -> list[str]:

@@ -127,6 +127,104 @@ def _shrink(eng: Engine) -> None:
                              samples=np.zeros(2, E.sample_dt))
 
 
+def _failing_at(bad: int):
+    """A ``run_batch_nb`` that runs a part's runs in order and fails (once) on run ``bad``."""
+    real = batch_mod.run_batch_nb
+    state = {"failed": False}
+
+    def fake(inps, sts, part, codes):
+        for j, r in enumerate(part):
+            if r == bad and not state["failed"]:
+                state["failed"] = True
+                raise MemoryError("boom in the kernel")
+            real(inps, sts, part[j:j + 1], codes)
+
+    return fake
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_a_failing_run_does_not_take_its_batch_with_it(prepared, monkeypatch, n_threads):
+    strategies = [MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)]
+    alone = [run_prepared(s, prepared) for s in strategies]
+    engines = [_planned_engine(s, prepared) for s in strategies]
+    monkeypatch.setattr(batch_mod, "run_batch_nb", _failing_at(0))  # the first run of its part
+    out = run_engines(engines, n_threads, errors="return")
+    assert isinstance(out[0], MemoryError)
+    for i in range(1, 5):
+        assert isinstance(out[i], float) and out[i] > 0
+        assert_same_records(alone[i].engine, engines[i], f"run {i}")
+    engines = [_planned_engine(s, prepared) for s in strategies]
+    monkeypatch.setattr(batch_mod, "run_batch_nb", _failing_at(2))
+    with pytest.raises(MemoryError, match="boom"):
+        run_engines(engines, n_threads)
+    assert all(int(engines[i].state.counters[E.C_EVENT]) == len(prepared.inputs.ev_ts) for i in (0, 1, 3, 4))
+
+
+def test_a_run_that_cannot_grow_fails_alone(prepared, monkeypatch):
+    strategies = [MaCross(fast=5, slow=60), MaCross(fast=8, slow=60)]
+    alone = run_prepared(strategies[1], prepared)
+    engines = [_planned_engine(s, prepared) for s in strategies]
+    for eng in engines:
+        _shrink(eng)
+
+    def no_memory():
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(engines[0], "make_room", no_memory)
+    out = run_engines(engines, 2, errors="return")
+    assert isinstance(out[0], MemoryError) and isinstance(out[1], float)
+    assert_same_records(alone.engine, engines[1])
+
+
+def test_engines_listed_twice_are_refused(prepared):
+    eng = _planned_engine(MaCross(fast=5, slow=60), prepared)
+    with pytest.raises(ValueError, match="twice"):
+        run_engines([eng, eng])
+
+
+def test_the_batch_kernel_releases_the_gil():
+    from backtester.kernel.batch_nb import run_batch_nb
+
+    assert run_batch_nb.targetoptions.get("nogil") is True
+
+
+_SHARED = {}
+
+
+class GlobalState(bt.Strategy):
+    """A hook-mode strategy that keeps what it needs in module state set by ``init``."""
+
+    params = dict(lev=1.0)
+    every = "30min"
+
+    def init(self, data):
+        _SHARED["lev"] = self.lev
+
+    def on_decision(self, ctx):
+        sign = 1.0 if ctx.decision % 2 else -1.0
+        ctx.target_leverage("BTC-USD", sign * _SHARED["lev"])
+
+
+def test_hook_runs_go_right_after_their_init(prepared):
+    """A run with on_decision sees what its own init left, not the next strategy's."""
+    strategies = [GlobalState(lev=0.5), MaCross(fast=5, slow=60), GlobalState(lev=3.0)]
+    together = run_many(strategies, prepared)
+    for s, res in zip([GlobalState(lev=0.5), MaCross(fast=5, slow=60), GlobalState(lev=3.0)], together):
+        assert_same_records(run_prepared(s, prepared).engine, res.engine, repr(s))
+        assert res.elapsed_s > 0
+    assert together[0].stats()["fees"] != together[2].stats()["fees"]
+
+
+def test_errors_in_on_decision_are_returned_in_place(prepared):
+    class Raises(GlobalState):
+        def on_decision(self, ctx):
+            raise ZeroDivisionError("in on_decision")
+
+    out = run_many([Raises(), MaCross(fast=5, slow=60)], prepared, errors="return")
+    assert isinstance(out[0], ZeroDivisionError)
+    assert_same_records(out[1].engine, run_prepared(MaCross(fast=5, slow=60), prepared).engine)
+
+
 def test_errors_return_in_place_or_raise(prepared):
     class Broken(MaCross):
         def init(self, data):

@@ -87,6 +87,19 @@ def test_compare_raises_when_a_run_gets_other_inputs(tape, monkeypatch):
         compare(_strategies(), tape, progress=False)
 
 
+def test_compare_raises_when_a_run_writes_to_the_shared_inputs(tape, monkeypatch):
+    real = compare_mod.run_many
+
+    def writes(strategies, prepared, **kw):  # a kernel bug writing into its inputs
+        out = real(strategies, prepared, **kw)
+        prepared.inputs.tr_price[0] += 1.0
+        return out
+
+    monkeypatch.setattr(compare_mod, "run_many", writes)
+    with pytest.raises(RuntimeError, match="changed during its runs"):
+        compare(_strategies(), tape, progress=False)
+
+
 def test_originals_untouched_and_labels_unique(tape):
     s = BuyAndHold(leverage=2.0)
     compare([s], tape, progress=False)

@@ -375,9 +375,11 @@ def test_market_prices_are_one_markets_rows_in_time_order_computed_once():
     eth = t[t["market"] == "ETH-USD"]
     assert np.array_equal(ts, eth["ts"].astype("int64").to_numpy())
     assert np.array_equal(px, eth["price"].to_numpy())
-    assert ds.market_prices("trades", "ETH-USD")[0] is ts  # cached per dataset
+    assert ds.market_prices("trades", "ETH-USD")[0].base is ts.base  # cached per dataset
     with pytest.raises(ValueError, match="read-only"):
         px[0] = 1.0
+    with pytest.raises(ValueError):
+        px.setflags(write=True)  # a view of a read-only owner stays read-only
     o = ds.oracle.to_pandas()
     assert np.array_equal(ds.market_prices("oracle", "ETH-USD")[1], o.loc[o["market"] == "ETH-USD", "price"])
     assert sample("btcusdt-tape").market_prices("oracle", "BTC-USD")[0].size == 0  # no oracle table
@@ -390,5 +392,5 @@ def test_market_prices_are_one_markets_rows_in_time_order_computed_once():
     assert list(Dataset(trades=rows).market_prices("trades", "X")[1]) == [10.0, 11.0, 20.0]
     # caches stay in the process: pickles and copies carry the tables only
     for clone in (pickle.loads(pickle.dumps(ds)), copy.deepcopy(ds)):
-        assert "_memo" not in clone.__dict__ and clone == ds
+        assert not clone.__dict__.get("_memo") and clone == ds
         assert np.array_equal(clone.market_prices("trades", "ETH-USD")[1], px)

@@ -92,14 +92,16 @@ def test_rows_equal_separate_runs(local, data):
 
 
 def test_thread_counts_and_batch_sizes_give_the_same_table(local, data):
-    """The batched kernel call is invisible in the table: 1 or 2 threads, batches of 1 or 32."""
+    """The batched kernel calls are invisible in the table: 1 or 2 threads, batches of 4
+    (one thread), 8 (two) or 3 (``chunk_size``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         one = sweep(MaCross, GRID, data, scenarios=SCENARIOS, n_threads=1, progress=False)
         small = sweep(MaCross, GRID, data, scenarios=SCENARIOS, n_threads=2, chunk_size=3, progress=False)
     _same(one, local)
     _same(small, local)
-    assert (local["elapsed_s"] > 0).all()
+    ok = local[local["status"] == "ok"]
+    assert ok["elapsed_s"].between(1e-4, 60).all()  # a run's own seconds, not the sweep's
     with pytest.raises(ValueError, match="n_threads"):
         sweep(MaCross, GRID, data, n_threads=0, progress=False)
 

@@ -21,8 +21,9 @@ must be on a file system every worker reads)::
     client = Client("tcp://scheduler:8786")          # or Client(LocalCluster(n_workers=4))
     df = bt.sweep(MaCross, grid, data, executor=client.get_executor(), out="/shared/sweeps/ma")
 
-Use one thread per worker process (``threads_per_worker=1``): the kernel holds the GIL, so
-threads do not add speed. Strategy classes travel with cloudpickle; a class that uses other
+Use one thread per worker process (``threads_per_worker=1``) and as many processes as cores:
+the strategies' ``init`` and ``stats()`` are Python and hold the GIL, and runs of strategies
+with ``on_decision`` take turns in a process. Strategy classes travel with cloudpickle; a class that uses other
 notebook globals is safest defined in a module the workers can import.
 
 Examples

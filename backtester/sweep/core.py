@@ -21,13 +21,14 @@ import time
 import warnings
 from concurrent.futures.process import BrokenProcessPool
 
+from ..batch import thread_count
 from ..config import SimConfig
 from ..strategy import Strategy
 from .runner import (
-    BATCH_SIZE,
     Group,
     PreparedCache,
     Task,
+    batch_size_for,
     dataset_digest,
     group_key,
     iter_task,
@@ -83,16 +84,18 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     chunk_size : int, optional
         Runs per task (and per part file); default: a few tasks per worker, at most 32.
     n_threads : int, optional
-        Threads per process for the runs of a plan-only strategy, which go to the kernel up to
-        32 at a time, one kernel call per thread (:func:`backtester.batch.run_many`; the kernel
-        releases the GIL). Default: every core in this process, 1 in each worker process.
+        Threads per process for the runs of a plan-only strategy, which go to the kernel in
+        batches of 4 per thread, one kernel call per thread (:func:`backtester.batch.run_many`;
+        the kernel releases the GIL, the runs' ``init`` and ``stats()`` stay on one thread).
+        Default: every core in this process, 1 in each worker process.
 
     Returns
     -------
     DataFrame
         One row per run in grid order: ``run_id``, the grid's parameters, ``scenario``,
         ``seed``, ``status`` ('ok' or 'error'), ``error`` (message or None), ``elapsed_s``
-        (init, kernel and stats, without the shared preparation), then every
+        (init, kernel and stats, without the shared preparation; a batched kernel call's wall
+        time is split evenly between its runs), then every
         :meth:`Result.stats` metric (NaN for errors).
 
     Raises
@@ -119,9 +122,11 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     workers, pool = _workers(executor, n_jobs)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"sweep: chunk_size must be a positive int, got {chunk_size!r}")
-    if n_threads is not None and (not isinstance(n_threads, int) or isinstance(n_threads, bool)
-                                  or n_threads < 1):
-        raise ValueError(f"sweep: n_threads must be a positive int, got {n_threads!r}")
+    if n_threads is not None:
+        try:
+            thread_count(n_threads)
+        except ValueError as exc:
+            raise ValueError(f"sweep: {exc}") from None
     parallel = executor is not None or pool
     digest = dataset_digest(data) if (out is not None or parallel) else "local"
 
@@ -261,14 +266,15 @@ def _tasks(runs, configs, data, cls, base_params, digest, chunk, n_threads=None)
 # ============================================================================ execution
 def _run_local(tasks, record, chunk_size: int, n_threads: int | None) -> None:
     """In this process, one prepared group at a time; rows written every ``chunk_size`` runs
-    (or ``FLUSH_EVERY_S``), and the finished ones also when interrupted. Kernel batches are at
-    most ``chunk_size`` runs, so a run is stored at most ``chunk_size`` runs after it ran."""
+    (or ``FLUSH_EVERY_S``), and the finished ones also when interrupted. A batch (at most
+    ``chunk_size`` runs, :func:`~.runner.batch_size_for`) gives its rows when all of its runs
+    are done, so an interrupt loses at most the batch in progress."""
     cache = PreparedCache(size=1)
     pending: list = []
     last = time.monotonic()
     try:
         for task in tasks:
-            for row in iter_task(task, cache, n_threads, batch_size=min(chunk_size, BATCH_SIZE)):
+            for row in iter_task(task, cache, n_threads, batch_size=min(chunk_size, batch_size_for(n_threads))):
                 pending.append(row)
                 if len(pending) >= chunk_size or time.monotonic() - last >= FLUSH_EVERY_S:
                     record(pending)

@@ -39,11 +39,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..batch import run_many
+from ..batch import run_many, thread_count
 from ..driver import Prepared
 
-#: runs per kernel call (each run in flight holds its own record buffers)
-BATCH_SIZE = 32
+#: plan-only runs per thread in one batch (a batch holds every one of its runs' record buffers
+#: until their stats are taken, so it stays small; enough to keep each thread busy)
+RUNS_PER_THREAD = 4
 #: Prepared groups a worker keeps (each holds the kernel's arrays of the whole dataset)
 PREPARED_CACHE_SIZE = 2
 _KINDS = ("trades", "funding", "oracle", "latency", "book")
@@ -52,9 +53,6 @@ _META = "dataset.json"
 # per-process caches of worker processes: content hash -> object
 _DATASETS: dict = {}
 _PREPARED: OrderedDict = OrderedDict()
-# the hybrid driver's decision hook is a process-wide stack: one run at a time per process
-# (threads give no speed-up for the numba kernel anyway; use processes)
-_RUN_LOCK = threading.RLock()
 
 
 # ============================================================================ shared dataset
@@ -265,19 +263,26 @@ def _build(task: Task):
         return exc
 
 
+def batch_size_for(n_threads: int | None) -> int:
+    """Runs per batch on ``n_threads`` threads (None: every core)."""
+    return RUNS_PER_THREAD * thread_count(n_threads)
+
+
 def iter_task(task: Task, cache: PreparedCache | None = None, n_threads: int | None = None,
-              batch_size: int = BATCH_SIZE):
+              batch_size: int | None = None):
     """Run the task's runs, yielding a row dict per run, in order.
 
-    Runs go in batches of ``batch_size``: the plan-only ones of a batch share one kernel call
-    on ``n_threads`` threads (:func:`backtester.batch.run_many`), the others run one by
-    one. Row keys: ``run_id``, ``status`` (``'ok'`` or ``'error'``), ``error`` (message or
-    None), ``elapsed_s`` (the run's ``init`` and ``stats()`` plus its share of the batch's
-    kernel call; not the shared preparation), then the :meth:`Result.stats` metrics of an
-    ``'ok'`` run.
+    Runs go in batches of ``batch_size`` (default :func:`batch_size_for`): the plan-only ones of
+    a batch share kernel calls, one per thread of ``n_threads``
+    (:func:`backtester.batch.run_many`); the others run one by one. Row keys: ``run_id``,
+    ``status`` (``'ok'`` or ``'error'``), ``error`` (message or None), ``elapsed_s`` (the run's
+    ``init``, its kernel time, with a batched call's wall time split evenly between its runs,
+    and its ``stats()``; not the shared preparation), then the :meth:`Result.stats` metrics of
+    an ``'ok'`` run.
     """
     prepared = (cache or _WORKER_CACHE).get(task)
     runs = task.runs
+    batch_size = batch_size or batch_size_for(n_threads)
     for lo in range(0, len(runs), batch_size):
         yield from _run_batch(task, prepared, runs[lo:lo + batch_size], n_threads)
 
@@ -299,19 +304,17 @@ def _run_batch(task: Task, prepared, runs, n_threads) -> list:
         except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
             errors[i] = exc
         spent[i] += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with _RUN_LOCK:
-        results = run_many(strategies, prepared, n_threads=n_threads, errors="return") if strategies else []
-    shared = (time.perf_counter() - t0) / max(1, len(strategies))  # inits and the kernel call
+    results = run_many(strategies, prepared, n_threads=n_threads, errors="return") if strategies else []
     for i, res in zip(slots, results):
+        if isinstance(res, Exception):
+            errors[i] = res
+            continue
         t0 = time.perf_counter()
         try:
-            if isinstance(res, Exception):
-                raise res
             metrics[i] = {k: float(v) for k, v in res.stats().items()}
         except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
             errors[i] = exc
-        spent[i] += shared + time.perf_counter() - t0
+        spent[i] += res.elapsed_s + time.perf_counter() - t0
     return [_row(run_id, errors[i], spent[i], metrics[i]) for i, (run_id, _) in enumerate(runs)]
 
 
