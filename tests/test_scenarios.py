@@ -473,3 +473,18 @@ def test_stress_suite_builds_valid_distinct_scenarios(name):
         assert all(r.scale == 1.0 for r in replays.values())
     else:  # six minutes: the incidents are compressed to fit
         assert all(s.scale < 1 for s in suite if isinstance(s, sc.Replay))
+
+
+def test_multipliers_are_checked_with_the_field_named():
+    for make, what, zero_ok in [(lambda v: sc.Slippage(v), "Slippage.multiplier", True),
+                                (lambda v: sc.FundingShock(v, flip=True), "FundingShock.multiplier", True),
+                                (lambda v: sc.LatencySpike("2022-11-09 14:00", "1h", multiplier=v),
+                                 "LatencySpike.multiplier", False),
+                                (lambda v: sc.LiquidityDrought("2022-11-09 14:00", "1h", size_factor=v),
+                                 "LiquidityDrought.size_factor", False)]:
+        for bad in (-1.0, float("nan"), float("inf")) + (() if zero_ok else (0.0,)):
+            with pytest.raises(ValueError, match=rf"{what}: expected a finite number {'>=' if zero_ok else '>'} 0"):
+                make(bad)
+        assert make(2) is not None
+        if zero_ok:
+            make(0)

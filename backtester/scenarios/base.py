@@ -299,6 +299,14 @@ def span(value, what: str, *, zero: bool = False) -> pd.Timedelta:
     return td
 
 
+def factor(value, what: str, *, zero: bool = False) -> float:
+    """Normalise a multiplier argument: a finite number ``> 0`` (``>= 0`` with ``zero=True``)."""
+    x = float(value)
+    if not (np.isfinite(x) and (x > 0 or (zero and x == 0))):
+        raise ValueError(f"{what}: expected a finite number {'>=' if zero else '>'} 0, got {value!r}")
+    return x
+
+
 def bounds(data: Dataset) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last trade of ``data`` (the range scenario times must fall in)."""
     if data.start is None:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _tables as T
-from .base import (Scenario, as_names, earliest, fmt_duration, fmt_factor, fmt_moment,
+from .base import (Scenario, as_names, earliest, factor, fmt_duration, fmt_factor, fmt_moment,
                    fmt_window, markets_of, moment, pick, resolve, set_attr, span, window)
 
 
@@ -108,10 +108,7 @@ class Slippage(Scenario):
     duration: object = None
 
     def __post_init__(self):
-        m = float(self.multiplier)
-        if not (np.isfinite(m) and m >= 0):
-            raise ValueError(f"Slippage.multiplier: expected a finite number >= 0, got {self.multiplier!r}")
-        set_attr(self, "multiplier", m)
+        set_attr(self, "multiplier", factor(self.multiplier, "Slippage.multiplier", zero=True))
         _window_fields(self, "Slippage")
 
     @property
@@ -158,9 +155,7 @@ class FundingShock(Scenario):
     markets: object = None
 
     def __post_init__(self):
-        m = float(self.multiplier)
-        if not (np.isfinite(m) and m >= 0):
-            raise ValueError(f"FundingShock.multiplier: expected a finite number >= 0, got {self.multiplier!r}")
+        m = factor(self.multiplier, "FundingShock.multiplier", zero=True)
         if m == 1.0 and not self.flip:
             raise ValueError("FundingShock: multiplier=1 without flip changes nothing; pass multiplier= or flip=True")
         set_attr(self, "multiplier", m)
@@ -309,11 +304,10 @@ class LiquidityDrought(Scenario):
 
     def __post_init__(self):
         _window_fields(self, "LiquidityDrought", required=True)
-        keep, f = float(self.keep), float(self.size_factor)
+        keep = float(self.keep)
         if not 0 <= keep <= 1:
             raise ValueError(f"LiquidityDrought.keep: expected a fraction in [0, 1], got {self.keep!r}")
-        if not (np.isfinite(f) and f > 0):
-            raise ValueError(f"LiquidityDrought.size_factor: expected a finite number > 0, got {self.size_factor!r}")
+        f = factor(self.size_factor, "LiquidityDrought.size_factor")
         set_attr(self, "keep", keep)
         set_attr(self, "size_factor", f)
         set_attr(self, "markets", as_names(self.markets, "LiquidityDrought.markets"))

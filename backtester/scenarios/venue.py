@@ -27,7 +27,7 @@ import pyarrow as pa
 from data_loaders.schemas import LATENCY, ORACLE
 
 from . import _tables as T
-from .base import (Scenario, as_names, earliest, fmt_duration, fmt_factor, fmt_moment, fmt_window,
+from .base import (Scenario, as_names, earliest, factor, fmt_duration, fmt_factor, fmt_moment, fmt_window,
                    moment, pick, resolve, set_attr, span, venues_of, window)
 
 _LATENCIES = ("order_latency", "ack_latency", "finality")
@@ -179,10 +179,7 @@ class LatencySpike(Scenario):
         set_attr(self, "start", moment(self.start, "LatencySpike.start"))
         set_attr(self, "duration", span(self.duration, "LatencySpike.duration"))
         set_attr(self, "venue", as_names(self.venue, "LatencySpike.venue"))
-        m = float(self.multiplier)
-        if not (np.isfinite(m) and m > 0):
-            raise ValueError(f"LatencySpike.multiplier: expected a finite number > 0, got {self.multiplier!r}")
-        set_attr(self, "multiplier", m)
+        set_attr(self, "multiplier", factor(self.multiplier, "LatencySpike.multiplier"))
 
     @property
     def name(self) -> str:
