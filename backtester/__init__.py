@@ -14,8 +14,8 @@ from data_loaders import Dataset
 from .config import SimConfig
 from .context import Context
 from .driver import run
-from .market import Market
-from .result import Result
+from .market import Market, UnknownMarketWarning
+from .result import RejectedOrdersWarning, Result
 from .strategy import Strategy
 
 from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
@@ -26,4 +26,5 @@ from .sweep import sweep  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
+           "RejectedOrdersWarning", "UnknownMarketWarning",
            "scenarios", "report", "sweep", "__version__"]

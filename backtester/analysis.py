@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .cadence import decision_times
+
 _MAX = np.iinfo(np.int64).max
 _LIQ_KINDS = ("liquidation_fee", "insurance_payout", "socialized_loss")
 #: the bars of the P&L waterfall, in order
@@ -526,8 +528,7 @@ def funding_frame(source, market: str | None = None, sizing=None, every: str | N
     tr_ts, tr_px = data.market_prices("trades", market)
     if not len(tr_ts):
         raise ValueError(f"funding_frame: no trades for market {market!r}")
-    step = pd.Timedelta(every).value
-    grid = np.arange(-(-tr_ts[0] // step) * step, tr_ts[-1] + 1, step, dtype=np.int64)
+    grid = decision_times(every, int(tr_ts[0]), int(tr_ts[-1])).asi8  # the strategy's own grid
     i = np.searchsorted(tr_ts, grid, side="right") - 1
     idx = pd.DatetimeIndex(pd.to_datetime(grid, utc=True), name="ts")
     prices = pd.Series(np.where(i >= 0, tr_px[np.maximum(i, 0)], np.nan), index=idx)

@@ -6,15 +6,23 @@ Examples
 >>> cfg = bt.SimConfig(initial_cash=10_000, latency_scale=2.0, downtime_policy="reject")
 >>> cfg.with_(slippage_multiplier=3.0).slippage_multiplier
 3.0
+>>> free = bt.SimConfig.frictionless(fee=0.0004)     # for comparing with other backtesters
+>>> free.market("BTC-USD").taker_fee, free.rebalance_band
+(0.0004, 0.0)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import numbers
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 import pandas as pd
 
 from ._names import check_names
 from .market import Market, suggest_fields
+
+
+#: initial margin fraction of the frictionless preset: a position may be 10^9 x equity
+FRICTIONLESS_IMF = 1e-9
 
 
 def _td_ns(value, name: str) -> int:
@@ -36,7 +44,11 @@ class SimConfig:
     initial_cash : float or dict
         Starting collateral (quote currency) per venue; a float goes to every venue.
     markets : dict, optional
-        ``{name: Market}`` overrides; markets not given use :meth:`Market.preset`.
+        ``{name: Market}``; each key must be its market's name. Markets not given use
+        :meth:`Market.preset` (the dYdX v4 tier of the name; an unknown name warns).
+        ``Result.markets`` shows what a run used.
+    market_overrides : dict, optional
+        Fields set on *every* market, given or preset (``dict(taker_fee=0.0)``).
     insurance_fund : float or dict
         Initial insurance-fund balance per venue.
     margin_mode : {'cross', 'isolated'}
@@ -57,7 +69,9 @@ class SimConfig:
     oracle_delay : str
         For markets without oracle rows: the oracle follows trades this much later.
     sample_every : str
-        Clock of the equity / margin samples.
+        Clock of the equity / margin samples. ``"auto"`` (default): one minute, coarser when the
+        data is (the median spacing of its trades) and never more than 100,000 samples a run
+        (docs/simulation.md, "Equity samples").
     min_trade_notional : float
         Target-following orders smaller than this (quote) are not sent.
     bridge_delay : str
@@ -66,6 +80,14 @@ class SimConfig:
     rebalance_band : float
         Targets are traded only when the gap exceeds this fraction of the target's notional
         (0.05: a 3x target is left alone between about 2.85x and 3.15x).
+    gas_scale : float
+        Multiplies the gas fee of the latency traces (0: no gas).
+    funding : bool
+        Pay funding (False: funding rows are not paid; the rates stay visible to strategies).
+
+    See Also
+    --------
+    SimConfig.frictionless : no latency, spread, impact, gas, funding or margin limits.
     """
 
     initial_cash: float | dict = 10_000.0
@@ -79,10 +101,13 @@ class SimConfig:
     impact_window: str | pd.Timedelta = "1h"
     liq_spread: float = 1.5
     oracle_delay: str | pd.Timedelta = "0s"
-    sample_every: str | pd.Timedelta = "1min"
+    sample_every: str | pd.Timedelta = "auto"
     min_trade_notional: float = 1.0
     rebalance_band: float = 0.05
     bridge_delay: str | pd.Timedelta = "30min"
+    market_overrides: dict = field(default_factory=dict)
+    gas_scale: float = 1.0
+    funding: bool = True
 
     def __post_init__(self):
         if self.margin_mode not in ("cross", "isolated"):
@@ -91,11 +116,71 @@ class SimConfig:
             raise ValueError(f"SimConfig.downtime_policy: expected 'queue' or 'reject', got {self.downtime_policy!r}")
         if self.latency_scale < 0:
             raise ValueError("SimConfig.latency_scale must be >= 0")
-        for name in ("feed_latency", "impact_window", "oracle_delay", "sample_every", "bridge_delay"):
+        for name in ("feed_latency", "impact_window", "oracle_delay", "bridge_delay"):
             _td_ns(getattr(self, name), name)
+        if self.sample_every != "auto" and _td_ns(self.sample_every, "sample_every") == 0:
+            raise ValueError("SimConfig.sample_every: must be a positive duration or 'auto'")
         for name, m in self.markets.items():
             if not isinstance(m, Market):
                 raise TypeError(f"SimConfig.markets[{name!r}]: expected a bt.Market, got {type(m).__name__}")
+            if m.name != name:
+                raise ValueError(f"SimConfig.markets[{name!r}] holds the market named {m.name!r}; the key must "
+                                 f"be the market's name (as in the data)")
+        check_names("SimConfig.market_overrides", "market field", self.market_overrides,
+                    [f.name for f in fields(Market) if f.name not in ("name", "tier")])
+        for name in ("latency_scale", "gas_scale", "rebalance_band", "min_trade_notional"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and value >= 0 and value == value and value != float("inf")):
+                raise ValueError(f"SimConfig.{name}: expected a finite number >= 0, got {value!r}")
+
+    @classmethod
+    def frictionless(cls, fee: float = 0.0, **changes) -> "SimConfig":
+        """A config with every friction off, for comparisons with other backtesters or papers.
+
+        Zero latency (order, acknowledgement, finality, feed), no spread, impact or slippage
+        (fills at the print), no gas, no funding, no rebalance band or minimum trade, and margin
+        fractions so small that margin never binds (docs/simulation.md, "Frictionless runs").
+        Venue downtime in the data still applies.
+
+        Parameters
+        ----------
+        fee : float
+            Taker and maker fee rate on notional.
+        **changes
+            Any other field (``initial_cash=...``).
+
+        Examples
+        --------
+        >>> import backtester as bt
+        >>> cfg = bt.SimConfig.frictionless(fee=0.001, initial_cash=1_000)
+        >>> m = cfg.market("ETH-USD")
+        >>> (m.imf, m.half_spread, m.impact, m.taker_fee, cfg.latency_scale, cfg.funding)
+        (1e-09, 0.0, 0.0, 0.001, 0.0, False)
+        """
+        overrides = dict(imf=FRICTIONLESS_IMF, mmf=FRICTIONLESS_IMF / 2, half_spread=0.0, impact=0.0,
+                         taker_fee=float(fee), maker_fee=float(fee))
+        base = dict(latency_scale=0.0, feed_latency="0s", oracle_delay="0s", slippage_multiplier=1.0,
+                    rebalance_band=0.0, min_trade_notional=0.0, gas_scale=0.0, funding=False,
+                    market_overrides=overrides)
+        base.update(changes)
+        return cls(**base)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "markets":
+                continue
+            if f.default is not MISSING:
+                same = f.default is value or (type(value) is type(f.default) and value == f.default)
+            else:
+                same = not value
+            if not same:
+                parts.append(f"{f.name}={value!r}")
+        markets = "; ".join(m.describe() for m in self.markets.values())
+        tail = f"markets: {markets}; others: dYdX v4 presets by name" if markets else \
+            "markets: dYdX v4 presets by name"
+        return f"SimConfig({', '.join(parts + [tail])})"
 
     def with_(self, **changes) -> "SimConfig":
         """A copy with ``changes``; a misspelt field is an error naming the close match."""
@@ -103,8 +188,10 @@ class SimConfig:
         return replace(self, **changes)
 
     def market(self, name: str) -> Market:
-        """The :class:`Market` used for ``name``."""
-        return self.markets.get(name) or Market.preset(name)
+        """The :class:`Market` used for ``name`` (given, else the preset; then
+        ``market_overrides``)."""
+        m = self.markets.get(name) or Market.preset(name)
+        return m.with_(**self.market_overrides) if self.market_overrides else m
 
     def ns(self, name: str) -> int:
         """A duration setting in nanoseconds."""

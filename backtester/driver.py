@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import hooks
+from .cadence import decision_times
 from .config import SimConfig
 from .context import Context
 from .engine import Engine
@@ -20,15 +21,6 @@ from .kernel.state import CI_TARGET_MODE
 from .prepare import layout_for, prepare, with_decisions
 from .result import Result
 from .strategy import TARGET_KINDS, Strategy
-
-
-def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
-    """Multiples of ``every`` since the epoch (UTC) within ``[start, end]``."""
-    step = pd.Timedelta(every).value
-    if step <= 0:
-        raise ValueError(f"every must be a positive duration, got {every!r}")
-    first = -(-start_ns // step) * step
-    return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
 
 
 class MarketData:
@@ -98,7 +90,9 @@ def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(),
     """
     _check_strategy(strategy)
     config = config or SimConfig()
-    return run_prepared(strategy, Prepared.build(data, config, reorgs), progress=progress)
+    result = run_prepared(strategy, Prepared.build(data, config, reorgs), progress=progress)
+    result.warn_rejections()
+    return result
 
 
 class Prepared(NamedTuple):

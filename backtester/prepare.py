@@ -116,6 +116,41 @@ def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_
     return out
 
 
+#: the equity-sample clocks "auto" chooses from, finest first
+_SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).asi8
+#: most equity samples "auto" lets one run take
+MAX_AUTO_SAMPLES = 100_000
+
+
+def sample_every_ns(config, trade_ts: np.ndarray, layout: Layout) -> int:
+    """The equity-sample clock of a run (ns): ``config.sample_every``, or for ``"auto"`` the
+    finest of 1 min .. 1 day (then whole days) that is no finer than the median spacing of the
+    distinct trade times and keeps the run under ``MAX_AUTO_SAMPLES`` samples
+    (docs/simulation.md, "Equity samples"). It follows the data, not the strategy, so every
+    strategy compared on one dataset is sampled on the same clock.
+
+    Examples
+    --------
+    >>> import numpy as np, backtester as bt
+    >>> from backtester.prepare import Layout
+    >>> day = 86_400 * 10**9
+    >>> bars = np.arange(0, 3650 * day, day // 4)          # ten years of daily bars, 4 points each
+    >>> lay = Layout(["X"], ["v"], ["v"], [], 0, int(bars[-1]))
+    >>> sample_every_ns(bt.SimConfig(), bars, lay) // 3_600_000_000_000   # hours
+    6
+    """
+    if config.sample_every != "auto":
+        return config.ns("sample_every")
+    distinct = np.unique(trade_ts)
+    spacing = float(np.median(np.diff(distinct))) if len(distinct) > 1 else 0.0
+    need = max(spacing, (layout.end_ns - layout.start_ns) / MAX_AUTO_SAMPLES)
+    fits = _SAMPLE_STEPS[_SAMPLE_STEPS >= need]
+    if len(fits):
+        return int(fits[0])
+    day = int(_SAMPLE_STEPS[-1])
+    return int(-(-need // day) * day)
+
+
 def layout_for(dataset, config) -> Layout:
     markets = sorted(set(_names(dataset.trades, "market")) | set(_names(dataset.oracle, "market"))
                      | set(_names(dataset.funding, "market")) | set(config.markets))
@@ -161,6 +196,8 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     tr_vol = rolling_volume(tr_ts, tr_m, tr_sz, config.ns("impact_window"))
 
     fu = _by_time(dataset.funding)
+    if not config.funding:  # SimConfig(funding=False): nothing is paid (strategies still see rates)
+        fu = fu.slice(0, 0)
     fu_ts, fu_m = _ns(fu.column("ts")), _codes(fu.column("market"), lay.markets)
     fu_rate = _f64(fu.column("rate"))
     fu_px = _f64(fu.column("oracle_price").fill_null(np.nan))
@@ -184,7 +221,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     lt_ts = _ns(lt.column("ts"))[order]
     lt_cols = [_ns(lt.column(c))[order] for c in ("order_latency", "ack_latency", "finality")]
     lt_up = np.ascontiguousarray(lt.column("up").to_numpy(zero_copy_only=False)[order], dtype=np.bool_)
-    lt_gas = _f64(lt.column("gas_fee"))[order]
+    lt_gas = _f64(lt.column("gas_fee"))[order] * float(config.gas_scale)
     vt_start = np.searchsorted(lt_v, np.arange(V + 1)).astype(np.int64)
 
     ro_ts = np.array([pd.Timestamp(t).value if not isinstance(t, (int, np.integer)) else int(t)
@@ -220,7 +257,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_FEED_LATENCY] = config.ns("feed_latency")
     cfg_i[CI_DOWNTIME] = DOWNTIME_QUEUE if config.downtime_policy == "queue" else DOWNTIME_REJECT
     cfg_i[CI_MARGIN_MODE] = MARGIN_CROSS if config.margin_mode == "cross" else MARGIN_ISOLATED
-    cfg_i[CI_SAMPLE_EVERY] = config.ns("sample_every")
+    cfg_i[CI_SAMPLE_EVERY] = sample_every_ns(config, tr_ts, lay)
     cfg_i[CI_TARGET_MODE] = E_MODE_RETURN
     cfg_i[CI_END_TS] = lay.end_ns
     cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")

@@ -8,10 +8,17 @@ Examples
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from .kernel import enums as E
+from .kernel.state import CI_SAMPLE_EVERY
+
+
+class RejectedOrdersWarning(UserWarning):
+    """A run had orders rejected (too little margin, venue down, no price yet)."""
 
 _YEAR_NS = 365 * 24 * 3600 * 10**9
 
@@ -48,8 +55,48 @@ class Result:
 
     def __repr__(self) -> str:
         s = self.stats()
+        rejected = f", {int(s['n_rejected'])} orders rejected" if s["n_rejected"] else ""
+        markets = "; ".join(m.describe() for m in self.layout.market_specs)
         return (f"Result({self.strategy.name}: total return {s['total_return']:.2%}, max drawdown "
-                f"{s['max_drawdown']:.2%}, {int(s['n_fills'])} fills, {int(s['n_liquidations'])} liquidations)")
+                f"{s['max_drawdown']:.2%}, {int(s['n_fills'])} fills, {int(s['n_liquidations'])} liquidations"
+                f"{rejected}; markets: {markets})")
+
+    @property
+    def markets(self) -> pd.DataFrame:
+        """The market specifications the run used, one row per market: venue, IMF, MMF, fees,
+        spread, impact, liquidation fee, and ``tier`` (given, or which dYdX v4 preset)."""
+        from dataclasses import asdict
+
+        df = pd.DataFrame([asdict(m) for m in self.layout.market_specs]).set_index("name")
+        return df
+
+    @property
+    def sample_every(self) -> pd.Timedelta:
+        """The clock of :attr:`equity` (``SimConfig.sample_every``, resolved when ``"auto"``)."""
+        return pd.Timedelta(int(self.engine.inputs.cfg_i[CI_SAMPLE_EVERY]), "ns")
+
+    def rejections(self) -> pd.Series:
+        """Rejected orders counted by reason (an empty Series when none were rejected)."""
+        o = self.engine.records("orders")
+        reasons = o["reason"][o["status"] == E.ST_REJECTED]
+        if not len(reasons):
+            return pd.Series(dtype=np.int64, name="rejected")
+        codes, counts = np.unique(reasons, return_counts=True)
+        return pd.Series(counts.astype(np.int64), index=[E.REASON_NAMES[c] for c in codes], name="rejected")
+
+    def warn_rejections(self) -> None:
+        """Warn once (:class:`RejectedOrdersWarning`) when the run rejected orders, naming how
+        many and why: a run whose every order bounced otherwise just reports 0 fills."""
+        rejected = self.rejections()
+        if not len(rejected):
+            return
+        n_orders = int(self.engine.state.counters[E.C_ORDERS])
+        why = ", ".join(f"{k}: {v}" for k, v in rejected.items())
+        hint = (" (too little collateral for the asked size: lower the size or leverage, or raise "
+                "initial_cash)" if "insufficient_margin" in rejected else "")
+        warnings.warn(f"{self.strategy.name}: {int(rejected.sum())} of {n_orders} orders were rejected ({why})"
+                      f"{hint}; see res.orders[res.orders.status == 'rejected']", RejectedOrdersWarning,
+                      stacklevel=3)
 
     # ------------------------------------------------------------------ frames
     def _names(self, codes, names):

@@ -5,19 +5,21 @@ import numpy as np
 import pandas as pd
 
 _YEAR = pd.Timedelta(days=365)
+#: the reasons an order can be rejected with (docs/simulation.md, "Orders"): one stats line each
+REJECTION_REASONS = ("insufficient_margin", "venue_down", "no_price")
 
 
 def compute_stats(res) -> pd.Series:
     """Total return, annualised Sharpe and Sortino (from equity samples), max drawdown, price
     P&L and costs by kind (fees, slippage, funding, gas, liquidation losses, insurance cover: the lines of
     :func:`backtester.analysis.pnl_breakdown`, as positive costs, funding positive = received),
-    liquidations, trading fills, minimum margin ratio, and time to finality (mean and worst),
-    as one Series. Fills reverted by a reorg count nowhere."""
+    liquidations, trading fills, minimum margin ratio, time to finality (mean and worst), and
+    rejected orders (in all, and by reason), as one Series. Fills reverted by a reorg count nowhere."""
     eq = res.equity
     initial = float(res.engine.initial_cash.sum())
     final = res.final_equity()
     rets = eq["equity"].pct_change().replace([np.inf, -np.inf], np.nan).dropna() if len(eq) > 1 else pd.Series(dtype=float)
-    per_year = _YEAR / pd.Timedelta(res.config.sample_every)
+    per_year = _YEAR / res.sample_every
     sd = rets.std()
     downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
     from .analysis import pnl_breakdown
@@ -49,6 +51,10 @@ def compute_stats(res) -> pd.Series:
         "mean_time_to_finality_s": float(ttf.mean().total_seconds()) if len(ttf) else np.nan,
         "worst_time_to_finality_s": float(ttf.max().total_seconds()) if len(ttf) else np.nan,
     }
+    rejected = res.rejections()
+    out["n_rejected"] = int(rejected.sum())
+    for reason in REJECTION_REASONS:
+        out[f"rejected_{reason}"] = int(rejected.get(reason, 0))
     return pd.Series(out, name=res.strategy.name)
 
 

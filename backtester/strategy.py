@@ -14,14 +14,89 @@ Examples
 Traceback (most recent call last):
 ...
 TypeError: Flip has no parameter 'levrage'; did you mean 'leverage'?
+>>> Flip(every="15min").every         # every strategy takes its cadence as a parameter
+'15min'
 """
 from __future__ import annotations
 
+import hashlib
+import numbers
 
 import numpy as np
 import pandas as pd
 
 from ._names import check_names
+from .cadence import check_every
+
+#: longest parameter value shown in a label before it is abbreviated
+_LABEL_WIDTH = 24
+
+
+def _same(a, b) -> bool:
+    """Equality that never raises and never returns an array (params may hold arrays, Series,
+    DataFrames or callables)."""
+    if a is b:
+        return True
+    if isinstance(a, (np.ndarray, pd.Series, pd.DataFrame, pd.Index)) or \
+            isinstance(b, (np.ndarray, pd.Series, pd.DataFrame, pd.Index)):
+        if type(a) is not type(b):
+            return False
+        try:
+            return bool(a.equals(b)) if hasattr(a, "equals") else bool(np.array_equal(a, b, equal_nan=True))
+        except (TypeError, ValueError):
+            return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an exotic __eq__ or an ambiguous truth value: not equal
+        return False
+
+
+def _digest(value) -> str:
+    """A short, stable fingerprint of an array-like's contents (equal data, equal label)."""
+    h = hashlib.blake2b(digest_size=3)
+    try:
+        if isinstance(value, (pd.Series, pd.DataFrame, pd.Index)):
+            h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        else:
+            arr = np.ascontiguousarray(value)
+            h.update(str(arr.dtype).encode() + str(arr.shape).encode())
+            h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+    except Exception:  # noqa: BLE001 - unhashable contents: the label still must not raise
+        h.update(repr(type(value)).encode())
+    return h.hexdigest()
+
+
+def label(value) -> str:
+    """A short, stable text for a parameter value in labels, for any value.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> label(0.5), label("1h"), label(np.arange(3)).startswith("ndarray[3]#")
+    ('0.5', '1h', True)
+    >>> label(pd.Series([1.0, 2.0], name="signal")).startswith("Series[2]#")
+    True
+    >>> label(len)
+    'len'
+    """
+    if value is None or isinstance(value, (bool, numbers.Number, str)):
+        text = str(value)
+        return text if len(text) <= _LABEL_WIDTH else text[: _LABEL_WIDTH - 3] + "..."
+    if isinstance(value, (np.ndarray, pd.Series, pd.DataFrame, pd.Index)):
+        shape = "x".join(str(n) for n in np.shape(value))
+        return f"{type(value).__name__}[{shape}]#{_digest(value)}"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (numbers.Number, str)) for v in value):
+        text = repr(value)
+        if len(text) <= _LABEL_WIDTH:
+            return text
+        return f"{type(value).__name__}[{len(value)}]#{_digest(np.asarray(value))}"
+    if callable(value):
+        return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        text = type(value).__name__
+    return text if len(text) <= _LABEL_WIDTH else type(value).__name__
 
 TARGET_KINDS = {"position": 0, "leverage": 1, "notional": 2}
 
@@ -34,9 +109,14 @@ class Strategy:
     params : dict
         Parameter defaults; the constructor overrides them by keyword and rejects unknown
         names with a close-match suggestion. Parameters read as attributes (``self.fast``).
-    every : str
-        Decision cadence, aligned to the UTC clock as pandas resampling is (``"1h"`` decides on
-        the hour).
+        A parameter may hold anything (arrays, Series, callables). Its name must not clash
+        with an attribute of the class (``name``, ``init``, a method of your own, ...): that is
+        a ``TypeError`` when the class is created, never a silently ignored value.
+    every : str, or a sequence of timestamps
+        Decision cadence (:mod:`backtester.cadence`): a duration counted from the epoch, UTC
+        (``"1h"`` decides on the hour; whole weeks on Mondays), a calendar frequency (``"MS"``),
+        or explicit times. Every strategy also takes it as a constructor keyword
+        (``MaCross(every="5min")``) and may list it in ``params``.
 
     Hooks
     -----
@@ -51,10 +131,32 @@ class Strategy:
     params: dict = {}
     every: str = "1h"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("params") or {}
+        if not isinstance(own, dict):
+            raise TypeError(f"{cls.__name__}.params must be a dict of defaults, got {type(own).__name__}")
+        merged = cls._defaults()
+        for key in merged:
+            if not isinstance(key, str) or not key.isidentifier():
+                raise TypeError(f"{cls.__name__}.params: parameter names must be identifiers, got {key!r}")
+            if key == "every":
+                check_every(merged[key])
+                continue
+            # a parameter is read through __getattr__, which only runs when normal lookup fails:
+            # a class attribute of the same name would win and the parameter be ignored
+            for klass in cls.__mro__:
+                if key in klass.__dict__ and klass is not object:
+                    raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
+                                    f"{klass.__name__}.{key}; rename the parameter")
+
     def __init__(self, **overrides):
         defaults = self._defaults()
-        check_names(type(self).__name__, "parameter", overrides, defaults)
+        check_names(type(self).__name__, "parameter", overrides, list(defaults) + ["every"])
         self.params = {**defaults, **overrides}
+        if "every" in self.params:
+            check_every(self.params["every"])  # a bad cadence fails here, not mid-run
+            self.every = self.params["every"]
         self._targets: dict[str, np.ndarray] = {}
         self._target_kind: str | None = None
         self.decision_times: pd.DatetimeIndex | None = None
@@ -73,15 +175,18 @@ class Strategy:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        args = ", ".join(f"{k}={label(v)}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
 
     @property
     def name(self) -> str:
-        """Label in comparison tables: class name plus the parameters that differ from defaults."""
+        """Label in comparison tables: class name plus the parameters that differ from defaults
+        (short, stable and never raising, whatever the parameters hold)."""
         defaults = self._defaults()
-        diff = {k: v for k, v in self.params.items() if defaults.get(k) != v}
-        return type(self).__name__ + (f"({', '.join(f'{k}={v}' for k, v in diff.items())})" if diff else "")
+        if "every" not in defaults:
+            defaults["every"] = type(self).every
+        diff = {k: v for k, v in self.params.items() if k not in defaults or not _same(defaults[k], v)}
+        return type(self).__name__ + (f"({', '.join(f'{k}={label(v)}' for k, v in diff.items())})" if diff else "")
 
     # ------------------------------------------------------------------ hooks
     def init(self, data) -> None:

@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtester import Strategy
 
 
 def _last_prices(data, market: str, times: pd.DatetimeIndex) -> pd.Series:
@@ -94,17 +93,6 @@ def liquidation_cap(equity: float, mmf: float, distance: float, side: int, other
         raise ValueError(f"distance must be in (0, 1), got {distance!r}")
     room = max(equity - other_mmr, 0.0)
     return room / (distance + mmf * (1.0 - side * distance))
-
-
-class Cadenced(Strategy):
-    """A strategy whose decision cadence ``every`` is a parameter like any other."""
-
-    params = dict(every="1h")
-
-    def __init__(self, **overrides):
-        super().__init__(**overrides)
-        pd.Timedelta(self.params["every"])  # a bad cadence fails here, not mid-run
-        self.every = self.params["every"]  # instance attribute: the driver reads strategy.every
 
 
 class PriceWindow:

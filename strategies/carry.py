@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._signals import Cadenced, _last_prices, funding_series, observed_lag
+from backtester import Strategy
+
+from ._signals import _last_prices, funding_series, observed_lag
 from .sizing import FundingAwareSizing
 
 
@@ -38,7 +40,7 @@ def carry_sides(rate: np.ndarray, z: np.ndarray, z_entry: float, z_exit: float,
     return side
 
 
-class FundingCarry(Cadenced):
+class FundingCarry(Strategy):
     """Collect funding: short when the observed rate is positive, long when negative, while the
     funding z-score is extreme; flat once it decays.
 

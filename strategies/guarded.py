@@ -33,7 +33,6 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from backtester import Strategy
 
@@ -78,7 +77,7 @@ class Guarded(Strategy):
         if not isinstance(inner, Strategy):
             raise TypeError(f"Guarded wraps a Strategy instance, got {type(inner).__name__}"
                             + (" (did you forget to instantiate it?)" if isinstance(inner, type) else ""))
-        super().__init__()
+        super().__init__(**({} if every is None else {"every": every}))  # checks the cadence
         controls = tuple(controls)
         for c in controls:
             if not isinstance(c, RiskControl):
@@ -86,13 +85,6 @@ class Guarded(Strategy):
         execution = Immediate() if execution is None else execution
         if not isinstance(execution, Execution):
             raise TypeError(f"execution: expected an Execution instance, got {type(execution).__name__}")
-        if every is not None:
-            try:  # a bad cadence fails here, not at run time
-                ok = pd.Timedelta(every).value > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(f"Guarded.every: expected a positive duration such as '1min', got {every!r}")
         self.inner = inner
         self.controls = controls
         self.execution = execution

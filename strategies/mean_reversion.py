@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._signals import Cadenced, PriceWindow, liquidation_cap
+from backtester import Strategy
+
+from ._signals import PriceWindow, liquidation_cap
 
 #: entries (and guard reductions) go to this fraction of the liquidation cap, so ordinary drift
 #: between decisions does not at once breach the distance and force a reduction
 HEADROOM = 0.9
 
 
-class MeanReversion(Cadenced):
+class MeanReversion(Strategy):
     """Fade price moves whose z-score against a rolling mean exceeds ``z_entry``; exit when it
     reverts under ``z_exit``; never hold a position liquidated within ``min_liq_distance``.
 

@@ -5,10 +5,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._signals import Cadenced, PriceWindow
+from backtester import Strategy
+
+from ._signals import PriceWindow
 
 
-class TrendFollowing(Cadenced):
+class TrendFollowing(Strategy):
     """Donchian breakout on decision-time prices with a trailing stop-market order.
 
     At each decision the observed price is compared with the ``lookback`` decision-time prices

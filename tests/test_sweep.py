@@ -101,7 +101,7 @@ def test_thread_counts_and_batch_sizes_give_the_same_table(local, data):
     _same(one, local)
     _same(small, local)
     ok = local[local["status"] == "ok"]
-    assert ok["elapsed_s"].between(1e-4, 60).all()  # a run's own seconds, not the sweep's
+    assert (ok["elapsed_s"] > 0).all()  # each run's own seconds (no bound: speed is for benchmarks/)
     with pytest.raises(ValueError, match="n_threads"):
         sweep(MaCross, GRID, data, n_threads=0, progress=False)
 

@@ -353,9 +353,7 @@ def test_bad_given_funding_is_a_data_error():
         synthetic(days=0.01, funding=bad)
 
 
-def test_a_week_of_two_markets_is_fast():
-    import time
-    t0 = time.perf_counter()
+def test_a_week_of_two_markets():
+    # (its speed is measured in benchmarks/, never asserted here: a busy machine would fail it)
     ds = synthetic(days=7, markets=("BTC-USD", "ETH-USD"), seed=0)
-    assert time.perf_counter() - t0 < 2.0
     assert ds.oracle.num_rows == 2 * 7 * 86400

@@ -1,0 +1,119 @@
+"""When a strategy decides: the decision grid of ``Strategy.every`` (docs/simulation.md,
+"Decisions"). The one home of the rule; the driver, the analysis frames and the ready-made
+strategies all ask here.
+
+``every`` is one of
+
+- a fixed duration (``"1min"``, ``"1h"``, ``"1D"``): its multiples counted from the epoch, UTC,
+  as pandas ``floor`` does; durations of whole weeks are counted from Monday 1970-01-05, so
+  ``"1W"`` decides on Mondays at midnight UTC (1970-01-01 was a Thursday);
+- a calendar frequency pandas knows (``"MS"`` month starts, ``"W-FRI"``, ``"QS"``, ``"BMS"``):
+  the dates of ``pandas.date_range`` with that frequency;
+- explicit times: any sorted sequence of tz-aware timestamps (or int64 nanoseconds, UTC).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from backtester.cadence import decision_times
+>>> start, end = pd.Timestamp("2024-01-03 10:20", tz="UTC").value, pd.Timestamp("2024-01-17", tz="UTC").value
+>>> [t.strftime("%a %d") for t in decision_times("1W", start, end)]
+['Mon 08', 'Mon 15']
+>>> decision_times("6h", start, pd.Timestamp("2024-01-04", tz="UTC").value).strftime("%H:%M").tolist()
+['12:00', '18:00', '00:00']
+>>> decision_times("MS", pd.Timestamp("2024-01-15", tz="UTC").value, pd.Timestamp("2024-04-01", tz="UTC").value).strftime("%m-%d").tolist()
+['02-01', '03-01', '04-01']
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_WEEK_NS = 7 * 24 * 3600 * 10**9
+#: Monday 1970-01-05 00:00 UTC: the origin of week-multiple cadences
+_MONDAY_NS = 4 * 24 * 3600 * 10**9
+
+
+def _as_times(every) -> np.ndarray | None:
+    """int64 ns of an explicit sequence of times, or None when ``every`` is not one."""
+    if isinstance(every, (str, pd.Timedelta, np.timedelta64)) or np.isscalar(every):
+        return None
+    try:
+        idx = pd.DatetimeIndex(every)
+    except (TypeError, ValueError):
+        values = np.asarray(every)
+        if values.dtype.kind not in "iu":
+            raise ValueError(f"every: expected a duration ('1h'), a calendar frequency ('MS') or sorted "
+                             f"UTC timestamps, got {type(every).__name__}") from None
+        idx = pd.DatetimeIndex(values.astype(np.int64), tz="UTC")
+    if len(idx) and idx.tz is None:
+        if np.asarray(every).dtype.kind in "iu":
+            idx = idx.tz_localize("UTC")
+        else:
+            raise ValueError("every: explicit decision times must be timezone-aware (e.g. tz='UTC')")
+    ns = idx.as_unit("ns").asi8 if len(idx) else np.zeros(0, np.int64)
+    if len(ns) > 1 and np.any(np.diff(ns) < 0):
+        row = int(np.flatnonzero(np.diff(ns) < 0)[0]) + 1
+        raise ValueError(f"every: explicit decision times must be sorted; time {row} "
+                         f"({idx[row]}) is before the one before it")
+    return ns
+
+
+def _calendar(every):
+    """The pandas offset of a calendar frequency string, or None for fixed durations."""
+    try:
+        pd.Timedelta(every)
+        return None
+    except (TypeError, ValueError):
+        pass
+    try:
+        return pd.tseries.frequencies.to_offset(every)
+    except (TypeError, ValueError):
+        raise ValueError(f"every: expected a duration such as '1min' or '1h', a calendar frequency "
+                         f"such as 'MS', or sorted timestamps, got {every!r}") from None
+
+
+def check_every(every) -> None:
+    """Raise ``ValueError`` for an ``every`` that cannot make a decision grid (at construction,
+    not mid-run).
+
+    Examples
+    --------
+    >>> check_every("1h"); check_every("MS"); check_every(["2024-01-01T00:00Z"])
+    >>> check_every("-1h")
+    Traceback (most recent call last):
+    ...
+    ValueError: every must be a positive duration, got '-1h'
+    """
+    if _as_times(every) is not None:
+        return
+    if _calendar(every) is None and pd.Timedelta(every).value <= 0:
+        raise ValueError(f"every must be a positive duration, got {every!r}")
+
+
+def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
+    """Decision times of ``every`` within ``[start_ns, end_ns]`` (explicit times are kept as
+    given, in or out of that range).
+
+    Parameters
+    ----------
+    every : str, Timedelta or sequence of timestamps
+        See the module docstring.
+    start_ns, end_ns : int
+        First and last trade time (ns since the epoch, UTC).
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        UTC.
+    """
+    check_every(every)
+    explicit = _as_times(every)
+    if explicit is not None:
+        return pd.DatetimeIndex(explicit.view("datetime64[ns]"), tz="UTC")
+    offset = _calendar(every)
+    if offset is not None:
+        return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"), freq=offset)
+    step = pd.Timedelta(every).value
+    origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
+    first = origin + -(-(start_ns - origin) // step) * step
+    return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")
