@@ -11,12 +11,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import hooks
 from .cadence import decision_times
 from .config import SimConfig
 from .context import Context
 from .engine import Engine
 from .kernel import enums as E
+from .kernel import hooks
 from .kernel.state import CI_TARGET_MODE
 from .prepare import layout_for, prepare, with_decisions
 from .result import Result
@@ -167,7 +167,7 @@ def _check_strategy(strategy) -> None:
 
 
 def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:
-    """Run with ``on_decision`` called from inside the kernel (``backtester.hooks``)."""
+    """Run with ``on_decision`` called from inside the kernel (``backtester.kernel.hooks``)."""
     md = MarketData(engine.inputs)
     dc = engine.inputs.dc_ts.tolist()
     decide = strategy.on_decision

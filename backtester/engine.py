@@ -12,7 +12,7 @@ from .kernel.decisions_nb import view_nb
 from .kernel.dynamic_nb import advance_nb
 from .kernel.loop_nb import run_nb
 from .kernel.orders_nb import cancel_nb, submit_nb
-from .kernel.state import CI_BRIDGE_DELAY, State
+from .kernel.state import CI_BRIDGE_DELAY, CI_SAMPLE_EVERY, State
 from .kernel.transfers_nb import transfer_nb
 from .prepare import Layout
 
@@ -51,14 +51,14 @@ class Engine:
         self.config = config
         M, V, A = len(layout.markets), len(layout.venues), len(layout.accounts)
         n_trades = len(inputs.tr_ts)
-        every = int(inputs.cfg_i[3]) or 1
+        every = int(inputs.cfg_i[CI_SAMPLE_EVERY]) or 1
         n_samples = (layout.end_ns - layout.start_ns) // every + 4
         cap = {"orders": 1024, "fills": 1024, "funding": max(64, len(inputs.fu_ts) + 8),
                "liquidations": 64, "ledger": 4096, "samples": int(min(n_samples, 10_000_000)),
                "transfers": 16}
         bufs = {k: np.zeros(cap[k], dt) for k, dt in _BUFFERS.items()}
         counters = np.zeros(E.N_COUNTERS, np.int64)
-        every_ns = int(inputs.cfg_i[3])
+        every_ns = int(inputs.cfg_i[CI_SAMPLE_EVERY])
         counters[E.C_NEXT_SAMPLE] = (-(-layout.start_ns // every_ns) * every_ns) if every_ns > 0 else 0
         cash = np.zeros(A)
         if config.margin_mode == "cross":
@@ -84,7 +84,7 @@ class Engine:
             n_open=np.zeros(M, np.int64), n_armed=np.zeros(M, np.int64),
             next_arrival=np.array([E.NO_TS], np.int64), deferred=np.zeros(A, np.bool_),
             transit=np.zeros(1), intents=np.zeros((INTENT_CAPACITY, E.N_INTENT_COLS)),
-            snapshot=np.zeros((A, 4)), view_pos=np.zeros(M),
+            snapshot=np.zeros((A, E.N_SNAPSHOT_COLS)), view_pos=np.zeros(M),
         )
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()

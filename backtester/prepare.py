@@ -22,8 +22,6 @@ from .kernel.enums import (
     EV_REORG,
     EV_TRACE,
     EV_TRADE,
-    MARGIN_CROSS,
-    MARGIN_ISOLATED,
 )
 from .kernel.enums import MODE_RETURN as E_MODE_RETURN
 from .kernel.state import (
@@ -36,7 +34,6 @@ from .kernel.state import (
     CI_DOWNTIME,
     CI_END_TS,
     CI_FEED_LATENCY,
-    CI_MARGIN_MODE,
     CI_N,
     CI_SAMPLE_EVERY,
     CI_TARGET_MODE,
@@ -256,7 +253,6 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i = np.zeros(CI_N, np.int64)
     cfg_i[CI_FEED_LATENCY] = config.ns("feed_latency")
     cfg_i[CI_DOWNTIME] = DOWNTIME_QUEUE if config.downtime_policy == "queue" else DOWNTIME_REJECT
-    cfg_i[CI_MARGIN_MODE] = MARGIN_CROSS if config.margin_mode == "cross" else MARGIN_ISOLATED
     cfg_i[CI_SAMPLE_EVERY] = sample_every_ns(config, tr_ts, lay)
     cfg_i[CI_TARGET_MODE] = E_MODE_RETURN
     cfg_i[CI_END_TS] = lay.end_ns

@@ -25,12 +25,40 @@ def ledger_nb(st, ts, account, kind, market, amount, ref):
 
 
 @njit(cache=True)
+def mark_price_nb(oracle, last):
+    """The mark price rule: the ``oracle`` price, else the ``last`` trade price (NaN if
+    neither). The one home of the rule: the kernel's marks, ``Context.mark`` (observed prices)
+    and ``Result.marks`` (prices in force at a time) all call it.
+
+    Examples
+    --------
+    >>> mark_price_nb(101.0, 100.0), mark_price_nb(float("nan"), 100.0)
+    (101.0, 100.0)
+    """
+    if np.isnan(oracle):
+        return last
+    return oracle
+
+
+@njit(cache=True)
+def requirement_nb(gross, price, fraction):
+    """The margin requirement ``|S| * P * F`` of a position of ``gross = |S|`` base units at
+    price ``P`` with margin fraction ``F`` (IMF: initial, MMF: maintenance). Given a change of
+    ``|S|`` it is the change of the requirement. Scalars or equal-shape arrays; the one home of
+    the rule (the kernel's IMR/MMR, ``Context.requirement``, ``analysis.accounts_at``).
+
+    Examples
+    --------
+    >>> requirement_nb(2.0, 100.0, 0.05)
+    10.0
+    """
+    return gross * price * fraction
+
+
+@njit(cache=True)
 def mark_nb(st, m):
-    """Oracle price of market ``m``, else its last trade price (NaN if neither)."""
-    p = st.oracle[m]
-    if np.isnan(p):
-        return st.last[m]
-    return p
+    """Mark price of market ``m`` now (:func:`mark_price_nb` of its state)."""
+    return mark_price_nb(st.oracle[m], st.last[m])
 
 
 @njit(cache=True)
@@ -83,10 +111,9 @@ def account_state_nb(inp, st, a):
             continue
         p = mark_nb(st, m)
         nc += s * (p - st.entry[m])
-        notional = abs(s) * p
-        gross += notional
-        imr += notional * inp.mk_imf[m]
-        mmr += notional * inp.mk_mmf[m]
+        gross += abs(s) * p
+        imr += requirement_nb(abs(s), p, inp.mk_imf[m])
+        mmr += requirement_nb(abs(s), p, inp.mk_mmf[m])
     return nc, imr, mmr, gross
 
 
@@ -96,7 +123,7 @@ def admits_nb(inp, st, a, m, q):
     nc, imr, _, _ = account_state_nb(inp, st, a)
     p = mark_nb(st, m)
     s = st.pos[m]
-    new_imr = imr + (abs(s + q) - abs(s)) * p * inp.mk_imf[m]
+    new_imr = imr + requirement_nb(abs(s + q) - abs(s), p, inp.mk_imf[m])
     return new_imr <= nc or new_imr <= imr
 
 
@@ -123,9 +150,7 @@ def below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
         if s == 0.0 or mk_account[m] != a:
             continue
         held = True
-        p = oracle[m]
-        if np.isnan(p):
-            p = last[m]
+        p = mark_price_nb(oracle[m], last[m])
         nc += s * (p - entry[m])
-        mmr += abs(s) * p * mk_mmf[m]
+        mmr += requirement_nb(abs(s), p, mk_mmf[m])
     return held and nc < mmr

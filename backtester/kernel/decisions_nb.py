@@ -7,12 +7,12 @@ view so an order in flight is never sent twice.
 import numpy as np
 from numba import njit
 
-from .accounts_nb import account_state_nb
+from .accounts_nb import account_state_nb, mark_price_nb
 from .enums import (C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
-                    OT_STOP_MARKET, ST_ARMED, ST_INFLIGHT, ST_OPEN,
-                    ST_PARTIAL, ST_TRIGGERED)
+                    OT_STOP_MARKET, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_TRIGGERED,
+                    STEP_DECISION, TG_LEVERAGE, TG_NOTIONAL)
 from .dynamic_nb import advance_nb
-from .orders_nb import submit_nb
+from .orders_nb import is_live_nb, submit_nb
 from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_FEED_LATENCY, CI_TARGET_MODE
 from .trace_nb import ack_latency_nb
 
@@ -40,7 +40,7 @@ def acknowledge_nb(inp, st, t):
 
 @njit(cache=True)
 def _settled_nb(inp, o, t):
-    if o.status == ST_INFLIGHT or o.status == ST_OPEN or o.status == ST_PARTIAL or o.status == ST_ARMED:
+    if is_live_nb(o.status):
         return False
     if o.acked < o.filled:
         return False
@@ -91,20 +91,56 @@ def _last_row_nb(ts, market, m, t):
 
 @njit(cache=True)
 def observed_price_nb(inp, m, t):
-    """The price a decision at ``t`` has seen: the oracle at ``t - feed_latency``, else the last
-    trade by then (NaN if neither), as ``Context`` computes it."""
+    """The mark a decision at ``t`` has seen: :func:`mark_price_nb` of the oracle and the last
+    trade observed by ``t - feed_latency`` (the same rule as ``Context.mark``)."""
     seen = t - inp.cfg_i[CI_FEED_LATENCY]
     i = _last_row_nb(inp.or_ts, inp.or_market, m, seen)
-    if i >= 0:
-        return inp.or_price[i]
-    i = _last_row_nb(inp.tr_ts, inp.tr_market, m, seen)
-    return inp.tr_price[i] if i >= 0 else np.nan
+    oracle = inp.or_price[i] if i >= 0 else np.nan
+    last = np.nan
+    if np.isnan(oracle):  # the trade is read only when the rule falls back to it
+        i = _last_row_nb(inp.tr_ts, inp.tr_market, m, seen)
+        last = inp.tr_price[i] if i >= 0 else np.nan
+    return mark_price_nb(oracle, last)
+
+
+@njit(cache=True)
+def to_position_nb(kind, value, price, nc):
+    """A target of ``kind`` (``TG_POSITION``, ``TG_LEVERAGE`` of the net collateral ``nc``,
+    ``TG_NOTIONAL``) as a position in base units at ``price`` (docs/simulation.md, "Targets").
+    The one home of the conversion: the fast path and ``Context.to_position`` call it.
+
+    Examples
+    --------
+    >>> to_position_nb(TG_LEVERAGE, 2.0, 100.0, 1_000.0)   # 2x of 1,000 at 100: 20 units
+    20.0
+    """
+    if kind == TG_LEVERAGE:
+        return value * max(nc, 0.0) / price
+    if kind == TG_NOTIONAL:
+        return value / price
+    return value
+
+
+@njit(cache=True)
+def would_trade_nb(target, current, price, min_trade_notional, rebalance_band):
+    """True when a target of ``target`` base units, from ``current``, sends an order: the gap's
+    notional is above ``max(min_trade_notional, rebalance_band * |target| * price)``
+    (docs/simulation.md, "Targets"). The one home of the band: the fast path and
+    ``Context.would_trade`` call it.
+
+    Examples
+    --------
+    >>> would_trade_nb(3.0, 2.9, 100.0, 1.0, 0.05)   # 10 quote, within the band of 15
+    False
+    """
+    band = max(min_trade_notional, rebalance_band * abs(target) * price)
+    return abs(target - current) * price > band
 
 
 @njit(cache=True)
 def apply_targets_nb(inp, st, d, t, view):
     """Fast path: trade each market toward its target of decision ``d`` with a market order."""
-    mode = inp.cfg_i[CI_TARGET_MODE]
+    kind = inp.cfg_i[CI_TARGET_MODE]
     view_nb(inp, st, t, view)
     for m in range(view.shape[0]):
         target = inp.tg_value[d, m]
@@ -113,19 +149,17 @@ def apply_targets_nb(inp, st, d, t, view):
         price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
         if np.isnan(price):
             continue
-        if mode == 1:  # leverage of the account's net collateral
+        nc = 0.0
+        if kind == TG_LEVERAGE:  # the account's net collateral, only when it is needed
             nc, _, _, _ = account_state_nb(inp, st, inp.mk_account[m])
-            target = target * max(nc, 0.0) / price
-        elif mode == 2:  # notional in quote currency
-            target = target / price
-        delta = target - view[m]
-        band = max(inp.cfg_f[CF_MIN_TRADE], inp.cfg_f[CF_REBALANCE_BAND] * abs(target) * price)
-        if abs(delta) * price <= band:
+        target = to_position_nb(kind, target, price, nc)
+        if not would_trade_nb(target, view[m], price, inp.cfg_f[CF_MIN_TRADE], inp.cfg_f[CF_REBALANCE_BAND]):
             continue
+        delta = target - view[m]
         side = 1 if delta > 0.0 else -1
         submit_nb(inp, st, t, m, side, abs(delta), OT_MARKET, np.nan, np.nan, False, False, False, -1)
         if st.next_arrival[0] <= t:  # a zero-latency order is admitted before the next send
-            advance_nb(inp, st, t, 8)
+            advance_nb(inp, st, t, STEP_DECISION)
 
 
 @njit(cache=True)

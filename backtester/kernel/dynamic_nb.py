@@ -7,12 +7,14 @@ admitted after the trace, funding and oracle rows stamped ``a`` and before the t
 """
 from numba import njit
 
-from .enums import C_ACTIVE, C_BOOK, C_OBS, NO_TS, R_CANCELLED, ST_INFLIGHT
+from .enums import (C_ACTIVE, C_BOOK, C_OBS, NO_TS, R_CANCELLED, ST_INFLIGHT, STEP_ARRIVAL, STEP_END,
+                    STEP_OBSERVE)
 from .match_nb import observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
 from .state import CI_FEED_LATENCY
 from .transfers_nb import land_transfer_nb, next_transfer_nb
 
+# kinds of dynamic items
 ARRIVE = 0
 CANCEL = 1
 OBSERVE = 2
@@ -31,29 +33,29 @@ def _before(t1, s1, q1, t2, s2, q2):
 @njit(cache=True)
 def _next_nb(inp, st):
     """The earliest dynamic item: (time, step, seq, kind, order id or event index)."""
-    bt, bs, bq, kind, who = NO_TS, 9, 0, -1, -1
+    bt, bs, bq, kind, who = NO_TS, STEP_END, 0, -1, -1
     for i in range(st.counters[C_ACTIVE]):
         oid = st.active[i]
         o = st.orders[oid]
-        if o.status == ST_INFLIGHT and _before(o.arrive_ts, 4, o.seq, bt, bs, bq):
-            bt, bs, bq, kind, who = o.arrive_ts, 4, o.seq, ARRIVE, oid
-        if o.cancel_ts != NO_TS and _before(o.cancel_ts, 4, o.cancel_seq, bt, bs, bq):
-            bt, bs, bq, kind, who = o.cancel_ts, 4, o.cancel_seq, CANCEL, oid
+        if o.status == ST_INFLIGHT and _before(o.arrive_ts, STEP_ARRIVAL, o.seq, bt, bs, bq):
+            bt, bs, bq, kind, who = o.arrive_ts, STEP_ARRIVAL, o.seq, ARRIVE, oid
+        if o.cancel_ts != NO_TS and _before(o.cancel_ts, STEP_ARRIVAL, o.cancel_seq, bt, bs, bq):
+            bt, bs, bq, kind, who = o.cancel_ts, STEP_ARRIVAL, o.cancel_seq, CANCEL, oid
     for i in range(st.counters[C_BOOK]):
         oid = st.book[i]
         o = st.orders[oid]
-        if o.cancel_ts != NO_TS and _before(o.cancel_ts, 4, o.cancel_seq, bt, bs, bq):
-            bt, bs, bq, kind, who = o.cancel_ts, 4, o.cancel_seq, CANCEL, oid
+        if o.cancel_ts != NO_TS and _before(o.cancel_ts, STEP_ARRIVAL, o.cancel_seq, bt, bs, bq):
+            bt, bs, bq, kind, who = o.cancel_ts, STEP_ARRIVAL, o.cancel_seq, CANCEL, oid
     obs = next_observation_nb(inp, st)
     if obs >= 0:
         seen = inp.ev_ts[obs] + inp.cfg_i[CI_FEED_LATENCY]
-        if _before(seen, 7, obs, bt, bs, bq):
-            bt, bs, bq, kind, who = seen, 7, obs, OBSERVE, obs
+        if _before(seen, STEP_OBSERVE, obs, bt, bs, bq):
+            bt, bs, bq, kind, who = seen, STEP_OBSERVE, obs, OBSERVE, obs
     tr = next_transfer_nb(st)
     if tr >= 0:
         r = st.transfers[tr]
-        if _before(r.arrive_ts, 4, r.seq, bt, bs, bq):
-            bt, bs, bq, kind, who = r.arrive_ts, 4, r.seq, TRANSFER, tr
+        if _before(r.arrive_ts, STEP_ARRIVAL, r.seq, bt, bs, bq):
+            bt, bs, bq, kind, who = r.arrive_ts, STEP_ARRIVAL, r.seq, TRANSFER, tr
     return bt, bs, kind, who
 
 

@@ -6,12 +6,23 @@ notebook sees them as DataFrames through :mod:`backtester.result`.
 """
 import numpy as np
 
-# --- event types of the static stream, in same-timestamp processing order (DESIGN.md) -----
+# --- event types of the static stream, in same-timestamp processing order --------------------
 EV_TRACE = 0
 EV_FUNDING = 1
 EV_ORACLE = 2
 EV_TRADE = 3
 EV_REORG = 4
+
+# --- steps of the same-timestamp event order (docs/simulation.md, "Event order at one
+# timestamp"): everything keyed ``(time, step)`` runs before what has a larger key ------------
+STEP_TRACE = 1       # latency-trace rows
+STEP_FUNDING = 2     # funding rows, then a margin check
+STEP_ORACLE = 3      # oracle rows, then a margin check
+STEP_ARRIVAL = 4     # orders, cancels and transfers arriving at this time
+STEP_TRADE = 5       # trades, then reorgs, each followed by a margin check
+STEP_OBSERVE = 7     # client-side stops observe the trades stamped ``ts - feed_latency``
+STEP_DECISION = 8    # the strategy decides; its orders leave now
+STEP_END = 9         # after everything stamped at this time (an equity sample sees it all)
 
 # --- order types ------------------------------------------------------------------------
 OT_MARKET = 0
@@ -64,8 +75,6 @@ LEDGER_NAMES = ("fee", "gas", "funding", "realized_pnl", "liquidation_fee", "ins
                 "socialized_loss", "reorg_reversal", "transfer")
 
 # --- model variants -----------------------------------------------------------------------
-MARGIN_CROSS = 0
-MARGIN_ISOLATED = 1
 DOWNTIME_QUEUE = 0
 DOWNTIME_REJECT = 1
 
@@ -78,7 +87,12 @@ EXIT_ERROR = 3       # the strategy's decision hook raised (the driver re-raises
 # --- decision modes (CI_TARGET_MODE) ---------------------------------------------------------
 MODE_HOOK = -2       # hybrid: the kernel calls the strategy through an objmode hook
 MODE_RETURN = -1     # hybrid: the kernel returns EXIT_DECISION to Python at each decision
-#                      0, 1, 2: fast path, targets as position, leverage or notional
+# fast path: the target kind of every planned target (docs/simulation.md, "Targets"); also the
+# kind codes of ``to_position_nb``
+TG_POSITION = 0      # base units
+TG_LEVERAGE = 1      # multiple of the account's net collateral (signed)
+TG_NOTIONAL = 2      # quote currency (signed)
+TARGET_KIND_NAMES = ("position", "leverage", "notional")
 
 # --- intents queued by a strategy during a decision (rows of State.intents) ---------------
 IN_ORDER = 0
@@ -87,6 +101,14 @@ IN_TRANSFER = 2
 # columns: kind, market/order id/src, side/dst, size/amount, type, limit, trigger, flags
 IC_KIND, IC_A, IC_B, IC_SIZE, IC_TYPE, IC_LIMIT, IC_TRIGGER, IC_FLAGS = range(8)
 N_INTENT_COLS = 8
+# bits of an order intent's IC_FLAGS
+FLAG_REDUCE_ONLY = 1
+FLAG_POST_ONLY = 2
+FLAG_IOC = 4
+
+# --- columns of State.snapshot: an account's figures when a decision starts ---------------
+SN_NC, SN_IMR, SN_MMR, SN_GROSS = range(4)
+N_SNAPSHOT_COLS = 4
 
 # --- counters (indices into the int64 counter array) ---------------------------------------
 C_EVENT = 0          # next static event to process
@@ -165,3 +187,18 @@ transfer_dt = np.dtype([
     ("amount", np.float64), ("withdrawable", np.float64), ("sent_ts", np.int64),
     ("arrive_ts", np.int64), ("seq", np.int64),
 ], align=True)
+
+# --- decoding the records: one table for every reader (Result, Context, tests) ------------------
+#: record buffer -> integer column -> the names of its codes (code ``i`` is ``names[i]``)
+RECORD_CODES = {
+    "orders": {"type": ORDER_TYPE_NAMES, "status": STATUS_NAMES, "reason": REASON_NAMES},
+    "fills": {"liquidity": LIQUIDITY_NAMES},
+    "ledger": {"kind": LEDGER_NAMES},
+    "transfers": {"status": TRANSFER_STATUS_NAMES},
+}
+#: integer columns (any record) holding an index into one of the run's name lists
+#: (``Layout.markets``, ``Layout.venues``, accounts followed by the insurance funds); -1 is none
+RECORD_INDEXES = {"market": "markets", "venue": "venues", "account": "accounts", "src": "accounts",
+                  "dst": "accounts"}
+#: integer columns holding a time in ns since the epoch (``NO_TS``: never)
+RECORD_TIMES = ("ts", "sent_ts", "arrive_ts", "cancel_ts", "done_ts", "ack_ts", "final_ts")

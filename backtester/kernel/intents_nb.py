@@ -10,8 +10,9 @@ from numba import njit
 from .accounts_nb import account_state_nb
 from .decisions_nb import view_nb
 from .dynamic_nb import advance_nb
-from .enums import (C_INTENT_DONE, C_INTENTS, IC_A, IC_B, IC_FLAGS, IC_KIND, IC_LIMIT, IC_SIZE,
-                    IC_TRIGGER, IC_TYPE, IN_CANCEL, IN_ORDER)
+from .enums import (C_INTENT_DONE, C_INTENTS, FLAG_IOC, FLAG_POST_ONLY, FLAG_REDUCE_ONLY, IC_A, IC_B,
+                    IC_FLAGS, IC_KIND, IC_LIMIT, IC_SIZE, IC_TRIGGER, IC_TYPE, IN_CANCEL, IN_ORDER,
+                    SN_GROSS, SN_IMR, SN_MMR, SN_NC, STEP_DECISION)
 from .orders_nb import cancel_nb, submit_nb
 from .state import CI_BRIDGE_DELAY
 from .transfers_nb import transfer_nb
@@ -22,17 +23,20 @@ def snapshot_nb(inp, st, t):
     """What the strategy reads at a decision: account figures and expected positions."""
     for a in range(inp.ac_venue.shape[0]):
         nc, imr, mmr, gross = account_state_nb(inp, st, a)
-        st.snapshot[a, 0] = nc
-        st.snapshot[a, 1] = imr
-        st.snapshot[a, 2] = mmr
-        st.snapshot[a, 3] = gross
+        st.snapshot[a, SN_NC] = nc
+        st.snapshot[a, SN_IMR] = imr
+        st.snapshot[a, SN_MMR] = mmr
+        st.snapshot[a, SN_GROSS] = gross
     view_nb(inp, st, t, st.view_pos)
 
 
 @njit(cache=True)
 def execute_intents_nb(inp, st, t, room_orders):
-    # room_orders: intents that fit in the record buffers (one order/transfer, gas rows each)
-    """Execute queued intents from where the last call stopped; False when out of room."""
+    """Execute queued intents from where the last call stopped; False when out of room.
+
+    ``room_orders``: how many intents fit in the record buffers now (one order or transfer and
+    its ledger rows each).
+    """
     n = st.counters[C_INTENTS]
     i = st.counters[C_INTENT_DONE]
     while i < n:
@@ -44,8 +48,8 @@ def execute_intents_nb(inp, st, t, room_orders):
         if kind == IN_ORDER:
             flags = int(row[IC_FLAGS])
             submit_nb(inp, st, t, int(row[IC_A]), int(row[IC_B]), row[IC_SIZE], int(row[IC_TYPE]),
-                      row[IC_LIMIT], row[IC_TRIGGER], (flags & 1) != 0, (flags & 2) != 0,
-                      (flags & 4) != 0, -1)
+                      row[IC_LIMIT], row[IC_TRIGGER], (flags & FLAG_REDUCE_ONLY) != 0,
+                      (flags & FLAG_POST_ONLY) != 0, (flags & FLAG_IOC) != 0, -1)
         elif kind == IN_CANCEL:
             cancel_nb(inp, st, t, int(row[IC_A]))
         else:
@@ -54,7 +58,7 @@ def execute_intents_nb(inp, st, t, room_orders):
             same = inp.ac_venue[src] == inp.ac_venue[dst]
             transfer_nb(inp, st, t, src, dst, row[IC_SIZE], 0 if same else inp.cfg_i[CI_BRIDGE_DELAY])
         if st.next_arrival[0] <= t:  # a zero-latency send reaches the engine before the next
-            advance_nb(inp, st, t, 8)
+            advance_nb(inp, st, t, STEP_DECISION)
         room_orders -= 1
         i += 1
     st.counters[C_INTENTS] = 0

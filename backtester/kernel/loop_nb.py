@@ -18,9 +18,10 @@ from .dynamic_nb import advance_nb
 from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
                     C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
                     EV_REORG, EV_TRACE, EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
-                    MODE_HOOK, MODE_RETURN, NO_TS)
+                    MODE_HOOK, MODE_RETURN, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
+                    STEP_ORACLE, STEP_TRACE, STEP_TRADE)
+from .hooks import decision_hook
 from .intents_nb import execute_intents_nb, snapshot_nb
-from ..hooks import decision_hook
 from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
 from .liquidation_nb import check_margin_nb
@@ -28,18 +29,41 @@ from .match_nb import match_trade_nb
 from .state import CI_END_TS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 #: step of each static event type in the same-timestamp order (index: EV_*)
-STEP_OF = np.array([1, 2, 3, 5, 5], np.int64)
+STEP_OF = np.array([0] * 5, np.int64)
+STEP_OF[EV_TRACE] = STEP_TRACE
+STEP_OF[EV_FUNDING] = STEP_FUNDING
+STEP_OF[EV_ORACLE] = STEP_ORACLE
+STEP_OF[EV_TRADE] = STEP_TRADE
+STEP_OF[EV_REORG] = STEP_TRADE  # reorgs follow the trades of their time, in the same step
+
+# Buffer headroom. One event or one decision writes a bounded number of records: up to two per
+# market of orders (a decision's targets, stops triggering), a fill per order in the book plus
+# per market (liquidation closes), up to LEDGER_ROWS_PER_FILL ledger rows per fill (fee,
+# realized PnL, gas or liquidation money), one funding row, one liquidation record per market.
+# ROOM_SLACK covers the rest (a few account-level ledger rows, off-by-one margins).
+ROOM_SLACK = 8
+LEDGER_ROWS_PER_FILL = 3
 
 
 @njit(cache=True)
 def _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, m):
     """True when every buffer can take the records of one more event (and one decision)."""
-    need = counters[C_BOOK] + 2 * m + 8
-    return (n_orders - counters[C_ORDERS] > 2 * m + 8
+    need = counters[C_BOOK] + 2 * m + ROOM_SLACK
+    return (n_orders - counters[C_ORDERS] > 2 * m + ROOM_SLACK
             and n_fills - counters[C_FILLS] > need
-            and n_ledger - counters[C_LEDGER] > 3 * need + 8
+            and n_ledger - counters[C_LEDGER] > LEDGER_ROWS_PER_FILL * need + ROOM_SLACK
             and n_funding - counters[C_FUNDING] > 1
             and n_liq - counters[C_LIQ] > m)
+
+
+@njit(cache=True)
+def _intent_room_nb(counters, n_orders, n_ledger, n_transfers, m):
+    """How many queued intents the buffers take now while keeping the headroom of one event
+    (:func:`_room_nb`'s ``2 m + ROOM_SLACK`` orders): each intent writes at most one order or
+    transfer and its ledger rows (a zero-latency order may fill at once)."""
+    return min(n_orders - counters[C_ORDERS] - 2 * m - ROOM_SLACK,
+               (n_ledger - counters[C_LEDGER]) // LEDGER_ROWS_PER_FILL - 2 * m - ROOM_SLACK,
+               n_transfers - counters[C_TRANSFERS] - 1)
 
 
 @njit(cache=True)
@@ -51,7 +75,7 @@ def _samples_until_nb(inp, st, t, inclusive):
     nxt = st.counters[C_NEXT_SAMPLE]
     while nxt < t or (inclusive and nxt == t):
         if st.next_arrival[0] <= nxt:  # arrivals, cancels, observations stamped <= nxt first
-            advance_nb(inp, st, nxt, 9)
+            advance_nb(inp, st, nxt, STEP_END)
         if not sample_nb(inp, st, nxt):
             st.counters[C_NEXT_SAMPLE] = nxt
             return False
@@ -87,7 +111,7 @@ def _group_ends_nb(ev_ts, ev_type, k, t, typ):
 def run_nb(inp, st):
     """Run until done, a decision (hybrid) or a full buffer; return EXIT_* .
 
-    Same-timestamp event order (DESIGN.md, docs/simulation.md):
+    Same-timestamp event order (docs/simulation.md, "Event order at one timestamp"):
 
     1. latency-trace rows (order/ack latency, up/down, gas) of the venue;
     2. funding rows, paid at the row's oracle price or the oracle in force before step 3;
@@ -99,7 +123,7 @@ def run_nb(inp, st):
     7. client-side stops observe the trades stamped ``ts - feed_latency``;
     8. a decision at ``d`` runs after all of the above at ``d``; its orders leave at ``d``:
        fast path: targets traded in the kernel; hook mode: the strategy's ``on_decision``
-       runs through ``backtester.hooks.decision_hook`` (objmode) and its queued intents are
+       runs through :func:`.hooks.decision_hook` (objmode) and its queued intents are
        executed in order; return mode: the kernel returns EXIT_DECISION to the caller.
 
     A margin check liquidates accounts with ``NC < MMR`` whose venue is up and flags the others
@@ -150,7 +174,7 @@ def run_nb(inp, st):
                     counters[C_EVENT] = k
                     return EXIT_FULL
             if next_arrival[0] <= next_dec:
-                advance_nb(inp, st, next_dec, 8)
+                advance_nb(inp, st, next_dec, STEP_DECISION)
             if every > 0 and counters[C_NEXT_SAMPLE] == next_dec:
                 if not _samples_until_nb(inp, st, next_dec, True):
                     counters[C_EVENT] = k
@@ -167,9 +191,7 @@ def run_nb(inp, st):
                     if _call_hook_nb(d) < 0:
                         return EXIT_ERROR
                 if counters[C_INTENTS] > 0:
-                    room = min(n_orders - counters[C_ORDERS] - 2 * n_mk - 8,
-                               (n_ledger - counters[C_LEDGER]) // 3 - 2 * n_mk - 8,
-                               st.transfers.shape[0] - counters[C_TRANSFERS] - 1)
+                    room = _intent_room_nb(counters, n_orders, n_ledger, st.transfers.shape[0], n_mk)
                     if not execute_intents_nb(inp, st, next_dec, room):
                         return EXIT_FULL
             else:

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from .enums import (C_ACTIVE, C_BOOK, LQ_MAKER, LQ_TAKER, OT_LIMIT, OT_MARKET, R_IOC_UNFILLED,
-                    R_REDUCE_ONLY, ST_ARMED, ST_CANCELLED, ST_FILLED, ST_PARTIAL, ST_TRIGGERED)
+                    R_NONE, R_REDUCE_ONLY, ST_ARMED, ST_CANCELLED, ST_FILLED, ST_PARTIAL, ST_TRIGGERED)
 from .fills_nb import record_fill_nb, taker_price_nb
 from .orders_nb import _remove_nb, finish_nb, remove_from_book_nb, submit_nb
 
@@ -28,7 +28,7 @@ def _fill_order_nb(inp, st, oid, ts, size, price, trade_price, liquidity, fee_ra
     record_fill_nb(inp, st, oid, ts, o.market, o.side, size, price, trade_price, liquidity, fee_rate)
     o.filled += size
     if o.filled >= o.size:
-        finish_nb(st, oid, ST_FILLED, 0, ts)
+        finish_nb(st, oid, ST_FILLED, R_NONE, ts)
         remove_from_book_nb(st, oid)
         return True
     o.status = ST_PARTIAL
@@ -97,7 +97,7 @@ def observe_trade_nb(inp, st, row, seen):
         if not hit:
             i += 1
             continue
-        finish_nb(st, oid, ST_TRIGGERED, 0, seen)
+        finish_nb(st, oid, ST_TRIGGERED, R_NONE, seen)
         _remove_nb(st.active, st.counters, C_ACTIVE, oid)
         st.n_armed[m] -= 1
         submit_nb(inp, st, seen, m, o.side, o.size, OT_MARKET, np.nan, np.nan,

@@ -135,7 +135,9 @@ def cancel_nb(inp, st, t, oid):
 
 @njit(cache=True)
 def is_live_nb(status):
-    return status == ST_INFLIGHT or status == ST_OPEN or status == ST_PARTIAL or status == ST_ARMED
+    """True for an order that is not done: in flight, resting (open or partly filled) or an
+    armed stop. A status code or an array of them (``Context.open_orders`` filters with it)."""
+    return (status == ST_INFLIGHT) | (status == ST_OPEN) | (status == ST_PARTIAL) | (status == ST_ARMED)
 
 
 @njit(cache=True)

@@ -73,13 +73,12 @@ CF_REBALANCE_BAND = 3
 CF_N = 4
 # int settings
 CI_FEED_LATENCY = 0
-CI_DOWNTIME = 1
-CI_MARGIN_MODE = 2
-CI_SAMPLE_EVERY = 3
-CI_TARGET_MODE = 4      # -1: hybrid (decisions go to Python), 0 position, 1 leverage, 2 notional
-CI_END_TS = 5           # samples are taken up to this time
-CI_BRIDGE_DELAY = 6     # transfer time between accounts of different venues
-CI_N = 7
+CI_DOWNTIME = 1         # DOWNTIME_QUEUE or DOWNTIME_REJECT
+CI_SAMPLE_EVERY = 2     # ns between equity samples (0: none)
+CI_TARGET_MODE = 3      # MODE_HOOK, MODE_RETURN, or the fast path's TG_* target kind
+CI_END_TS = 4           # samples are taken up to this time
+CI_BRIDGE_DELAY = 5     # transfer time between accounts of different venues
+CI_N = 6
 
 
 class State(NamedTuple):
@@ -110,5 +109,5 @@ class State(NamedTuple):
     transfers: np.ndarray    # transfer_dt
     transit: np.ndarray      # float64[1]: collateral on its way between accounts
     intents: np.ndarray      # float64[cap, N_INTENT_COLS]: what on_decision asked for (hook mode)
-    snapshot: np.ndarray     # float64[accounts, 4]: NC, IMR, MMR, gross notional at the decision
+    snapshot: np.ndarray     # float64[accounts, N_SNAPSHOT_COLS]: NC, IMR, MMR, gross notional (SN_*)
     view_pos: np.ndarray     # float64[markets]: expected position at the decision

@@ -58,12 +58,6 @@ def gas_nb(inp, v, t):
 
 
 @njit(cache=True)
-def is_up_nb(inp, v, t):
-    r = trace_row_nb(inp, v, t)
-    return True if r < 0 else inp.lt_up[r]
-
-
-@njit(cache=True)
 def arrival_nb(inp, v, sent_ts):
     """Arrival time of an order sent at ``sent_ts``, and whether the venue accepts it.
 

@@ -1,9 +1,11 @@
 """The bridge the kernel crosses to run a strategy's ``on_decision`` (hybrid driver).
 
-The kernel calls :func:`decision_hook` from a ``numba.objmode`` block at each decision time.
-It is a module-level function (not an argument), so the kernel stays disk-cacheable; the
-driver pushes the callback of the run in progress and pops it when the run ends. Exceptions
-are caught here, kept, and re-raised by the driver once the kernel has returned.
+The event loop (:mod:`.loop_nb`) calls :func:`decision_hook` from a ``numba.objmode`` block at
+each decision time. It is a module-level function of the kernel (not an argument), so the
+kernel stays disk-cacheable and imports nothing outside itself; the driver pushes the callback
+of the run in progress and pops it when the run ends. Exceptions are caught here, kept, and
+re-raised by the driver once the kernel has returned. The one plain-Python module of the
+kernel: an objmode call needs a Python function to call.
 """
 from __future__ import annotations
 
