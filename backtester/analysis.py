@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from .cadence import decision_times
+from .kernel.accounts_nb import requirement_nb
+from .sizing import FundingAwareSizing
 
 _MAX = np.iinfo(np.int64).max
 _LIQ_KINDS = ("liquidation_fee", "insurance_payout", "socialized_loss")
@@ -71,18 +73,9 @@ def _account_of_market(res) -> dict:
     return {s.name: (s.venue if cross else f"{s.venue}/{s.name}") for s in res.layout.market_specs}
 
 
-def _price_rows(res, market: str):
-    """(oracle ts, oracle px, trade ts, trade px) the engine marks ``market`` with; a market
-    without oracle rows follows its trades ``oracle_delay`` later (backtester/prepare.py)."""
-    tr_ts, tr_px = res.data.market_prices("trades", market)
-    or_ts, or_px = res.data.market_prices("oracle", market)
-    if len(or_ts) == 0:
-        or_ts, or_px = tr_ts + res.config.ns("oracle_delay"), tr_px
-    return or_ts, or_px, tr_ts, tr_px
-
-
 def marks_at(res, at=None) -> pd.Series:
-    """Mark price of every market at ``at``: the oracle in force, else the last trade price.
+    """Mark price of every market at ``at``: the oracle in force, else the last trade price
+    (:meth:`Result.marks <backtester.result.Result.marks>`).
 
     Parameters
     ----------
@@ -99,18 +92,7 @@ def marks_at(res, at=None) -> pd.Series:
     >>> marks_at(res, "2022-11-08 12:00")["BTC-USD"]   # doctest: +SKIP
     18210.5
     """
-    if at is None:  # the engine's own marks after its last event: no table scan
-        st = res.engine.state
-        px = np.where(np.isfinite(st.oracle), st.oracle, st.last).astype(float)
-        return pd.Series(dict(zip(res.layout.markets, px)), dtype=float, name="price")
-    t = to_ns(at)
-    out = {}
-    for m in res.layout.markets:
-        or_ts, or_px, tr_ts, tr_px = _price_rows(res, m)
-        i = np.searchsorted(or_ts, t, side="right") - 1
-        j = np.searchsorted(tr_ts, t, side="right") - 1
-        out[m] = or_px[i] if i >= 0 else (tr_px[j] if j >= 0 else np.nan)
-    return pd.Series(out, dtype=float, name="price")
+    return res.marks(None if at is None else to_ns(at))
 
 
 def _fills(res) -> pd.DataFrame:
@@ -132,12 +114,10 @@ def _reversal_times(res, f: pd.DataFrame, g: pd.DataFrame) -> np.ndarray:
     rev = np.flatnonzero(f["reverted"].to_numpy(bool)) if len(f) else []
     if not len(rev):
         return out
-    inp = res.engine.inputs
-    ro_ts, ro_v = np.asarray(inp.ro_ts), np.asarray(inp.ro_venue)
-    venues = res.layout.venues
+    reorgs = res.reorgs
+    ro_ts, ro_v = _i8(reorgs["ts"]), reorgs["venue"].to_numpy()
     for i in rev:
-        v = venues.index(f["venue"].iat[i])
-        hit = ro_ts[(ro_v == v) & (ro_ts >= g["ts"].iat[i]) & (ro_ts < g["final_ts"].iat[i])]
+        hit = ro_ts[(ro_v == f["venue"].iat[i]) & (ro_ts >= g["ts"].iat[i]) & (ro_ts < g["final_ts"].iat[i])]
         out[i] = hit.min() if len(hit) else g["ts"].iat[i]  # no such reorg given: never in effect
     return out
 
@@ -235,16 +215,16 @@ def accounts_at(res, at=None, positions: pd.DataFrame | None = None) -> pd.DataF
     t = pos.attrs["at"].value
     led = _trader_ledger(res)
     led = led[led["ts"] <= t]
-    init = dict(zip(res.layout.accounts, np.asarray(res.engine.initial_cash, float)))
+    init = res.initial_cash
     held = pos[pos["position"] != 0.0]
     rows = {}
     for a in res.layout.accounts:
         mine = pos[pos["account"] == a]
         h = held[held["account"] == a]
         cash = init[a] + led.loc[led["account"] == a, "amount"].sum()
-        mmr = float((h["notional"] * h["mmf"]).sum())
+        mmr, imr = (_requirement(h, fraction) for fraction in ("mmf", "imf"))
         nc = cash + float(mine["upnl"].sum())
-        rows[a] = dict(cash=cash, equity=nc, imr=float((h["notional"] * h["imf"]).sum()), mmr=mmr,
+        rows[a] = dict(cash=cash, equity=nc, imr=imr, mmr=mmr,
                        margin_ratio=nc / mmr if mmr > 0 else np.inf,
                        exposure=float((h["position"] * h["price"]).sum()), gross_notional=float(h["notional"].sum()))
     out = pd.DataFrame.from_dict(rows, orient="index")
@@ -253,6 +233,16 @@ def accounts_at(res, at=None, positions: pd.DataFrame | None = None) -> pd.DataF
     out.attrs["transit"] = 0.0 - float(led.loc[led["kind"] == "transfer", "amount"].sum())
     out.attrs["at"] = pos.attrs["at"]
     return out
+
+
+def _requirement(held: pd.DataFrame, fraction: str) -> float:
+    """IMR (``fraction='imf'``) or MMR (``'mmf'``) of :func:`positions_at` rows: the kernel's
+    ``requirement_nb`` over them."""
+    def col(values):  # one array type: one compiled signature
+        return np.ascontiguousarray(values, np.float64)
+
+    gross = col(held["position"].abs())
+    return float(pd.Series(requirement_nb(gross, col(held["price"].fillna(0.0)), col(held[fraction]))).sum())
 
 
 def default_at(res) -> pd.Timestamp:
@@ -471,7 +461,7 @@ def pnl_breakdown(res) -> pd.Series:
         "gas": total("gas"),
         "liquidation_losses": spread + total("liquidation_fee"),
         "insurance_cover": total("insurance_payout", "socialized_loss"),
-        "net": res.final_equity() - float(np.sum(res.engine.initial_cash)),
+        "net": res.final_equity() - float(res.initial_cash.sum()),
     }, name="pnl")
     return out[PNL_ITEMS]
 
@@ -485,7 +475,7 @@ def funding_frame(source, market: str | None = None, sizing=None, every: str | N
     source : Result or data_loaders.Dataset
     market : str, optional
         Default: the strategy's ``market`` param, else the first market with funding rows.
-    sizing : strategies.sizing.FundingAwareSizing, optional
+    sizing : backtester.sizing.FundingAwareSizing, optional
         Default: the strategy's ``sizing`` attribute if it has one, else a rule with
         ``base_risk_cap`` = the initial cash (10,000 for a Dataset).
     every : str, optional
@@ -504,8 +494,6 @@ def funding_frame(source, market: str | None = None, sizing=None, every: str | N
     >>> bool(ff["funding_risk_multiplier"].min() >= 1.0)
     True
     """
-    from strategies.sizing import FundingAwareSizing
-
     is_result = hasattr(source, "equity") and hasattr(source, "data")
     data = source.data if is_result else source
     if not all(hasattr(data, t) for t in ("trades", "funding")):
@@ -522,7 +510,7 @@ def funding_frame(source, market: str | None = None, sizing=None, every: str | N
     if sizing is None:
         sizing = getattr(strat, "sizing", None)
         if not isinstance(sizing, FundingAwareSizing):
-            cap = float(np.sum(source.engine.initial_cash)) if is_result else 10_000.0
+            cap = float(source.initial_cash.sum()) if is_result else 10_000.0
             sizing = FundingAwareSizing(base_risk_cap=cap)
     every = every or (getattr(strat, "every", None) if strat is not None else None) or "1h"
     tr_ts, tr_px = data.market_prices("trades", market)

@@ -12,10 +12,17 @@ reaches the engine before the next one is sent). Ids are returned at once.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import pandas as pd
 
 from .kernel import enums as E
+from .kernel.accounts_nb import mark_price_nb, requirement_nb
+from .kernel.decisions_nb import to_position_nb, would_trade_nb
+from .kernel.orders_nb import is_live_nb
+from .kernel.state import CI_FEED_LATENCY
+from .records import decode
 
 
 class Context:
@@ -30,7 +37,14 @@ class Context:
         if ctx.margin_ratio() < 3:
             ctx.target_leverage("BTC-USD", 0.0)
         ctx.submit("ETH-USD", -0.5, limit=1600.0)  # sell 0.5 ETH at 1600 or better
+
+    Targets (docs/simulation.md, "Targets") are built from three public pieces that wrappers
+    such as ``strategies.guarded.Guarded`` reuse: :meth:`mark` (the price), :meth:`to_position`
+    (kind conversion) and :meth:`would_trade` (the rebalance band).
     """
+
+    #: ``kind`` of :meth:`requirement` -> the :class:`~backtester.Market` margin fraction it uses
+    REQUIREMENT_FRACTIONS = MappingProxyType({"initial": "imf", "maintenance": "mmf"})
 
     __slots__ = ("_engine", "_md", "_st", "decision", "ts", "_seen", "_queued", "_orders_queued",
                  "_transfers_queued", "_pending")
@@ -41,7 +55,7 @@ class Context:
         self._st = engine.state
         self.decision = decision
         self.ts = int(ts)
-        self._seen = self.ts - int(engine.inputs.cfg_i[0])
+        self._seen = self.ts - int(engine.inputs.cfg_i[CI_FEED_LATENCY])
         self._queued = 0
         self._orders_queued = 0
         self._transfers_queued = 0
@@ -136,34 +150,77 @@ class Context:
         s = float(self._st.pos[m])
         if s == 0.0:
             return 0.0
-        px = float(self._st.oracle[m])
-        px = px if np.isfinite(px) else float(self._st.last[m])  # the kernel's mark rule
+        px = mark_price_nb(float(self._st.oracle[m]), float(self._st.last[m]))  # the venue's mark at t
         return s * (px - float(self._st.entry[m]))
 
     def equity(self, market: str | None = None) -> float:
         """Net collateral of the account (of ``market``'s account in isolated mode)."""
-        return float(self._st.snapshot[self._account_of(market), 0])
+        return float(self._st.snapshot[self._account_of(market), E.SN_NC])
 
     def total_equity(self) -> float:
         """Net collateral summed over every account plus collateral on a bridge: what
         ``Result.equity['equity']`` samples."""
-        return float(np.sum(self._st.snapshot[:, 0]) + self._st.transit[0])
+        return float(np.sum(self._st.snapshot[:, E.SN_NC]) + self._st.transit[0])
 
     def free_collateral(self, market: str | None = None) -> float:
         """Net collateral less the initial margin requirement."""
         row = self._st.snapshot[self._account_of(market)]
-        return float(row[0] - row[1])
+        return float(row[E.SN_NC] - row[E.SN_IMR])
 
     def margin_ratio(self, market: str | None = None) -> float:
         """Net collateral / maintenance requirement (inf when flat; liquidation below 1)."""
         row = self._st.snapshot[self._account_of(market)]
-        return float(row[0] / row[2]) if row[2] > 0 else float("inf")
+        return float(row[E.SN_NC] / row[E.SN_MMR]) if row[E.SN_MMR] > 0 else float("inf")
 
-    def open_orders(self) -> pd.DataFrame:
-        """Orders not yet done (in flight, resting, armed stops)."""
+    def requirement(self, markets=None, kind: str = "maintenance") -> float:
+        """Margin requirement of ``markets`` at their expected positions and observed marks:
+        ``sum |X_i| * p_i * F_i`` with ``F`` the IMF (``kind='initial'``) or the MMF
+        (``'maintenance'``); markets without a price count nothing.
+
+        It is the venue's IMR or MMR once the orders already sent have traded, at the prices
+        this decision has seen. Risk rules size on it rather than on :meth:`margin_ratio` (the
+        venue's figures now), so a cut still in flight is not cut again at the next decision.
+
+        Parameters
+        ----------
+        markets : str or sequence of str, optional
+            Default: every market of the run (an account's: ``[m for m in ctx.markets if
+            ctx.account(m) == a]``).
+        kind : {'maintenance', 'initial'}
+
+        Examples
+        --------
+        Inside ``on_decision(self, ctx)``::
+
+            mmr = ctx.requirement(["BTC-USD", "ETH-USD"])       # maintenance, after orders in flight
+            cushion = ctx.equity("BTC-USD") / mmr if mmr > 0 else float("inf")
+        """
+        if kind not in self.REQUIREMENT_FRACTIONS:
+            raise ValueError(f"kind must be 'maintenance' or 'initial', got {kind!r}")
+        markets = self.markets if markets is None else [markets] if isinstance(markets, str) else markets
+        total = 0.0
+        for m in markets:
+            px = self.mark(m)
+            if np.isfinite(px):
+                fraction = getattr(self.market_spec(m), self.REQUIREMENT_FRACTIONS[kind])
+                total += requirement_nb(abs(self.expected_position(m)), px, fraction)
+        return float(total)
+
+    def open_orders(self, market: str | None = None) -> pd.DataFrame:
+        """Orders not yet done (in flight, resting, armed stops), of ``market`` or of all.
+
+        Columns as :attr:`Result.orders <backtester.result.Result.orders>` (market, type, status
+        and reason as names, times as timestamps), plus ``remaining``: the size not filled yet
+        (what cancelling the order withdraws from :meth:`expected_position`, signed by ``side``).
+        Orders queued in this decision are not in it yet.
+        """
         o = self._st.orders[: int(self._st.counters[E.C_ORDERS])]
-        live = np.isin(o["status"], [E.ST_INFLIGHT, E.ST_OPEN, E.ST_PARTIAL, E.ST_ARMED])
-        return pd.DataFrame(o[live])
+        live = is_live_nb(o["status"])
+        if market is not None:
+            live &= o["market"] == self._m(market)
+        df = decode("orders", o[live], self._engine.layout).drop(columns=["acked"])
+        df["remaining"] = df["size"] - df["filled"]
+        return df
 
     def transfers(self) -> pd.DataFrame:
         """Transfers sent so far (status in_transit, arrived or rejected)."""
@@ -196,7 +253,8 @@ class Context:
             raise ValueError(f"stop must be a finite price, got {stop!r}")
         m = self._m(market)
         otype = E.OT_LIMIT if limit is not None else E.OT_STOP_MARKET if stop is not None else E.OT_MARKET
-        flags = (1 if reduce_only else 0) | (2 if post_only else 0) | (4 if ioc else 0)
+        flags = ((E.FLAG_REDUCE_ONLY if reduce_only else 0) | (E.FLAG_POST_ONLY if post_only else 0)
+                 | (E.FLAG_IOC if ioc else 0))
         self._queue(E.IN_ORDER, m, 1 if size > 0 else -1, abs(float(size)), otype,
                     np.nan if limit is None else float(limit), np.nan if stop is None else float(stop), flags)
         if otype != E.OT_STOP_MARKET:
@@ -222,7 +280,7 @@ class Context:
         self._queue(E.IN_CANCEL, int(order_id), 0, 0.0)
         if order_id >= int(self._st.counters[E.C_ORDERS]):
             return True  # queued in this decision: still live
-        return int(self._st.orders[order_id]["status"]) in (E.ST_INFLIGHT, E.ST_OPEN, E.ST_PARTIAL, E.ST_ARMED)
+        return bool(is_live_nb(int(self._st.orders[order_id]["status"])))
 
     def transfer(self, amount: float, source: str, destination: str) -> int:
         """Move ``amount`` of *final* collateral between accounts (venue names in cross mode,
@@ -243,36 +301,74 @@ class Context:
         self._transfers_queued += 1
         return tid
 
+    def mark(self, market: str) -> float:
+        """Observed oracle price, else the last observed trade (NaN before either): the price
+        targets convert and band with (the kernel's mark rule on observed data)."""
+        return float(mark_price_nb(self.oracle(market), self.price(market)))
+
+    def to_position(self, market: str, value: float, kind: str = "position") -> float:
+        """A target of ``kind`` as a position in base units, as the ``target_*`` methods and the
+        fast path convert it: ``'position'`` as given, ``'leverage'`` x the account's net
+        collateral (negative equity counts as 0) at :meth:`mark`, ``'notional'`` (quote) at
+        :meth:`mark`. NaN when a conversion needs a price and none was observed.
+
+        Examples
+        --------
+        Inside ``on_decision(self, ctx)``::
+
+            size = ctx.to_position("BTC-USD", 3.0, "leverage")   # 3x equity, in BTC
+            ctx.target_position("BTC-USD", min(size, 2.0))      # capped at 2 BTC
+        """
+        if kind not in E.TARGET_KIND_NAMES:
+            raise ValueError(f"target kind must be 'position', 'leverage' or 'notional', got {kind!r}")
+        if kind == "position":
+            return float(value)
+        px = self.mark(market)
+        if not np.isfinite(px):
+            return float("nan")
+        nc = self.equity(market) if kind == "leverage" else 0.0
+        return float(to_position_nb(E.TARGET_KIND_NAMES.index(kind), float(value), px, nc))
+
+    def would_trade(self, market: str, size: float, current: float | None = None) -> bool:
+        """True when a target of ``size`` base units sends an order now: the gap from
+        ``current`` (default: :meth:`expected_position`) is worth more than
+        ``SimConfig.rebalance_band`` of the target's notional and ``min_trade_notional``, at
+        :meth:`mark`. False without a price.
+
+        Examples
+        --------
+        Inside ``on_decision(self, ctx)``::
+
+            if ctx.would_trade("BTC-USD", 1.0):     # else target_position would send nothing
+                ...
+        """
+        px = self.mark(market)
+        if not np.isfinite(px):
+            return False
+        current = self.expected_position(market) if current is None else float(current)
+        cfg = self._engine.config
+        return bool(would_trade_nb(float(size), current, px, float(cfg.min_trade_notional),
+                                   float(cfg.rebalance_band)))
+
     def target_position(self, market: str, size: float) -> int | None:
         """Trade toward a position of ``size`` base units (net of orders still in flight).
 
         No order when the gap is within ``SimConfig.rebalance_band`` of the target's notional
-        or under ``min_trade_notional``.
+        or under ``min_trade_notional`` (:meth:`would_trade`).
         """
-        delta = float(size) - self.expected_position(market)
-        px = self.mark(market)
-        if not np.isfinite(px):
+        current = self.expected_position(market)
+        if not np.isfinite(self.mark(market)):
             return None
-        cfg = self._engine.config
-        band = max(cfg.min_trade_notional, cfg.rebalance_band * abs(float(size)) * px)
-        if abs(delta) * px <= band:
-            return None
-        return self.submit(market, delta)
-
-    def mark(self, market: str) -> float:
-        """Observed oracle price, else the last observed trade (NaN before either): the price
-        ``target_leverage`` and ``target_notional`` convert with."""
-        px = self.oracle(market)
-        return px if np.isfinite(px) else self.price(market)
+        if not np.isnan(size) and not self.would_trade(market, size, current):
+            return None  # (a NaN size goes on to submit, which rejects it)
+        return self.submit(market, float(size) - current)
 
     def target_leverage(self, market: str, leverage: float) -> int | None:
         """Trade toward ``leverage`` x net collateral in ``market`` (signed: negative is short)."""
-        px = self.mark(market)
-        if not np.isfinite(px):
-            return None
-        return self.target_position(market, leverage * max(self.equity(market), 0.0) / px)
+        size = self.to_position(market, leverage, "leverage")
+        return None if not np.isfinite(size) else self.target_position(market, size)
 
     def target_notional(self, market: str, notional: float) -> int | None:
         """Trade toward a position worth ``notional`` (quote, signed)."""
-        px = self.mark(market)
-        return None if not np.isfinite(px) else self.target_position(market, notional / px)
+        size = self.to_position(market, notional, "notional")
+        return None if not np.isfinite(size) else self.target_position(market, size)

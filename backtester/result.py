@@ -14,19 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .kernel import enums as E
+from .kernel.accounts_nb import mark_price_nb
 from .kernel.state import CI_SAMPLE_EVERY
+from .records import decode, names_of
+from .records import to_timestamps as _ts
 
 
 class RejectedOrdersWarning(UserWarning):
     """A run had orders rejected (too little margin, venue down, no price yet)."""
 
 _YEAR_NS = 365 * 24 * 3600 * 10**9
-
-
-def _ts(values) -> pd.DatetimeIndex:
-    v = np.asarray(values, np.int64)
-    out = pd.to_datetime(np.where(v == E.NO_TS, np.iinfo(np.int64).min, v), utc=True)
-    return out
 
 
 class Result:
@@ -99,41 +96,14 @@ class Result:
                       stacklevel=3)
 
     # ------------------------------------------------------------------ frames
-    def _names(self, codes, names):
-        names = np.asarray(list(names) + [None], dtype=object)
-        codes = np.asarray(codes)
-        return names[np.where(codes < 0, len(names) - 1, codes)]
-
     def _frame(self, name: str) -> pd.DataFrame:
         if name in self._cache:
             return self._cache[name]
-        rec = self.engine.records(name)
-        df = pd.DataFrame(rec)
-        lay = self.layout
-        accounts = lay.accounts + [f"insurance:{v}" for v in lay.venues]
-        if name == "transfers":
-            df["src"] = self._names(df["src"], accounts)
-            df["dst"] = self._names(df["dst"], accounts)
-            df["status"] = self._names(df["status"], E.TRANSFER_STATUS_NAMES)
-        for col in ("ts", "sent_ts", "arrive_ts", "cancel_ts", "done_ts", "ack_ts", "final_ts"):
-            if col in df:
-                df[col] = _ts(df[col])
-        if "market" in df:
-            df["market"] = self._names(df["market"], lay.markets)
-        if "venue" in df:
-            df["venue"] = self._names(df["venue"], lay.venues)
-        if "account" in df:
-            df["account"] = self._names(df["account"], accounts)
+        df = decode(name, self.engine.records(name), self.layout)
         if name == "orders":
-            df["type"] = self._names(df["type"], E.ORDER_TYPE_NAMES)
-            df["status"] = self._names(df["status"], E.STATUS_NAMES)
-            df["reason"] = self._names(df["reason"], E.REASON_NAMES)
             df = df.drop(columns=["acked"])
         if name == "fills":
-            df["liquidity"] = self._names(df["liquidity"], E.LIQUIDITY_NAMES)
             df["time_to_finality"] = df["final_ts"] - df["ts"]
-        if name == "ledger":
-            df["kind"] = self._names(df["kind"], E.LEDGER_NAMES)
         self._cache[name] = df
         return df
 
@@ -166,7 +136,49 @@ class Result:
     def reorgs(self) -> pd.DataFrame:
         """The reorgs the run replayed (ts, venue)."""
         inp = self.engine.inputs
-        return pd.DataFrame({"ts": _ts(inp.ro_ts), "venue": self._names(inp.ro_venue, self.layout.venues)})
+        return pd.DataFrame({"ts": _ts(inp.ro_ts), "venue": names_of(inp.ro_venue, self.layout.venues)})
+
+    @property
+    def initial_cash(self) -> pd.Series:
+        """Cash of every margin account when the run started (quote), indexed by account.
+
+        Examples
+        --------
+        >>> res.initial_cash.sum()    # doctest: +SKIP
+        10000.0
+        """
+        return pd.Series(np.asarray(self.engine.initial_cash, float), index=pd.Index(self.layout.accounts,
+                                                                                      name="account"),
+                         name="initial_cash")
+
+    def marks(self, at=None) -> pd.Series:
+        """Mark price of every market (the oracle in force, else the last trade; NaN before
+        either), at ``at`` or, by default, after the run's last event.
+
+        At ``at`` (a timestamp, or int ns) the marks are those after every event stamped at or
+        before it, read from the very oracle rows the run replayed (derived from trades for a
+        market without oracle rows).
+
+        Examples
+        --------
+        >>> res.marks("2022-11-08 12:00")["BTC-USD"]   # doctest: +SKIP
+        18210.5
+        """
+        names = self.layout.markets
+        if at is None:  # the engine's own marks after its last event
+            st = self.engine.state
+            px = [mark_price_nb(float(st.oracle[m]), float(st.last[m])) for m in range(len(names))]
+        else:
+            from .analysis import to_ns
+            from .driver import (
+                MarketData,  # the driver's observed-data lookups, at time ``at``
+            )
+
+            if "_market_data" not in self._cache:
+                self._cache["_market_data"] = MarketData(self.engine.inputs)
+            md, t = self._cache["_market_data"], to_ns(at)
+            px = [mark_price_nb(md.last_oracle(m, t), md.last_trade(m, t)) for m in range(len(names))]
+        return pd.Series(dict(zip(names, px)), dtype=float, name="price")
 
     @property
     def equity(self) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ._names import check_names
 from .cadence import check_every
+from .kernel.enums import TARGET_KIND_NAMES
 
 #: longest parameter value shown in a label before it is abbreviated
 _LABEL_WIDTH = 24
@@ -98,7 +99,8 @@ def label(value) -> str:
         text = type(value).__name__
     return text if len(text) <= _LABEL_WIDTH else type(value).__name__
 
-TARGET_KINDS = {"position": 0, "leverage": 1, "notional": 2}
+#: target kind -> the kernel's code of it (``TG_*``)
+TARGET_KINDS = {name: code for code, name in enumerate(TARGET_KIND_NAMES)}
 
 
 class Strategy:
@@ -228,6 +230,23 @@ class Strategy:
                                  f"decision time), got shape {arr.shape}")
         self._targets[market] = arr
         self._target_kind = kind
+
+    @property
+    def planned_targets(self) -> tuple[dict, str | None]:
+        """What :meth:`set_targets` planned: ``({market: values per decision time}, kind)``
+        (``({}, None)`` before ``init`` or when nothing was planned). A copy of the mapping; a
+        wrapper strategy replays it (``strategies.guarded.Guarded``).
+
+        Examples
+        --------
+        >>> Strategy().planned_targets
+        ({}, None)
+        """
+        return dict(self._targets), self._target_kind
+
+    def clear_targets(self) -> None:
+        """Forget the planned targets (before ``init`` runs again, as a new run does)."""
+        self._targets, self._target_kind = {}, None
 
     @property
     def plan_only(self) -> bool:

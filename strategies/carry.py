@@ -261,8 +261,7 @@ def leg_pnl(result) -> pd.DataFrame:
     True
     """
     markets = list(result.layout.markets)
-    st = result.engine.state
-    marks = np.where(np.isnan(st.oracle), st.last, st.oracle)  # the marks of final_equity()
+    marks = result.marks().to_numpy()  # the marks of final_equity()
     out = pd.DataFrame(0.0, index=pd.Index(markets, name="market"),
                        columns=["price_pnl", "slippage", "fees", "funding", "gas", "liquidation", "net"])
     fills = result.fills

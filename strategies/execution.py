@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .risk import DUST, within_band
+from .risk import DUST
 
 
 class Execution:
@@ -117,10 +117,10 @@ class TWAP(Execution):
 
     def trade_to(self, ctx, market: str, position: float) -> int | None:
         plan = self._plans.get(market)
-        if plan is not None and within_band(ctx, market, plan.goal, position):
+        if plan is not None and not ctx.would_trade(market, plan.goal, current=position):
             return None  # the goal being worked; on_decision sends its next slice
         self._plans.pop(market, None)
-        if within_band(ctx, market, position, ctx.expected_position(market)):
+        if not ctx.would_trade(market, position):
             return None
         self._plans[market] = plan = _Plan(goal=float(position), left=self.slices)
         return self._slice(ctx, market, plan)
@@ -192,11 +192,11 @@ class LimitThenMarket(Execution):
         known = ctx.expected_position(market)
         work = self._working.pop(market, None)
         if work is not None:
-            if within_band(ctx, market, work.goal, position):
+            if not ctx.would_trade(market, work.goal, current=position):
                 self._working[market] = work  # same goal: keep waiting
                 return None
             known -= self._withdraw(ctx, work)
-        if within_band(ctx, market, position, known):
+        if not ctx.would_trade(market, position, current=known):
             return None
         delta = position - known
         px = ctx.price(market)
@@ -224,8 +224,7 @@ class LimitThenMarket(Execution):
 
     @staticmethod
     def _is_live(ctx, order_id: int) -> bool:
-        live = ctx.open_orders()
-        return bool(len(live)) and bool((live["order_id"] == order_id).any())
+        return bool((ctx.open_orders()["order_id"] == order_id).any())
 
     @staticmethod
     def _withdraw(ctx, work: _Working) -> float:
@@ -234,9 +233,9 @@ class LimitThenMarket(Execution):
             ctx.cancel(work.order_id)
             return work.size
         live = ctx.open_orders()
-        row = live[live["order_id"] == work.order_id] if len(live) else live
+        row = live[live["order_id"] == work.order_id]
         if len(row) == 0:
             return 0.0
         ctx.cancel(work.order_id)
         r = row.iloc[0]
-        return float(r["side"]) * float(r["size"] - r["filled"])
+        return float(r["side"]) * float(r["remaining"])

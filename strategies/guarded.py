@@ -37,7 +37,7 @@ import numpy as np
 from backtester import Strategy
 
 from .execution import Execution, Immediate
-from .risk import RiskControl, to_position
+from .risk import RiskControl
 
 
 class Guarded(Strategy):
@@ -111,14 +111,15 @@ class Guarded(Strategy):
         self.execution.reset()
         inner = self.inner
         inner.decision_times = self.decision_times
-        inner._targets, inner._target_kind = {}, None  # as the driver prepares any strategy
+        inner.clear_targets()  # as the driver prepares any strategy
         inner.init(data)
         self._plan, self._kind = None, None
-        if inner._targets:
-            if type(inner).on_decision is not Strategy.on_decision:
+        targets, kind = inner.planned_targets
+        if targets:
+            if not inner.plan_only:
                 raise ValueError(f"{type(inner).__name__} sets targets in init() and overrides on_decision(); "
                                  "use one or the other")
-            self._plan, self._kind = dict(inner._targets), inner._target_kind
+            self._plan, self._kind = targets, kind
 
     def on_decision(self, ctx) -> None:
         """Controls, then the strategy's decision, then the execution (module docstring)."""
@@ -152,7 +153,7 @@ class Guarded(Strategy):
             value = values[d]
             if np.isnan(value):
                 continue  # the plan's "no order at this decision"
-            position = to_position(ctx, market, value, self._kind)
+            position = ctx.to_position(market, value, self._kind)
             if np.isfinite(position):
                 self.trade(ctx, market, position)
 
@@ -185,10 +186,10 @@ class _GuardedContext:
 
     def target_leverage(self, market: str, leverage: float) -> int | None:
         """As ``Context.target_leverage``, through the controls and the execution."""
-        position = to_position(self._ctx, market, leverage, "leverage")
+        position = self._ctx.to_position(market, leverage, "leverage")
         return self._guard.trade(self._ctx, market, position) if np.isfinite(position) else None
 
     def target_notional(self, market: str, notional: float) -> int | None:
         """As ``Context.target_notional``, through the controls and the execution."""
-        position = to_position(self._ctx, market, notional, "notional")
+        position = self._ctx.to_position(market, notional, "notional")
         return self._guard.trade(self._ctx, market, position) if np.isfinite(position) else None

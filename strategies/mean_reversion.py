@@ -105,13 +105,9 @@ class MeanReversion(Strategy):
     def cap(self, ctx, side: int) -> float:
         """Largest notional on ``side`` keeping the liquidation ``min_liq_distance`` away."""
         m = self.market
-        other = 0.0
         me = ctx.account(m)
-        for o in ctx.markets:  # the rest of the account's maintenance requirement, held fixed
-            if o != m and ctx.account(o) == me:
-                px = ctx.mark(o)
-                if np.isfinite(px):
-                    other += abs(ctx.expected_position(o)) * px * ctx.market_spec(o).mmf
+        # the rest of the account's maintenance requirement, held fixed
+        other = ctx.requirement([o for o in ctx.markets if o != m and ctx.account(o) == me])
         return liquidation_cap(ctx.equity(m), ctx.market_spec(m).mmf, self.min_liq_distance, side, other)
 
     def on_decision(self, ctx):

@@ -33,8 +33,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtester.kernel import enums as E
-
 #: positions smaller than this (base units) count as flat: float residue of slicing
 DUST = 1e-9
 
@@ -47,39 +45,7 @@ def accounts(ctx) -> dict[int, list[str]]:
     return out
 
 
-def to_position(ctx, market: str, value: float, kind: str) -> float:
-    """Convert a target of ``kind`` ('position', 'leverage' of the account's net collateral,
-    'notional' in quote) to base units, as ``Context`` does; NaN when no price is observed."""
-    if kind == "position":
-        return float(value)
-    px = ctx.mark(market)
-    if not np.isfinite(px):
-        return float("nan")
-    if kind == "leverage":
-        return float(value) * max(ctx.equity(market), 0.0) / px
-    if kind == "notional":
-        return float(value) / px
-    raise ValueError(f"target kind must be 'position', 'leverage' or 'notional', got {kind!r}")
-
-
-def within_band(ctx, market: str, goal: float, current: float) -> bool:
-    """True when ``ctx.target_position(market, goal)`` would send nothing from ``current``
-    (the gap is within ``rebalance_band`` of the goal's notional or under
-    ``min_trade_notional``)."""
-    px = ctx.mark(market)
-    if not np.isfinite(px):
-        return True
-    cfg = ctx.config
-    band = max(cfg.min_trade_notional, cfg.rebalance_band * abs(goal) * px)
-    return abs(goal - current) * px <= band
-
-
 # ---------------------------------------------------------------------------- trading helpers
-def _live_orders(ctx, market: str) -> pd.DataFrame:
-    o = ctx.open_orders()
-    return o[o["market"] == ctx.markets.index(market)] if len(o) else o
-
-
 def flatten(ctx, market: str, cancel: bool = True) -> int | None:
     """Close the position in ``market`` with a reduce-only market order.
 
@@ -95,10 +61,10 @@ def flatten(ctx, market: str, cancel: bool = True) -> int | None:
     """
     position = ctx.expected_position(market)
     if cancel:
-        for row in _live_orders(ctx, market).itertuples():
+        for row in ctx.open_orders(market).itertuples():
             ctx.cancel(int(row.order_id))
-            if row.type != E.OT_STOP_MARKET:  # stops are not in the expected position
-                position -= row.side * (row.size - row.filled)
+            if row.type != "stop_market":  # stops are not in the expected position
+                position -= row.side * row.remaining
     if abs(position) <= DUST:
         return None
     return ctx.submit(market, -position, reduce_only=True)
@@ -116,29 +82,15 @@ def scale_account(ctx, markets, keep: float) -> list[int]:
     return ids
 
 
-def requirement(ctx, markets, fraction: str) -> float:
-    """``sum(fraction_i * |S_i| * P_i)`` over ``markets`` at their expected positions and
-    observed prices: the IMR (``fraction='imf'``) or MMR (``'mmf'``) once the orders already
-    sent have traded. Risk actions size on this, not on the venue's current figures, so a cut
-    still in flight (a slow or halted venue) is not cut again at the next decision."""
-    cfg = ctx.config
-    total = 0.0
-    for m in markets:
-        px = ctx.mark(m)
-        if np.isfinite(px):
-            total += getattr(cfg.market(m), fraction) * abs(ctx.expected_position(m)) * px
-    return total
-
-
-def _cap(ctx, market: str, budget: float, fraction: str) -> float:
-    """Largest ``|position|`` in ``market`` that keeps :func:`requirement` over its account
-    within ``budget`` (other markets at their expected positions); inf without a price."""
+def _cap(ctx, market: str, budget: float, kind: str) -> float:
+    """Largest ``|position|`` in ``market`` that keeps ``ctx.requirement(..., kind)`` over its
+    account within ``budget`` (other markets at their expected positions); inf without a price."""
     px = ctx.mark(market)
-    rate = getattr(ctx.config.market(market), fraction)
+    rate = getattr(ctx.market_spec(market), ctx.REQUIREMENT_FRACTIONS[kind])
     if not np.isfinite(px) or rate <= 0:
         return float("inf")
     others = [m for m in accounts(ctx)[ctx.account(market)] if m != market]
-    return max(budget - requirement(ctx, others, fraction), 0.0) / (rate * px)
+    return max(budget - ctx.requirement(others, kind), 0.0) / (rate * px)
 
 
 def _clip(position: float, cap: float) -> float:
@@ -228,7 +180,7 @@ class MarginGuard(RiskControl):
             held = [m for m in markets if abs(ctx.expected_position(m)) > DUST]
             if not held:
                 continue
-            mmr = requirement(ctx, held, "mmf")
+            mmr = ctx.requirement(held, "maintenance")
             ratio = ctx.equity(held[0]) / mmr if mmr > 0 else float("inf")
             if ratio < self.threshold:
                 keep = max(ratio, 0.0) / self.restore
@@ -237,7 +189,7 @@ class MarginGuard(RiskControl):
         return True
 
     def adjust(self, ctx, market: str, position: float) -> float:
-        return _clip(position, _cap(ctx, market, ctx.equity(market) / self.restore, "mmf"))
+        return _clip(position, _cap(ctx, market, ctx.equity(market) / self.restore, "maintenance"))
 
 
 class DrawdownKillSwitch(RiskControl):
@@ -284,7 +236,7 @@ class DrawdownKillSwitch(RiskControl):
     def before(self, ctx) -> bool:
         if self.fired_at is not None:
             for m in ctx.markets:  # residue only: never cancels its own close in flight
-                if abs(ctx.expected_position(m)) > DUST and len(_live_orders(ctx, m)) == 0:
+                if abs(ctx.expected_position(m)) > DUST and len(ctx.open_orders(m)) == 0:
                     flatten(ctx, m, cancel=False)
             return False
         equity = ctx.total_equity()
@@ -392,7 +344,7 @@ class CollateralBuffer(RiskControl):
             if not held:
                 continue
             equity = ctx.equity(held[0])
-            imr = requirement(ctx, held, "imf")
+            imr = ctx.requirement(held, "initial")
             allowed = (1.0 - self.buffer) * max(equity, 0.0)
             if imr > allowed * (1.0 + tol):
                 scale_account(ctx, held, allowed / imr)
@@ -400,4 +352,4 @@ class CollateralBuffer(RiskControl):
 
     def adjust(self, ctx, market: str, position: float) -> float:
         budget = (1.0 - self.buffer) * max(ctx.equity(market), 0.0)
-        return _clip(position, _cap(ctx, market, budget, "imf"))
+        return _clip(position, _cap(ctx, market, budget, "initial"))

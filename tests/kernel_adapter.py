@@ -12,6 +12,7 @@ import backtester as bt
 from backtester.engine import Engine
 from backtester.kernel import enums as E
 from backtester.prepare import Layout, layout_for, prepare
+from backtester.records import decode_codes
 from tests.reference.engine import CancelIntent
 from tests.reference.records import ACCOUNT_CP
 
@@ -60,11 +61,11 @@ class KernelRun:
         return pd.DataFrame({
             "order_id": o["order_id"], "venue": self._name(self.venues, o["venue"]),
             "market": self._name(self.markets, o["market"]), "side": o["side"].astype(int),
-            "size": o["size"], "type": [E.ORDER_TYPE_NAMES[t] for t in o["type"]],
+            "size": o["size"], "type": decode_codes("orders", "type", o["type"]),
             "limit_price": o["limit_price"], "trigger_price": o["trigger_price"],
             "reduce_only": o["reduce_only"], "post_only": o["post_only"], "ioc": o["ioc"],
             "sent_ts": o["sent_ts"], "arrive_ts": o["arrive_ts"],
-            "status": [_REF_STATUS.get(E.STATUS_NAMES[s], E.STATUS_NAMES[s]) for s in o["status"]],
+            "status": [_REF_STATUS.get(s, s) for s in decode_codes("orders", "status", o["status"])],
             "reason": o["reason"].astype(int),
             "filled_size": o["filled"], "parent_id": o["parent_id"],
         })
@@ -77,7 +78,7 @@ class KernelRun:
             "venue": self._name(self.venues, f["venue"]), "account": self._name(self.accounts, f["account"]),
             "market": self._name(self.markets, f["market"]), "side": f["side"].astype(int), "size": f["size"],
             "price": f["price"], "trade_price": f["trade_price"],
-            "liquidity": [E.LIQUIDITY_NAMES[x] for x in f["liquidity"]], "fee": f["fee"],
+            "liquidity": decode_codes("fills", "liquidity", f["liquidity"]), "fee": f["fee"],
             "slippage_cost": f["slippage_cost"], "ack_ts": f["ack_ts"], "final_ts": f["final_ts"],
             "reverted": f["reverted"],
         })
@@ -121,7 +122,7 @@ class KernelRun:
             a, kind = int(r["account"]), int(r["kind"])
             venue = self.venues[ac_venue[a]] if a < n_trader else self.venues[a - n_trader]
             market = self.markets[r["market"]] if r["market"] >= 0 else ""
-            base = dict(ts=int(r["ts"]), venue=venue, kind=E.LEDGER_NAMES[kind], market=market, ref=int(r["ref"]))
+            base = dict(ts=int(r["ts"]), venue=venue, kind=E.RECORD_CODES["ledger"]["kind"][kind], market=market, ref=int(r["ref"]))
             rows.append(dict(base, account=self.accounts[a], amount=float(r["amount"])))
             if a < n_trader and kind in _CP_MIRRORED:
                 rows.append(dict(base, account=ACCOUNT_CP, amount=-float(r["amount"])))

@@ -1,0 +1,67 @@
+"""Decoding the kernel's record buffers into pandas: integer codes to names, ns to timestamps.
+
+What each integer column means is declared once, next to the record dtypes
+(:data:`backtester.kernel.enums.RECORD_CODES`, ``RECORD_INDEXES``, ``RECORD_TIMES``); this
+module applies that table, for :class:`~backtester.result.Result`'s frames,
+:meth:`~backtester.context.Context.open_orders` and the tests alike.
+
+Examples
+--------
+>>> import numpy as np
+>>> from backtester.kernel import enums as E
+>>> decode_codes("orders", "status", np.array([1, 3], np.int8)).tolist()
+['open', 'filled']
+>>> lay = Layout(["BTC-USD"], ["dydx"], ["dydx"], [], 0, 0)
+>>> rec = np.zeros(1, E.ledger_dt)
+>>> rec["market"], rec["amount"] = -1, 2.5
+>>> decode("ledger", rec, lay)[["account", "kind", "market", "amount"]].values.tolist()
+[['dydx', 'fee', None, 2.5]]
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .kernel.enums import NO_TS, RECORD_CODES, RECORD_INDEXES, RECORD_TIMES
+from .prepare import Layout
+
+
+def to_timestamps(values) -> pd.DatetimeIndex:
+    """ns since the epoch -> UTC timestamps (``NO_TS``, "never", becomes NaT)."""
+    v = np.asarray(values, np.int64)
+    return pd.to_datetime(np.where(v == NO_TS, np.iinfo(np.int64).min, v), utc=True)
+
+
+def names_of(codes, names) -> np.ndarray:
+    """``names[code]`` for each code (an object array; a negative code is None)."""
+    table = np.asarray(list(names) + [None], dtype=object)
+    codes = np.asarray(codes)
+    return table[np.where(codes < 0, len(table) - 1, codes)]
+
+
+def decode_codes(kind: str, column: str, codes) -> np.ndarray:
+    """The names of a coded column of record buffer ``kind`` (``RECORD_CODES``)."""
+    return names_of(codes, RECORD_CODES[kind][column])
+
+
+def index_names(layout: Layout) -> dict:
+    """The name lists ``RECORD_INDEXES`` refers to; the accounts are followed by the venues'
+    insurance funds (``insurance:<venue>``), as the kernel numbers them."""
+    return {"markets": layout.markets, "venues": layout.venues,
+            "accounts": layout.accounts + [f"insurance:{v}" for v in layout.venues]}
+
+
+def decode(kind: str, records: np.ndarray, layout: Layout) -> pd.DataFrame:
+    """Records of buffer ``kind`` as a DataFrame: coded columns as names, indexes into the
+    layout as market, venue and account names, times as UTC timestamps."""
+    df = pd.DataFrame(records)
+    lists = index_names(layout)
+    for col, names in RECORD_CODES.get(kind, {}).items():
+        df[col] = names_of(df[col], names)
+    for col in RECORD_TIMES:
+        if col in df:
+            df[col] = to_timestamps(df[col])
+    for col, which in RECORD_INDEXES.items():
+        if col in df:
+            df[col] = names_of(df[col], lists[which])
+    return df
