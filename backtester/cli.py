@@ -97,33 +97,6 @@ def _strategies(args):
     return {n: build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market) for n in names}
 
 
-def _scenarios(args, ds):
-    from backtester import scenarios as sc
-
-    wanted = args.scenario or ["normal", "stress"]
-    suite = None
-    out = []
-    for name in wanted:
-        if name == "normal":
-            out.append(sc.NORMAL)
-            continue
-        suite = suite if suite is not None else sc.stress_suite(ds)
-        if name == "stress":
-            out.extend(suite)
-            continue
-        hits = [s for s in suite if _slug(s.name).startswith(_slug(name))]
-        if not hits:
-            names = ", ".join(["normal", "stress"] + [_slug(s.name) for s in suite])
-            raise ValueError(f"unknown scenario {name!r}; choose from: {names}")
-        out.extend(hits)
-    seen, unique = set(), []
-    for s in out:
-        if s.name not in seen:
-            seen.add(s.name)
-            unique.append(s)
-    return unique
-
-
 def _slug(text):
     from backtester.report import slug
 
@@ -137,6 +110,7 @@ def _cmd_run(args) -> int:
 
     import backtester as bt
     import data_loaders as dl
+    from backtester import scenarios as sc
     from backtester.kernel import is_cached
     from backtester.report import comparison_text, write_report
 
@@ -154,13 +128,11 @@ def _cmd_run(args) -> int:
         for name, (_, doc) in CATALOG.items():
             print(f"  {name:16s} {doc}")
         print("scenarios:\n  normal           the venue as in the data\n  stress           all of the stress suite")
-        from backtester import scenarios as sc
-
         for s in sc.stress_suite(ds):
             print(f"  {_slug(s.name):16s} {s.name}")
         return 0
     strategies = _strategies(args)
-    scenarios = _scenarios(args, ds)
+    scenarios = sc.by_name(args.scenario or ["normal", "stress"], ds)
     config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
     print(f"data: {ds!r}")

@@ -34,7 +34,7 @@ Examples
 ['dYdX halt 2024-04-08 (9.5h) replayed @ 2022-11-10 12:00', 'dYdX halt 2025-10-10 (8h, stale oracle) replayed @ 2022-11-09 21:35']
 """
 from .base import NORMAL, Composed, Scenario, Setup, apply, as_scenario, compose
-from .incidents import INCIDENTS, UNKNOWN_TIME, Incident, Replay, stress_suite
+from .incidents import INCIDENTS, UNKNOWN_TIME, Incident, Replay, by_name, stress_suite
 from .market import FundingShock, LiquidityDrought, PriceShock, Slippage
 from .venue import BridgeDelay, LatencySpike, OracleDelay, Outage, Reorg
 
@@ -42,5 +42,5 @@ __all__ = [
     "Setup", "Scenario", "Composed", "NORMAL", "apply", "compose", "as_scenario",
     "Outage", "LatencySpike", "OracleDelay", "Reorg", "BridgeDelay",
     "Slippage", "FundingShock", "PriceShock", "LiquidityDrought",
-    "Incident", "INCIDENTS", "UNKNOWN_TIME", "Replay", "stress_suite",
+    "Incident", "INCIDENTS", "UNKNOWN_TIME", "Replay", "stress_suite", "by_name",
 ]

@@ -314,3 +314,51 @@ def stress_suite(data=None) -> list[Scenario]:
         Reorg(anchor(0.7) + pd.Timedelta("3s")),
     ]
     return suite
+
+
+def by_name(names, data=None) -> list[Scenario]:
+    """Scenarios by the names the command line takes: ``"normal"`` (:data:`NORMAL`),
+    ``"stress"`` (all of :func:`stress_suite`), or a suite scenario by its slug or a prefix of it
+    (``"dydx-halt"``), in the order given, each once.
+
+    Parameters
+    ----------
+    names : str or sequence of str
+    data : data_loaders.Dataset, optional
+        The data the stress suite is built for (default: ``data_loaders.sample()``).
+
+    Raises
+    ------
+    ValueError
+        A name that matches nothing, listing the names there are.
+
+    Examples
+    --------
+    >>> import data_loaders as dl
+    >>> tape = dl.sample("btcusdt-tape")
+    >>> [s.name for s in by_name(["normal", "slippage"], tape)]
+    ['normal', 'slippage x3']
+    """
+    from ..report import slug  # the file-name slug the report gives every scenario
+    from .base import NORMAL
+
+    out, suite = [], None
+    for name in [names] if isinstance(names, str) else names:
+        if name == "normal":
+            out.append(NORMAL)
+            continue
+        suite = suite if suite is not None else stress_suite(data)
+        if name == "stress":
+            out.extend(suite)
+            continue
+        hits = [s for s in suite if slug(s.name).startswith(slug(name))]
+        if not hits:
+            known = ", ".join(["normal", "stress"] + [slug(s.name) for s in suite])
+            raise ValueError(f"unknown scenario {name!r}; choose from: {known}")
+        out.extend(hits)
+    seen, unique = set(), []
+    for s in out:
+        if s.name not in seen:
+            seen.add(s.name)
+            unique.append(s)
+    return unique

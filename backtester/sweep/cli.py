@@ -40,7 +40,6 @@ import importlib
 import time
 import tomllib
 from pathlib import Path
-from types import SimpleNamespace
 
 _KEYS = {"strategy", "metric", "top", "seeds", "scenarios", "params", "grid", "random", "config", "data", "out"}
 _SHOWN = ["total_return", "sharpe", "max_drawdown", "n_fills", "n_liquidations"]
@@ -187,11 +186,9 @@ def _data(args, spec):
 def _scenarios(names, data):
     if not names:
         return None
-    if isinstance(names, str):
-        names = [names]
-    from ..cli import _scenarios as by_name
+    from ..scenarios import by_name
 
-    return by_name(SimpleNamespace(scenario=list(names)), data)
+    return by_name(names, data)
 
 
 def cmd_sweep(args) -> int:
