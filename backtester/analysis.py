@@ -35,6 +35,7 @@ import pandas as pd
 
 from .cadence import decision_times
 from .kernel.accounts_nb import requirement_nb
+from .records import to_ns
 from .sizing import FundingAwareSizing
 
 _MAX = np.iinfo(np.int64).max
@@ -44,19 +45,6 @@ PNL_ITEMS = ["price_pnl", "fees", "slippage", "funding", "gas", "liquidation_los
 
 
 # ============================================================================ helpers
-def to_ns(t) -> int:
-    """Integer ns since the epoch (UTC) of a timestamp, a string or an int (ns)."""
-    if isinstance(t, (int, np.integer)):
-        return int(t)
-    try:
-        ts = pd.Timestamp(t)
-    except (ValueError, TypeError):
-        raise ValueError(f"expected a timestamp such as '2022-11-08 12:00', got {t!r}") from None
-    if ts is pd.NaT:
-        raise ValueError("expected a timestamp, got NaT")
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).value
-
-
 def _i8(col) -> np.ndarray:
     """Datetime column (tz-aware) -> int64 ns."""
     return pd.DatetimeIndex(col).asi8 if len(col) else np.zeros(0, np.int64)

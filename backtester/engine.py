@@ -10,7 +10,7 @@ import numpy as np
 from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
 from .kernel.dynamic_nb import advance_nb
-from .kernel.loop_nb import run_nb
+from .kernel.loop_nb import LEDGER_ROWS_PER_FILL, ROOM_SLACK, run_nb
 from .kernel.orders_nb import cancel_nb, submit_nb
 from .kernel.state import CI_BRIDGE_DELAY, CI_SAMPLE_EVERY, State
 from .kernel.transfers_nb import transfer_nb
@@ -25,6 +25,9 @@ _COUNTER = {"orders": E.C_ORDERS, "fills": E.C_FILLS, "funding": E.C_FUNDING, "l
 
 #: most orders, cancels and transfers one decision may queue (hook mode)
 INTENT_CAPACITY = 4096
+#: slack of :meth:`Engine.ensure_room`: twice the kernel's own (``loop_nb.ROOM_SLACK``), so a
+#: buffer grown here is not at once too full for the kernel's headroom test
+GROW_SLACK = 2 * ROOM_SLACK
 
 
 def _grow(arr: np.ndarray, minimum: int) -> np.ndarray:
@@ -99,8 +102,9 @@ class Engine:
         M = len(st.pos)
         changes = {}
         book = int(c[E.C_BOOK]) + int(c[E.C_ACTIVE])
-        need = {"orders": (E.C_ORDERS, 2 * M + 16 + orders), "fills": (E.C_FILLS, book + 2 * M + 16 + orders),
-                "ledger": (E.C_LEDGER, 3 * (book + 2 * M + 16 + orders) + 16),
+        fills = book + 2 * M + GROW_SLACK + orders
+        need = {"orders": (E.C_ORDERS, 2 * M + GROW_SLACK + orders), "fills": (E.C_FILLS, fills),
+                "ledger": (E.C_LEDGER, LEDGER_ROWS_PER_FILL * fills + GROW_SLACK),
                 "funding": (E.C_FUNDING, 2), "liquidations": (E.C_LIQ, M + 1),
                 "samples": (E.C_SAMPLES, 2), "transfers": (E.C_TRANSFERS, 2)}
         for name, (ci, extra) in need.items():
@@ -109,7 +113,7 @@ class Engine:
                 changes[name] = _grow(arr, int(c[ci]) + extra + 1)
         if "fills" in changes:
             changes["fill_acked"] = _grow(st.fill_acked, len(changes["fills"]))
-        live = int(c[E.C_ORDERS]) + orders + 2 * M + 16
+        live = int(c[E.C_ORDERS]) + orders + 2 * M + GROW_SLACK
         if len(st.active) < live:
             changes["active"] = _grow(st.active, live)
             changes["book"] = _grow(st.book, live)

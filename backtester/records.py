@@ -32,6 +32,19 @@ def to_timestamps(values) -> pd.DatetimeIndex:
     return pd.to_datetime(np.where(v == NO_TS, np.iinfo(np.int64).min, v), utc=True)
 
 
+def to_ns(t) -> int:
+    """Integer ns since the epoch (UTC) of a timestamp, a string or an int (ns)."""
+    if isinstance(t, (int, np.integer)):
+        return int(t)
+    try:
+        ts = pd.Timestamp(t)
+    except (ValueError, TypeError):
+        raise ValueError(f"expected a timestamp such as '2022-11-08 12:00', got {t!r}") from None
+    if ts is pd.NaT:
+        raise ValueError("expected a timestamp, got NaT")
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).value
+
+
 def names_of(codes, names) -> np.ndarray:
     """``names[code]`` for each code (an object array; a negative code is None)."""
     table = np.asarray(list(names) + [None], dtype=object)

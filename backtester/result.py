@@ -16,7 +16,8 @@ import pandas as pd
 from .kernel import enums as E
 from .kernel.accounts_nb import mark_price_nb
 from .kernel.state import CI_SAMPLE_EVERY
-from .records import decode, names_of
+from .market_data import MarketData
+from .records import decode, names_of, to_ns
 from .records import to_timestamps as _ts
 
 
@@ -169,11 +170,6 @@ class Result:
             st = self.engine.state
             px = [mark_price_nb(float(st.oracle[m]), float(st.last[m])) for m in range(len(names))]
         else:
-            from .analysis import to_ns
-            from .driver import (
-                MarketData,  # the driver's observed-data lookups, at time ``at``
-            )
-
             if "_market_data" not in self._cache:
                 self._cache["_market_data"] = MarketData(self.engine.inputs)
             md, t = self._cache["_market_data"], to_ns(at)
