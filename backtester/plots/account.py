@@ -32,7 +32,7 @@ def plot_equity(res, fig=None):
     unit = quote(res)
     x = times(data.index)
     ax_eq.plot(x, data["equity"].to_numpy(), color=LINE, lw=1.2, label="equity (net collateral)")
-    ax_eq.axhline(float(np.sum(res.engine.initial_cash)), color="grey", ls=":", lw=1, label="initial cash")
+    ax_eq.axhline(float(res.initial_cash.sum()), color="grey", ls=":", lw=1, label="initial cash")
     ax_eq.set_ylabel(f"equity ({unit})")
     ax_eq.set_title(f"{title_of(res)}: equity and drawdown")
     ax_eq.legend(loc="best", fontsize="small")
