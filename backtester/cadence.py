@@ -112,7 +112,8 @@ def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(explicit.view("datetime64[ns]"), tz="UTC")
     offset = _calendar(every)
     if offset is not None:
-        return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"), freq=offset)
+        return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"),
+                             freq=offset).as_unit("ns")
     step = pd.Timedelta(every).value
     origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
     first = origin + -(-(start_ns - origin) // step) * step

@@ -117,7 +117,7 @@ def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_
 
 
 #: the equity-sample clocks "auto" chooses from, finest first
-_SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).asi8
+_SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).as_unit("ns").asi8
 #: most equity samples "auto" lets one run take
 MAX_AUTO_SAMPLES = 100_000
 

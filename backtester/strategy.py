@@ -28,6 +28,8 @@ import pandas as pd
 from ._names import check_names
 from .cadence import check_every
 
+#: attributes every strategy instance sets itself (a parameter of that name would be shadowed)
+_INSTANCE_ATTRIBUTES = ("decision_times", "params")
 #: longest parameter value shown in a label before it is abbreviated
 _LABEL_WIDTH = 24
 
@@ -144,7 +146,10 @@ class Strategy:
                 check_every(merged[key])
                 continue
             # a parameter is read through __getattr__, which only runs when normal lookup fails:
-            # a class attribute of the same name would win and the parameter be ignored
+            # a class or instance attribute of the same name would win and the parameter be ignored
+            if key in _INSTANCE_ATTRIBUTES:
+                raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
+                                f"Strategy.{key}; rename the parameter")
             for klass in cls.__mro__:
                 if key in klass.__dict__ and klass is not object:
                     raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
@@ -175,7 +180,8 @@ class Strategy:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={label(v)}" for k, v in self.params.items())
+        args = ", ".join(f"{k}={v!r}" if v is None or isinstance(v, (bool, numbers.Number, str)) else f"{k}={label(v)}"
+                         for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
 
     @property
