@@ -356,3 +356,24 @@ def test_no_test_asserts_on_wall_clock_time():
                             isinstance(sub.value, ast.Name) and sub.value.id == "time":
                         offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"timing assertions (speed belongs in benchmarks/): {offenders}"
+
+
+# ---------------------------------------------------------------------------- labels, property
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
+    | st.builds(np.array, st.lists(st.floats(allow_nan=True), max_size=5))
+    | st.builds(pd.Series, st.lists(st.integers(), max_size=5))
+    | st.just(len) | st.just(pd.DataFrame({"a": [1.0, np.nan]})),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=_values, b=_values)
+def test_labels_never_raise_and_stay_short(a, b):
+    s = Hold(signal=a, size=b)
+    assert s.name.startswith("Hold") and len(s.name) < 120
+    assert s.name == Hold(signal=a, size=b).name
+    repr(s)
