@@ -50,7 +50,7 @@ import pyarrow.dataset as ds
 from .schemas import GROUP_COLUMN
 from .validate import DataError, conform
 from .readers import binance, dydx
-from .readers._common import in_range, strip_suffixes
+from .readers._common import in_range, reads_file, strip_suffixes
 from .readers.candles import candles_to_trades, read_candles
 from .readers.canonical import canonical_reader
 from .readers.funding_csv import is_funding_csv, read_funding_csv
@@ -75,6 +75,7 @@ _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".a
 
 
 # --------------------------------------------------------------------------- format detection
+@reads_file
 def detect_format(source) -> str:
     """The format name :func:`load_trades` and friends would use for ``source``.
 
@@ -196,6 +197,7 @@ def _read_candles(source, market, tz, opts, kwargs):
     return candles_to_trades(frame, market, bar=bar, source=str(source))
 
 
+@reads_file
 def _load(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwargs) -> pa.Table:
     fmt = _resolve(kind, source, fmt)
     if fmt not in KIND_FORMATS[kind] + ("frame",):

@@ -10,10 +10,14 @@ merged from several pages) still point at the right place.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
+import json
 import logging
+import os
 import re
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,6 +106,114 @@ def _rebase(exc: DataError, origin: Origin) -> DataError:
     return new
 
 
+# --------------------------------------------------------------------------- unreadable files
+#: what decompressors, decoders and pyarrow raise when the bytes of a file are broken
+_BROKEN = (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError, csv.Error,
+           pa.ArrowInvalid, pa.ArrowNotImplementedError)
+#: OSErrors about the path rather than the bytes: they keep their own type
+_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+#: bytes read at a time while looking for where a file breaks
+_CHUNK = 1 << 20
+
+_KINDS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather / Arrow IPC",
+          ".arrow": "Feather / Arrow IPC", ".ipc": "Feather / Arrow IPC", ".json": "JSON",
+          ".csv": "CSV"}
+
+
+def reads_file(reader):
+    """Decorator: a reader whose first argument is a path reports unreadable bytes as DataError.
+
+    A truncated ``.gz``, a cut-off Feather file, random bytes named ``.parquet``, an empty file
+    or binary data named ``.csv`` make the decompressor, the text decoder or pyarrow raise
+    their own errors (``OSError: Truncated compressed stream``, ``ArrowInvalid``), which name
+    neither the file nor the place. Every reader that opens files is wrapped by this one
+    function, which turns those errors into a :class:`DataError` naming the file, what is
+    wrong and, where it can be found, the line where the readable part ends. Errors about the
+    path itself (missing file, permissions) keep their type; a DataError raised inside (an
+    inner reader's, naming a more precise file) passes through.
+    """
+    @functools.wraps(reader)
+    def wrapper(source, *args, **kwargs):
+        try:
+            return reader(source, *args, **kwargs)
+        except (DataError, *_PATH_ERRORS):
+            raise
+        except _BROKEN as exc:
+            if not isinstance(source, (str, os.PathLike)):
+                raise  # in-memory sources: not a file problem
+            raise unreadable(source, exc) from exc
+    return wrapper
+
+
+def unreadable(source, exc: BaseException) -> DataError:
+    """A DataError saying what is wrong with the bytes of ``source`` (a file or dataset folder)."""
+    path = Path(source)
+    folder = None
+    if path.is_dir():  # a dataset: pyarrow quotes the file it could not read
+        named = [Path(p) for p in re.findall(r"'([^']+)'", str(exc))]
+        files = [p for p in named if p.is_file()]
+        if not files:
+            return DataError(str(path), f"cannot read the Parquet dataset: {exc}")
+        folder, path = path, files[0]
+    name, suffix = strip_suffixes(path)
+    kind = _KINDS.get(suffix, "the expected format")
+    where = f" (in the dataset {folder})" if folder is not None else ""
+    if path.stat().st_size == 0:
+        return DataError(str(path), f"empty file (0 bytes){where}; expected {kind} data")
+    if path.name.lower().endswith(".gz"):
+        broken = _gzip_break(path)
+        if broken is not None:
+            lines, reason = broken
+            return DataError(str(path), f"line {lines + 1}: the gzip data is truncated or corrupt; "
+                             f"the file breaks off after {lines} complete lines ({reason})", line=lines + 1)
+        if _decompressed_size(path) == 0:
+            return DataError(str(path), f"empty file (gzip of 0 bytes); expected {kind} data")
+    if isinstance(exc, json.JSONDecodeError):
+        return DataError(str(path), f"line {exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+                         line=exc.lineno)
+    if kind in ("CSV", "JSON"):
+        line = _first_non_text_line(path)
+        if line is not None:
+            return DataError(str(path), f"line {line}: not UTF-8 text (binary data in a {kind} file?)",
+                             line=line)
+    return DataError(str(path), f"cannot read as {kind}{where} (corrupt, truncated or another format): "
+                     f"{type(exc).__name__}: {exc}")
+
+
+def _gzip_break(path) -> tuple[int, str] | None:
+    """(complete lines before the break, reason) if ``path`` does not decompress to its end."""
+    lines = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read1(_CHUNK):  # read1: what decompressed before a break is counted
+                lines += chunk.count(b"\n")
+    except (OSError, EOFError, zlib.error) as exc:
+        return lines, str(exc)
+    return None
+
+
+def _decompressed_size(path) -> int:
+    with gzip.open(path, "rb") as fh:
+        return len(fh.read(1))
+
+
+def _first_non_text_line(path) -> int | None:
+    """1-based line of the first line that is not UTF-8 text (or holds a NUL byte), or None.
+
+    Line by line is exact: no byte of a multi-byte UTF-8 character is a newline.
+    """
+    opener = gzip.open if Path(path).name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+            if b"\x00" in line:
+                return number
+    return None
+
+
 # --------------------------------------------------------------------------- files
 def open_text(path) -> io.TextIOBase:
     """Open a text file, decompressing ``.gz`` transparently (a UTF-8 byte-order mark is dropped)."""
@@ -140,7 +252,9 @@ def read_csv_text(path, names: list[str], *, has_header: bool = True, include=No
                               convert_options=convert)
     except pa.ArrowInvalid as exc:
         line = locate_bad_record(path, len(names), skip=int(has_header), delimiter=delimiter)
-        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})") from None
+        if line is None:  # not a ragged record: bad bytes, which reads_file diagnoses
+            raise
+        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})", line=line) from None
 
 
 def locate_bad_record(path, n_fields: int, skip: int, delimiter: str = ",") -> int | None:

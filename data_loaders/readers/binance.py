@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 
 from ..validate import DataError
 from ._common import (Origin, conform_at, dedupe_by_key, epoch_to_timestamp, first_record,
-                      parse_bool, parse_float, parse_int, read_csv_text, sort_by_ts, with_metadata)
+                      parse_bool, parse_float, parse_int, read_csv_text, reads_file, sort_by_ts,
+                      with_metadata)
 
 TRADES_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 BOOK_TICKER_COLUMNS = ("update_id", "best_bid_price", "best_bid_qty", "best_ask_price",
@@ -53,6 +54,7 @@ def market_from_filename(path) -> str:
     return match.group(1)
 
 
+@reads_file
 def sniff(path) -> str | None:
     """'trades', 'bookticker' or None: which Binance CSV layout ``path`` has.
 
@@ -116,6 +118,7 @@ def _market_column(market: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([market]))
 
 
+@reads_file
 def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms",
                         sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M trades CSV into a canonical trades table.
@@ -166,6 +169,7 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
     return _finish(columns, raw, "trades", "id", origin, sort, drop_duplicates)
 
 
+@reads_file
 def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str = "ms",
                              sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M bookTicker CSV into a canonical book-top table.

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from ..validate import DataError
 from ._common import (Origin, conform_at, first_record, parse_float, parse_timestamps, read_csv_text,
-                      strip_suffixes)
+                      reads_file, strip_suffixes)
 
 META_SYNTHETIC = b"data_loaders.synthetic_trades"
 META_BAR = b"data_loaders.synthetic_bar"
@@ -191,6 +191,7 @@ def candles_to_trades(candles, market: str, bar=None, *, tz: str | None = None,
     return conform_at(table, "trades", origin.take(np.repeat(np.arange(len(df)), 4)))
 
 
+@reads_file
 def read_candles(path, *, tz: str | None = None, ts_unit: str | None = None) -> pd.DataFrame:
     """Read an OHLCV candle file (CSV or Parquet) with columns ``ts,open,high,low,close,volume``.
 
@@ -211,7 +212,10 @@ def read_candles(path, *, tz: str | None = None, ts_unit: str | None = None) -> 
     if suffix in (".parquet", ".pq"):
         table, origin = pq.read_table(path), Origin(str(path))
     else:
-        table, origin = read_csv_text(path, first_record(path)), Origin(str(path), line_offset=2)
+        header = first_record(path)
+        if not header:
+            raise DataError(str(path), "empty file; expected a header line ts,open,high,low,close,volume")
+        table, origin = read_csv_text(path, header), Origin(str(path), line_offset=2)
     missing = [c for c in CANDLE_COLUMNS if c not in table.column_names]
     if missing:
         raise DataError(str(path), f"missing candle columns {missing}; got {table.column_names}")

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from ..validate import DataError
 from ._common import (Origin, conform_at, dedupe_by_key, parse_float, parse_timestamps,
-                      sort_by_ts, with_metadata)
+                      reads_file, sort_by_ts, with_metadata)
 from .candles import candles_to_trades
 
 #: payload key of each endpoint
@@ -58,6 +58,7 @@ _SIDES = {"BUY": 1, "SELL": -1}
 
 
 # --------------------------------------------------------------------------- pages
+@reads_file
 def _load_json(path):
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
