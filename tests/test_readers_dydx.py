@@ -115,6 +115,16 @@ def test_bad_values_name_page_item_and_field():
         read_dydx_trades(page, market="X")
 
 
+def test_unparseable_time_names_page_item_and_field():
+    pages = load("trades_pages.json")
+    pages[1]["trades"][1]["createdAt"] = "yesterday"
+    with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
+        read_dydx_trades(pages, market="X", drop_duplicates=True)
+    e = err.value
+    assert (e.column, e.row, e.value) == ("createdAt", 1, "yesterday")
+    assert "page 1" in str(e) and "mixed" not in str(e)
+
+
 def test_missing_payload_key():
     with pytest.raises(DataError, match="'trades'"):
         read_dydx_trades(load("fills.json"), market="X")

@@ -36,6 +36,9 @@ TS_UTC = pa.timestamp("ns", tz="UTC")
 #: an ISO timestamp that states its zone: ``Z``, ``UTC`` or a numeric offset after the time
 _ZONED = r"(?i)\d[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)$"
 _INTEGER = r"^\s*[+-]?\d+\s*$"
+#: ISO text starts with a date (pandas would also read words such as 'now' and 'today')
+_ISO_DATE = r"^\d{4}-?\d{2}-?\d{2}([T ]|$)"
+_UTC_WORD = r"(?i)\s*UTC$"
 
 
 # --------------------------------------------------------------------------- where rows come from
@@ -283,11 +286,11 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected: str):
+def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected: str, message=None):
     bad = ~ok & ~col.is_null().to_numpy(zero_copy_only=False)
     row = _first(bad) if bad.any() else None
     value = None if row is None else col[row].as_py()
-    raise origin.error(column, row, value, expected)
+    raise origin.error(column, row, value, expected, message=message)
 
 
 def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
@@ -302,8 +305,12 @@ def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
         _raise_first_bad(col, parsed.notna().to_numpy(), column, origin, "a number")
 
 
-def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
-    """A text (or integer) column as int64; nulls stay null."""
+def parse_int(col, column: str, origin: Origin, *, what: str = "an integer",
+              message: str | None = None) -> pa.ChunkedArray:
+    """A text (or integer) column as int64; nulls stay null.
+
+    ``what`` and ``message`` word the error for a value that is not an integer.
+    """
     col = _strings(col)
     if pa.types.is_integer(col.type):
         return col.cast(pa.int64())
@@ -311,8 +318,15 @@ def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
         raise origin.error(column, None, str(col.type), "integers", message="wrong type")
     ok = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
     if not ok.all():
-        _raise_first_bad(col, ok, column, origin, "an integer")
+        _raise_first_bad(col, ok, column, origin, what, message)
     return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
+
+
+def parse_epoch(col, column: str, origin: Origin, unit: str) -> pa.ChunkedArray:
+    """A column of integer epoch counts in ``unit`` (text or integers) as UTC timestamps."""
+    ints = parse_int(col, column, origin, what=f"an integer epoch time in {unit}",
+                     message="cannot be parsed as a timestamp")
+    return epoch_to_timestamp(ints, unit)
 
 
 _TRUE = pa.array(["true", "t", "1", "yes", "y"])
@@ -344,9 +358,21 @@ def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str) -> pa.ChunkedArray:
 def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = None):
     """A timestamp column from ISO text, integer epochs (with ``ts_unit``) or timestamps.
 
-    ISO strings that state a zone (``Z``, ``+03:00``) become UTC timestamps; strings without
-    one stay naive (:func:`conform` localizes them with its ``tz`` argument or rejects them). A
-    column that mixes the two is an error: the reading would depend on the row.
+    ISO strings that state a zone (``Z``, ``UTC``, ``+03:00``) become UTC timestamps; strings
+    without one stay naive (:func:`conform` localizes them with its ``tz`` argument or rejects
+    them). Errors name the first offending row, in this order: a value that is not a timestamp
+    at all (``yesterday``, ``now``, ``2022-13-45``: pandas would read ``now`` from the clock, so
+    ISO text must start with a date), then a column mixing integer epochs with ISO text, then
+    one mixing zoned and naive text (the reading would depend on the row).
+
+    Examples
+    --------
+    >>> col = ["2024-01-01T00:00:00Z", "yesterday"]
+    >>> parse_timestamps(col, "ts", Origin("x.csv", line_offset=2))
+    Traceback (most recent call last):
+    ...
+    data_loaders.validate.DataError: x.csv: column 'ts', row 1 (line 3): cannot be parsed as a timestamp; \
+value 'yesterday'; expected an ISO 8601 timestamp such as 2024-01-01T00:00:00Z, or an integer epoch
     """
     col = _strings(col)
     if pa.types.is_timestamp(col.type):
@@ -359,17 +385,37 @@ def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = 
     notnull = ~col.is_null().to_numpy(zero_copy_only=False)
     if not notnull.any():  # nothing to interpret (conform reports nulls in a non-empty column)
         return pa.chunked_array([pa.nulls(len(col), TS_UTC)])
-    is_int = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
+    text = pc.utf8_trim_whitespace(col)
+    is_int = _matches(text, _INTEGER, null=True)
     if is_int.all():
         return _epoch(parse_int(col, column, origin), column, origin, ts_unit)
-    zoned = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _ZONED).to_numpy(zero_copy_only=False)
-    ref = zoned[_first(notnull)]
-    mixed = notnull & (zoned != ref)
-    if mixed.any():
-        row = _first(mixed)
-        raise origin.error(column, row, col[row].as_py(),
-                           "every timestamp with a zone, or every one without", message="mixed zones")
-    return _iso(col, column, origin, utc=bool(ref))
+    text = pc.replace_substring_regex(text, _UTC_WORD, "Z")  # pandas reads 'Z', not 'UTC'
+    parsed = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), format="ISO8601", utc=True,
+                            errors="coerce")
+    readable = is_int | (_matches(text, _ISO_DATE, null=False) & parsed.notna().to_numpy())
+    _first_unless(notnull & ~readable, col, column, origin, "cannot be parsed as a timestamp",
+                  "an ISO 8601 timestamp such as 2024-01-01T00:00:00Z, or an integer epoch")
+    ref = _first(notnull)
+    _first_unless(notnull & (is_int != is_int[ref]), col, column, origin,
+                  "mixed integer epochs and ISO text", "every timestamp in the same form")
+    zoned = _matches(text, _ZONED, null=False)
+    _first_unless(notnull & (zoned != zoned[ref]), col, column, origin, "mixed zones",
+                  "every timestamp with a zone, or every one without")
+    if not zoned[ref]:
+        parsed = parsed.dt.tz_localize(None)  # naive text was read as UTC wall time: undo
+    parsed = parsed.astype("datetime64[ns, UTC]" if zoned[ref] else "datetime64[ns]")
+    return pa.chunked_array([pa.Array.from_pandas(parsed)])
+
+
+def _matches(text, pattern: str, *, null: bool) -> np.ndarray:
+    return pc.match_substring_regex(text, pattern).fill_null(null).to_numpy(zero_copy_only=False)
+
+
+def _first_unless(bad: np.ndarray, col, column, origin, message, expected) -> None:
+    """Raise for the first row of ``bad``, if any."""
+    if bad.any():
+        row = _first(bad)
+        raise origin.error(column, row, col[row].as_py(), expected, message=message)
 
 
 def _epoch(ints, column, origin, ts_unit):
@@ -378,16 +424,6 @@ def _epoch(ints, column, origin, ts_unit):
                            "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns') for integer epochs",
                            message="integer timestamps without a unit")
     return epoch_to_timestamp(ints, ts_unit)
-
-
-def _iso(col, column, origin, utc: bool):
-    values = pd.Series(col.to_pylist(), dtype=object)
-    parsed = pd.to_datetime(values, format="ISO8601", utc=utc, errors="coerce")
-    ok = parsed.notna().to_numpy()
-    if not (ok | values.isna().to_numpy()).all():
-        _raise_first_bad(col, ok, column, origin, "an ISO 8601 timestamp")
-    parsed = parsed.astype("datetime64[ns, UTC]" if utc else "datetime64[ns]")
-    return pa.chunked_array([pa.Array.from_pandas(parsed)])
 
 
 def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..validate import DataError
-from ._common import (Origin, conform_at, dedupe_by_key, epoch_to_timestamp, first_record,
-                      parse_bool, parse_float, parse_int, read_csv_text, reads_file, sort_by_ts,
+from ._common import (Origin, conform_at, dedupe_by_key, first_record, parse_bool, parse_epoch,
+                      parse_float, parse_int, read_csv_text, reads_file, sort_by_ts,
                       with_metadata)
 
 TRADES_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
@@ -160,7 +160,7 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
     # a missing flag stays null (conform reports it) rather than silently becoming a buy
     side = pc.if_else(maker_bought, pa.scalar(-1, pa.int8()), pa.scalar(1, pa.int8()))
     columns = {
-        "ts": epoch_to_timestamp(parse_int(raw.column("time"), "time", origin), time_unit),
+        "ts": parse_epoch(raw.column("time"), "time", origin, time_unit),
         "market": _market_column(market, raw.num_rows),
         "price": parse_float(raw.column("price"), "price", origin),
         "size": parse_float(raw.column("qty"), "qty", origin),
@@ -197,9 +197,8 @@ def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str 
     """
     market = market or market_from_filename(path)
     raw, origin = _read(path, BOOK_TICKER_COLUMNS)
-    time = parse_int(raw.column("transaction_time"), "transaction_time", origin)
     columns = {
-        "ts": epoch_to_timestamp(time, time_unit),
+        "ts": parse_epoch(raw.column("transaction_time"), "transaction_time", origin, time_unit),
         "market": _market_column(market, raw.num_rows),
         "bid": parse_float(raw.column("best_bid_price"), "best_bid_price", origin),
         "bid_size": parse_float(raw.column("best_bid_qty"), "best_bid_qty", origin),
