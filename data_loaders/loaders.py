@@ -51,7 +51,7 @@ from .schemas import GROUP_COLUMN
 from .validate import DataError, conform
 from .readers import binance, dydx
 from .readers._common import in_range, reads_file, strip_suffixes
-from .readers.candles import candles_to_trades, read_candles
+from .readers.candles import candles_to_trades, check_label, read_candles
 from .readers.canonical import canonical_reader
 from .readers.funding_csv import is_funding_csv, read_funding_csv
 
@@ -186,14 +186,20 @@ def _read_dydx(kind, source, market, opts):
 
 def _read_candles(source, market, tz, opts, kwargs):
     bar = kwargs.pop("bar", None)
+    label = kwargs.pop("label", None)
+    if label is not None:
+        check_label(label)
     if isinstance(source, (dict, list, tuple)) or (
             isinstance(source, (str, Path)) and strip_suffixes(source)[1] == ".json"):
+        if label not in (None, "left"):
+            raise ValueError(f"dYdX candles are stamped at the bar start (startedAt): label={label!r} "
+                             "does not apply")
         return dydx.read_dydx_candle_trades(source, market, **opts)
     if not market:
         raise ValueError("candles do not name their market: pass market=")
     if isinstance(source, (pd.DataFrame, pa.Table)):
-        return candles_to_trades(source, market, bar=bar, tz=tz, source=_name(source))
-    frame = read_candles(source, tz=tz, **kwargs)
+        return candles_to_trades(source, market, bar=bar, label=label, tz=tz, source=_name(source))
+    frame = read_candles(source, label=label or "left", tz=tz, **kwargs)
     return candles_to_trades(frame, market, bar=bar, source=str(source))
 
 
@@ -247,7 +253,9 @@ def load_trades(source, format: str | None = None, *, market: str | None = None,
         Opt-in repairs; each reports what it changed (log and table metadata).
     **reader_kwargs
         Passed to the reader: ``ts_unit`` (canonical files), ``time_unit`` (Binance), ``bar``
-        (candles), ``date_partition`` / ``partitioning`` (datasets), ...
+        and ``label`` (candles: ``label="left"``, the default, when ``ts`` is the bar start as
+        in Binance klines; ``"right"`` when it is the bar end; see
+        :mod:`data_loaders.readers.candles`), ``date_partition`` / ``partitioning`` (datasets), ...
 
     Returns
     -------

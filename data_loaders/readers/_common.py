@@ -158,7 +158,7 @@ def unreadable(source, exc: BaseException) -> DataError:
         if not files:
             return DataError(str(path), f"cannot read the Parquet dataset: {exc}")
         folder, path = path, files[0]
-    name, suffix = strip_suffixes(path)
+    _, suffix = strip_suffixes(path)
     kind = _KINDS.get(suffix, "the expected format")
     where = f" (in the dataset {folder})" if folder is not None else ""
     if path.stat().st_size == 0:
