@@ -1,4 +1,6 @@
 """OHLCV candles expanded into the synthetic four-trade path."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -8,7 +10,7 @@ from hypothesis import strategies as st
 
 from data_loaders import DataError, validate
 from data_loaders.loaders import load_trades
-from data_loaders.readers.candles import (META_BAR, META_SYNTHETIC, OPEN_OFFSET_NS,
+from data_loaders.readers.candles import (CANDLE_COLUMNS, META_BAR, META_SYNTHETIC, OPEN_OFFSET_NS,
                                           candles_to_trades, infer_bar, read_candles)
 
 T0 = pd.Timestamp("2024-03-05", tz="UTC")
@@ -289,3 +291,48 @@ def test_unparseable_candle_time_in_a_frame():
     with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
         candles_to_trades(frame, "X")
     assert (err.value.column, err.value.row) == ("ts", 1)
+
+
+# --------------------------------------------------------------------------- bar files
+DATA = Path(__file__).resolve().parent / "data"
+DAILY = DATA / "candles" / "BTCUSD-1d-2023-generated.csv"
+TAPE = Path(__file__).resolve().parents[1] / "data_loaders" / "data" / "BTCUSDT-trades-2024-08-08-2354.csv.gz"
+
+
+def test_daily_bar_file():
+    raw = pd.read_csv(DAILY)
+    assert len(raw) == 365 and list(raw.columns) == list(CANDLE_COLUMNS)
+    t = load_trades(DAILY, format="candles", market="BTC-USD")
+    validate(t, "trades")
+    assert t.num_rows == 4 * 365 and t.schema.metadata[META_BAR] == b"1 days 00:00:00"
+    ts, price = t.column("ts").to_pandas(), t.column("price").to_numpy()
+    day = pd.Timestamp("2023-01-01", tz="UTC")
+    assert ts.iloc[0] == day + pd.Timedelta(1, "ns") and ts.iloc[3] == day + pd.Timedelta("18h")
+    np.testing.assert_array_equal(price[::4], raw["open"])
+    np.testing.assert_array_equal(price[3::4], raw["close"])
+    # a daily decision at midnight sees the bars closed by then; the next trade is the day's open
+    decision = pd.Timestamp("2023-07-01", tz="UTC")
+    seen = ts <= decision
+    assert price[seen.to_numpy()][-1] == raw.loc[raw["ts"] == "2023-06-30T00:00:00Z", "close"].item()
+    assert price[int(seen.sum())] == raw.loc[raw["ts"] == "2023-07-01T00:00:00Z", "open"].item()
+    right = load_trades(DAILY, format="candles", market="BTC-USD", label="right")
+    assert ((ts - right.column("ts").to_pandas()) == pd.Timedelta("1D")).all()
+
+
+def test_real_minute_bars_from_the_binance_tape():
+    """1-minute bars of the real bundled tape, made by pandas in both labels, replay the tape's OHLCV."""
+    tape = load_trades(TAPE, market="BTC-USD").to_pandas().set_index("ts")
+    agg = {"open": ("price", "first"), "high": ("price", "max"), "low": ("price", "min"),
+           "close": ("price", "last"), "volume": ("size", "sum")}
+    left = tape.resample("1min", label="left", closed="left").agg(**agg).reset_index()
+    right = tape.resample("1min", label="right", closed="left").agg(**agg).reset_index()
+    assert len(left) == 6 and left["ts"].iloc[0] == pd.Timestamp("2024-08-08 23:54", tz="UTC")
+    t = candles_to_trades(left, "BTC-USD", label="left")
+    assert t.equals(candles_to_trades(right, "BTC-USD", label="right"))
+    p = t.column("price").to_numpy().reshape(-1, 4)
+    np.testing.assert_array_equal(p.max(axis=1), left["high"])
+    np.testing.assert_array_equal(p.min(axis=1), left["low"])
+    np.testing.assert_allclose(t.column("size").to_numpy().sum(), tape["size"].sum())
+    # every synthetic trade lies inside the minute whose tape it summarizes
+    minute = t.column("ts").to_pandas().dt.floor("1min").to_numpy().reshape(-1, 4)
+    assert (minute == left["ts"].to_numpy()[:, None]).all()
