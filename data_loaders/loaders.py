@@ -18,7 +18,13 @@ directory                    ``'dataset'`` (partitioned Parquet; the time range 
 ===========================  ================================================================
 
 ``'candles'`` (OHLCV expanded into a synthetic trade path) is never detected: synthetic trades
-must be asked for.
+must be asked for, and so must ``label="right"`` when ``ts`` stamps the bar end (the default
+``"left"`` is the bar start; see :mod:`data_loaders.readers.candles`).
+
+A file that cannot be read at all (a truncated ``.gz``, a cut-off Feather file, random bytes
+named ``.parquet``, an empty file, binary data named ``.csv``) raises a
+:class:`~data_loaders.validate.DataError` naming the file (the member file, for a dataset) and
+what is wrong, with the line where the readable part ends when it can be found.
 
 What ``market`` means depends on whether the source names its markets:
 

@@ -9,8 +9,10 @@ column and row (and the line, for CSV).
 
 How values are read from text:
 
-* ``ts``: ISO 8601 strings with a zone (``2022-11-07T10:00:00Z``, ``...+03:00``), naive ISO
-  strings together with a ``tz`` argument, or integer epochs together with ``ts_unit``.
+* ``ts``: ISO 8601 strings with a zone (``2022-11-07T10:00:00Z``, ``...+03:00``, ``... UTC``),
+  naive ISO strings together with a ``tz`` argument, or integer epochs together with
+  ``ts_unit``. Anything else (``yesterday``, ``now``) is an error saying the value cannot be
+  parsed as a timestamp, with its row and line.
 * durations (latency columns, funding ``interval``): ``"250ms"``, ``"1h"`` (anything
   :func:`pandas.to_timedelta` reads) or integer nanoseconds.
 * ``up``: true/false or 1/0. Empty fields are nulls (allowed only in ``oracle_price``).
