@@ -209,7 +209,6 @@ def _read_candles(source, market, tz, opts, kwargs):
     return candles_to_trades(frame, market, bar=bar, source=str(source))
 
 
-@reads_file
 def _load(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwargs) -> pa.Table:
     fmt = _resolve(kind, source, fmt)
     if fmt not in KIND_FORMATS[kind] + ("frame",):

@@ -1,4 +1,5 @@
 """Corrupt, truncated, empty and binary files raise DataError naming the file, whatever reads them."""
+import errno
 import gzip
 import json
 from pathlib import Path
@@ -231,3 +232,16 @@ def test_missing_file_is_still_file_not_found(tmp_path):
         read_canonical_parquet(tmp_path / "nope.parquet", "oracle")
     with pytest.raises(FileNotFoundError):
         read_binance_trades(tmp_path / "BTCUSDT-trades-2024-08-08.csv")
+
+
+def test_system_errors_are_not_reported_as_bad_bytes(tmp_path, monkeypatch):
+    path = tmp_path / "o.parquet"
+    pq.write_table(oracle_table(), path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "read_table", full_disk)
+    with pytest.raises(OSError) as err:
+        read_canonical_parquet(path, "oracle")
+    assert not isinstance(err.value, DataError) and err.value.errno == errno.ENOSPC

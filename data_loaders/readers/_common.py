@@ -144,6 +144,8 @@ def reads_file(reader):
         except _BROKEN as exc:
             if not isinstance(source, (str, os.PathLike)):
                 raise  # in-memory sources: not a file problem
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # a system error (no space, too many open files), not bad bytes
             raise unreadable(source, exc) from exc
     return wrapper
 
@@ -158,6 +160,8 @@ def unreadable(source, exc: BaseException) -> DataError:
         if not files:
             return DataError(str(path), f"cannot read the Parquet dataset: {exc}")
         folder, path = path, files[0]
+    if not path.is_file():
+        return DataError(str(path), f"cannot read: {type(exc).__name__}: {exc}")
     _, suffix = strip_suffixes(path)
     kind = _KINDS.get(suffix, "the expected format")
     where = f" (in the dataset {folder})" if folder is not None else ""
