@@ -173,7 +173,7 @@ def unreadable(source, exc: BaseException) -> DataError:
             lines, reason = broken
             return DataError(str(path), f"line {lines + 1}: the gzip data is truncated or corrupt; "
                              f"the file breaks off after {lines} complete lines ({reason})", line=lines + 1)
-        if _decompressed_size(path) == 0:
+        if _gzip_is_empty(path):
             return DataError(str(path), f"empty file (gzip of 0 bytes); expected {kind} data")
     if isinstance(exc, json.JSONDecodeError):
         return DataError(str(path), f"line {exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
@@ -199,9 +199,9 @@ def _gzip_break(path) -> tuple[int, str] | None:
     return None
 
 
-def _decompressed_size(path) -> int:
+def _gzip_is_empty(path) -> bool:
     with gzip.open(path, "rb") as fh:
-        return len(fh.read(1))
+        return not fh.read(1)
 
 
 def _first_non_text_line(path) -> int | None:
