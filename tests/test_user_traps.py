@@ -377,3 +377,46 @@ def test_labels_never_raise_and_stay_short(a, b):
     assert s.name.startswith("Hold") and len(s.name) < 120
     assert s.name == Hold(signal=a, size=b).name
     repr(s)
+
+
+# ---------------------------------------------------------------------------- bars, next open
+DAILY = ROOT / "tests" / "data" / "candles" / "BTCUSD-1d-2023-generated.csv"
+
+
+class DailySmaCross(SmaCross):
+    params = dict(fast=5, slow=20, size=1.0, every="1D")
+
+
+def numpy_bar_cross(bars, fast, slow, size):
+    """backtesting.py's convention in ten lines: the signal of the closes up to bar k-1 trades
+    at the open of bar k."""
+    close, open_ = bars["close"].to_numpy(), bars["open"].to_numpy()
+    signal = np.sign(pd.Series(close).rolling(fast).mean() - pd.Series(close).rolling(slow).mean()).to_numpy()
+    fills, held = [], 0.0
+    for k in range(1, len(bars)):
+        want = size * signal[k - 1]
+        if np.isnan(want) or want == held:
+            continue
+        fills.append((bars["ts"].iloc[k], open_[k], abs(want - held), np.sign(want - held)))
+        held = want
+    return pd.DataFrame(fills, columns=["bar", "price", "size", "side"])
+
+
+@pytest.mark.parametrize("strategy", [DailySmaCross, type("DailySmaCrossHook", (SmaCrossHook,),
+                                                          {"params": dict(fast=5, slow=20, size=1.0, every="1D")})],
+                         ids=["fast-path", "hook"])
+def test_frictionless_sma_cross_on_daily_bars_trades_at_the_next_bars_open(strategy):
+    bars = pd.read_csv(DAILY, parse_dates=["ts"])
+    data = dl.Dataset(trades=dl.load_trades(DAILY, format="candles", market=BTC))
+    res = bt.run(strategy(), data, bt.SimConfig.frictionless(initial_cash=100_000.0))
+    want = numpy_bar_cross(bars, 5, 20, 1.0)
+    got = res.fills
+    assert len(got) == len(want) > 5
+    # each fill is the open of the bar its decision started, one nanosecond after the bar start
+    np.testing.assert_array_equal(got["ts"].to_numpy(), (want["bar"] + pd.Timedelta(1, "ns")).to_numpy())
+    np.testing.assert_array_equal(got["price"].to_numpy(), want["price"].to_numpy())
+    np.testing.assert_allclose(got["size"].to_numpy(), want["size"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(got["side"].to_numpy(), want["side"].to_numpy())
+    cash = -(want["side"] * want["size"] * want["price"]).sum()
+    last = (want["side"] * want["size"]).sum() * bars["close"].iloc[-1]
+    assert res.final_equity() == pytest.approx(100_000.0 + cash + last, rel=1e-12)
