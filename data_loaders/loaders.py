@@ -202,7 +202,7 @@ def _read_candles(source, market, tz, opts, kwargs):
                              "does not apply")
         return dydx.read_dydx_candle_trades(source, market, **opts)
     if not market:
-        raise ValueError("candles do not name their market: pass market=")
+        raise ValueError("candles do not name their market: pass market= (on the command line, --market)")
     if isinstance(source, (pd.DataFrame, pa.Table)):
         return candles_to_trades(source, market, bar=bar, label=label, tz=tz, source=_name(source))
     frame = read_candles(source, label=label or "left", tz=tz, **kwargs)
