@@ -158,6 +158,7 @@ def layout_for(dataset, config) -> Layout:
         raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
     specs = [config.market(m) for m in markets]
     venues = sorted({s.venue for s in specs} | set(_names(dataset.latency, "venue")))
+    config.check_venues(venues)
     if config.margin_mode == "cross":
         accounts = list(venues)
     else:

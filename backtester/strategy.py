@@ -20,6 +20,7 @@ TypeError: Flip has no parameter 'levrage'; did you mean 'leverage'?
 from __future__ import annotations
 
 import hashlib
+import inspect
 import numbers
 
 import numpy as np
@@ -87,18 +88,17 @@ def label(value) -> str:
     if isinstance(value, (np.ndarray, pd.Series, pd.DataFrame, pd.Index)):
         shape = "x".join(str(n) for n in np.shape(value))
         return f"{type(value).__name__}[{shape}]#{_digest(value)}"
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (numbers.Number, str)) for v in value):
-        text = repr(value)
-        if len(text) <= _LABEL_WIDTH:
-            return text
-        return f"{type(value).__name__}[{len(value)}]#{_digest(np.asarray(value))}"
-    if callable(value):
+    if callable(value) and not isinstance(value, type):
         return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001
-        text = type(value).__name__
-    return text if len(text) <= _LABEL_WIDTH else type(value).__name__
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break a label
+        return type(value).__name__
+    if len(text) <= _LABEL_WIDTH:
+        return text
+    size = f"[{len(value)}]" if isinstance(value, (list, tuple, dict, set)) else ""
+    h = hashlib.blake2b(text.encode(), digest_size=3).hexdigest()  # long containers: told apart by content
+    return f"{type(value).__name__}{size}#{h}"
 
 TARGET_KINDS = {"position": 0, "leverage": 1, "notional": 2}
 
@@ -154,6 +154,11 @@ class Strategy:
                 if key in klass.__dict__ and klass is not object:
                     raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
                                     f"{klass.__name__}.{key}; rename the parameter")
+        if "__init__" not in cls.__dict__:  # shift-tab in a notebook shows the parameters
+            every = inspect.Parameter("every", inspect.Parameter.KEYWORD_ONLY, default=merged.get("every", cls.every))
+            cls.__signature__ = inspect.Signature(
+                [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in merged.items()
+                 if k != "every"] + [every])
 
     def __init__(self, **overrides):
         defaults = self._defaults()

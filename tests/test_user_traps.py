@@ -420,3 +420,78 @@ def test_frictionless_sma_cross_on_daily_bars_trades_at_the_next_bars_open(strat
     cash = -(want["side"] * want["size"] * want["price"]).sum()
     last = (want["side"] * want["size"]).sum() * bars["close"].iloc[-1]
     assert res.final_equity() == pytest.approx(100_000.0 + cash + last, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------- found by a new user
+@pytest.mark.parametrize("kw, match", [
+    (dict(taker_fee=float("nan")), "taker_fee must be a finite number"),
+    (dict(taker_fee=-0.01), "only a maker fee can be a rebate"),
+    (dict(taker_fee=5.0), "basis points or percent"),
+    (dict(maker_fee=-0.01), "rebate larger than 10 bp"),
+    (dict(half_spread=0.2), "implausible"),
+])
+def test_implausible_market_fees_are_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        bt.Market(BTC, **kw)
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(initial_cash=0), ValueError, r"initial_cash: expected a finite number > 0, got 0"),
+    (dict(initial_cash=-5.0), ValueError, "> 0"),
+    (dict(initial_cash=float("nan")), ValueError, "nan"),
+    (dict(initial_cash="10k"), TypeError, "expected a number, got '10k'"),
+    (dict(initial_cash={"dydx": 0.0}), ValueError, "no venue has any cash"),
+    (dict(insurance_fund=float("nan")), ValueError, "insurance_fund"),
+    (dict(latency_scale="2"), TypeError, "latency_scale: expected a number"),
+    (dict(slippage_multiplier=-1.0), ValueError, "slippage_multiplier"),
+    (dict(liq_spread=-1.0), ValueError, "liq_spread"),
+    (dict(funding="no"), TypeError, "funding"),
+])
+def test_bad_config_numbers_fail_when_the_config_is_built(kw, err, match):
+    with pytest.raises(err, match=match):
+        bt.SimConfig(**kw)
+
+
+def test_a_misspelt_venue_in_per_venue_cash_is_an_error(tape):
+    with pytest.raises(TypeError, match="initial_cash has no venue 'dydxx'; did you mean 'dydx'"):
+        bt.run(Hold(), tape, bt.SimConfig(initial_cash={"dydxx": 10_000.0}))
+    assert bt.run(Hold(), tape, bt.SimConfig(initial_cash={"dydx": 10_000.0})).stats()["n_fills"] == 1
+
+
+def test_repr_shows_markets_as_the_run_uses_them():
+    cfg = bt.SimConfig(market_overrides=dict(taker_fee=0.0), markets={BTC: bt.Market(BTC, taker_fee=0.0003)})
+    assert "taker 0bp" in repr(cfg)
+    assert bt.Market(BTC, imf=0.5).tier == "large-cap preset, imf given"
+
+
+@pytest.mark.parametrize("every", [5, 5.0])
+def test_a_cadence_without_a_unit_is_an_error(every):
+    with pytest.raises(ValueError, match="has no unit"):
+        Hold(every=every)
+
+
+def test_bare_w_is_the_monday_week():
+    times = decision_times("W", _ns("2024-01-01 00:00:01"), _ns("2024-02-01"))
+    assert set(times.day_name()) == {"Monday"}
+    assert set(decision_times("W-SUN", _ns("2024-01-01"), _ns("2024-02-01")).day_name()) == {"Sunday"}
+
+
+def test_a_strategy_that_can_never_decide_warns(tape):
+    with pytest.warns(bt.NoDecisionsWarning, match="never decides"):
+        res = bt.run(Hold(every="MS"), tape, bt.SimConfig())
+    assert res.stats()["n_fills"] == 0
+
+
+def test_long_list_and_dict_params_get_distinct_labels():
+    a = Hold(signal=[pd.Timestamp("2024-01-01", tz="UTC")] * 3)
+    b = Hold(signal=[pd.Timestamp("2024-01-02", tz="UTC")] * 3)
+    assert a.name != b.name and "list[3]#" in a.name
+    assert Hold(signal={f"k{i}": i for i in range(9)}).name != Hold(signal={f"k{i}": -i for i in range(9)}).name
+
+
+def test_a_strategy_signature_lists_its_parameters():
+    import inspect
+
+    assert list(inspect.signature(SmaCross).parameters) == ["fast", "slow", "size", "every"]
+    assert "taker_fee" in inspect.signature(bt.Market).parameters
+    assert "initial_cash" in inspect.signature(bt.SimConfig).parameters
