@@ -150,6 +150,11 @@ def _cmd_run(args) -> int:
     ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
     if args.market is None:
         args.market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
+    for flag, market in (("--market", args.market), ("--hedge-market", args.hedge_market)):
+        if market is not None and market not in ds.markets_traded:
+            print(f"error: {flag} {market}: the data has no trades of it; markets: "
+                  f"{', '.join(ds.markets_traded)}", file=sys.stderr)
+            return 2
     if args.hedge_market is None:
         others = [m for m in ds.markets_traded if m != args.market]
         args.hedge_market = others[0] if others else None

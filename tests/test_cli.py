@@ -268,3 +268,9 @@ def test_validate_candles_with_label_and_bar(capsys, tmp_path):
     assert code == 0 and "valid trades table: 1,460 rows" in out  # four path points a bar
     code, _, err = run(capsys, "data", "validate", str(daily), "--kind", "trades", "--label", "right")
     assert code == 2 and "--format candles" in err
+
+
+def test_run_with_a_market_the_data_lacks_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "run", "--market", "SOL-USD", "--strategy", "trend", "--scenario", "normal",
+                       "--no-report", "--quiet")
+    assert code == 2 and "--market SOL-USD: the data has no trades of it; markets: BTC-USD, ETH-USD" in err
