@@ -10,6 +10,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from .cadence import decision_times
 from .config import SimConfig
