@@ -1,21 +1,33 @@
 """Run the numba kernel on the reference engine's inputs and return the same frames.
 
-The reference (``tests/reference``) takes scheduled order intents; here they become decisions
-of the hybrid driver at each distinct send time, so both engines see exactly the same orders.
+The reference (``tests/reference``) takes scheduled intents; here they are sent by the paths
+users run:
+
+* hook mode (:func:`run_kernel`): ``bt.run`` with a strategy that decides exactly at the
+  intents' distinct send times (``every`` = those times) and, in ``on_decision``, sends that
+  time's intents in list order through the public :class:`~backtester.context.Context`
+  (``ctx.submit``, ``ctx.cancel``);
+* the fast path (:func:`run_fast_path`): when every intent is a target, a plan-only strategy
+  whose ``init`` calls ``set_targets`` on those times, run in one kernel call.
+
+Both return a :class:`KernelRun`: the kernel's records in the reference's column layout.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 import backtester as bt
+from backtester.driver import is_fast_path
 from backtester.engine import Engine
 from backtester.kernel import enums as E
-from backtester.prepare import Layout, layout_for, prepare
+from backtester.prepare import Layout, layout_for
+from backtester.result import RejectedOrdersWarning
 from tests.reference.engine import CancelIntent
 from tests.reference.records import ACCOUNT_CP
 
-_OTYPE = {"market": E.OT_MARKET, "limit": E.OT_LIMIT, "stop_market": E.OT_STOP_MARKET}
 # the reference calls every live order "open" (in flight, resting, armed stop)
 _REF_STATUS = {"inflight": "open", "armed": "open"}
 # trader cash movements the reference mirrors on the counterparty book (CHOICES.md 24); the
@@ -192,27 +204,62 @@ def layout_with_specs(dataset, cfg: bt.SimConfig, markets) -> Layout:
     return Layout(names, venues, accounts, specs, lay.start_ns, lay.end_ns)
 
 
-def run_kernel(dataset, markets, config, intents, reorgs=()) -> KernelRun:
-    """The kernel's answer to the reference's ``run_reference`` inputs."""
-    cfg = sim_config(markets, config)
-    lay = layout_with_specs(dataset, cfg, markets)
-    order = sorted(range(len(intents)), key=lambda i: (intents[i].sent_ts, i))
-    times = sorted({intents[i].sent_ts for i in order})
-    inp, _ = prepare(dataset, cfg, lay, decision_ts=np.array(times, np.int64), target_mode=-1,
-                     reorgs=[(r.ts, r.venue) for r in reorgs])
-    eng = Engine(inp, lay, cfg)
-    by_time: dict[int, list] = {}
-    for i in order:
-        by_time.setdefault(intents[i].sent_ts, []).append(intents[i])
-    while eng.step() == E.EXIT_DECISION:
-        t = int(inp.dc_ts[eng.decision_index])
-        for it in by_time.get(t, []):
+def _send_times(intents) -> list[int]:
+    """The distinct send times of ``intents``, sorted (the replaying strategy's decisions)."""
+    return sorted({int(it.sent_ts) for it in intents})
+
+
+class ReplayIntents(bt.Strategy):
+    """Sends the reference's intents through the public ``Context`` at their send times.
+
+    ``every`` must be the intents' distinct send times (:func:`_send_times`); at each decision
+    the intents sent then go out in list order, as the reference processes them (step 8 of
+    their ``sent_ts``, ties in list order).
+
+    Parameters
+    ----------
+    intents : list
+        ``OrderIntent`` and ``CancelIntent`` of ``tests/reference``.
+    """
+
+    params = dict(intents=())
+
+    def init(self, data):
+        self._by_time: dict[int, list] = {}
+        for it in self.intents:
+            self._by_time.setdefault(int(it.sent_ts), []).append(it)
+
+    def on_decision(self, ctx):
+        for it in self._by_time.get(ctx.ts, []):
             if isinstance(it, CancelIntent):
-                if it.order_id < int(eng.state.counters[E.C_ORDERS]):
-                    eng.cancel(t, it.order_id)
+                try:
+                    ctx.cancel(it.order_id)
+                except KeyError:
+                    pass  # an id not assigned yet: the reference ignores the cancel (CHOICES 16)
                 continue
-            m = lay.markets.index(it.market)
-            eng.submit(t, m, int(it.side), float(it.size), _OTYPE[it.type], it.limit_price, it.trigger_price,
-                       it.reduce_only, it.post_only, it.ioc)
-        eng.next_decision()
-    return KernelRun(eng)
+            size = float(it.side) * float(it.size)
+            if it.type == "limit":
+                ctx.submit(it.market, size, limit=float(it.limit_price), reduce_only=it.reduce_only,
+                           post_only=it.post_only, ioc=it.ioc)
+            elif it.type == "stop_market":
+                ctx.submit(it.market, size, stop=float(it.trigger_price), reduce_only=it.reduce_only,
+                           post_only=it.post_only, ioc=it.ioc)
+            elif it.type == "market":
+                ctx.submit(it.market, size, reduce_only=it.reduce_only, post_only=it.post_only, ioc=it.ioc)
+            else:
+                raise ValueError(f"unknown order type {it.type!r}")
+
+
+def run_kernel(dataset, markets, config, intents, reorgs=()) -> KernelRun:
+    """The kernel's answer to the reference's ``run_reference`` inputs, in hook mode.
+
+    ``bt.run`` drives a :class:`ReplayIntents` strategy: the production hybrid driver, the
+    kernel's decision hook and ``Context``, exactly as a user's ``on_decision`` runs.
+    """
+    cfg = sim_config(markets, config)
+    strategy = ReplayIntents(intents=list(intents), every=np.array(_send_times(intents), np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RejectedOrdersWarning)  # rejections are compared, not news
+        result = bt.run(strategy, dataset, cfg, reorgs=[(r.ts, r.venue) for r in reorgs])
+    assert not is_fast_path(result.engine)
+    return KernelRun(result.engine)
