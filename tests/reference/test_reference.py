@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 
 from .engine import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, LIQUIDATED, NO_PRICE, NONE, REDUCE_ONLY,
                      REORG, VENUE_DOWN, CancelIntent, MarketSpec, OrderIntent, RefConfig, Reorg,
-                     run_reference)
-from .gen import HOUR, SEC, T0, make_dataset, reference_inputs
+                     TargetIntent, TransferIntent, run_reference)
+from .gen import HOUR, MIN, SEC, T0, make_dataset, reference_inputs
 
 BTC, ETH = "BTC-USD", "ETH-USD"
 
@@ -27,8 +27,8 @@ def trades(*rows):
                  side=r[4] if len(r) > 4 else 1) for r in rows]
 
 
-def spec(name=BTC, imf=0.05, mmf=0.03, taker=0.0, maker=0.0, hs=0.0, impact=0.0, liq_fee=0.015):
-    return MarketSpec(name, "dydx", imf, mmf, taker, maker, hs, impact, liq_fee)
+def spec(name=BTC, imf=0.05, mmf=0.03, taker=0.0, maker=0.0, hs=0.0, impact=0.0, liq_fee=0.015, venue="dydx"):
+    return MarketSpec(name, venue, imf, mmf, taker, maker, hs, impact, liq_fee)
 
 
 def cfg(cash=10_000.0, fund=0.0, **kw):
@@ -525,3 +525,254 @@ def test_zero_latency_send_after_step_4_is_processed_at_once():
     assert ledger_sum(res, "dydx", "gas") == pytest.approx(-1.0)
     assert res.final["cash"]["dydx"] == pytest.approx(99.5)
     conserved(res)
+
+
+# ============================================================================ boundaries (issue 10)
+# Each test pins both sides of one edge with exactly representable numbers (powers of two), so
+# a `<` turned into `<=` (or the reverse) changes an exact answer.
+EDGE_P = 56.0 - 2.0 ** -10        # 55.9990234375, one dyadic step under the 56 of NC == MMR
+
+
+def test_liquidation_edge_nc_equal_to_mmr_is_safe_just_below_is_liquidated():
+    # Cash 92, IMF 1/8, MMF 1/16, no fees. Buy 8 sent at 0.5s (oracle 64): IMR' = 8*64/8 = 64
+    # <= 92, admitted; fills at the 1s trade @64.
+    # Oracle 56 at 2s: NC = 92 + 8*(56-64) = 28, MMR = 8*56/16 = 28: NC == MMR, not liquidated
+    #                  (the rule is NC < MMR).
+    # Oracle 56 - 2^-10 = 55.9990234375 at 3s: NC = 92 + 8*(55.9990234375-64) = 27.9921875
+    #                  < MMR = 8*55.9990234375/16 = 27.99951171875: liquidated at 3s.
+    ds = make_dataset(trades((1, BTC, 64, 20), (10, BTC, 64, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0), dict(ts=s(2), market=BTC, price=56.0),
+                              dict(ts=s(3), market=BTC, price=EDGE_P)])
+    res = run_reference(ds, [spec(imf=0.125, mmf=0.0625)], cfg(cash=92.0), [OrderIntent(s(0.5), BTC, 1, 8.0)])
+    (liq,) = res.liquidations.itertuples()
+    assert (liq.ts, liq.size, liq.oracle_price) == (s(3), 8.0, EDGE_P)
+    nc, mmr = 27.9921875, 27.99951171875
+    assert 92.0 + 8.0 * (EDGE_P - 64.0) == nc and 8.0 * EDGE_P * 0.0625 == mmr
+    abr = 1.0 - nc / mmr
+    assert liq.price == pytest.approx(EDGE_P * (1.0 - 1.5 * 0.0625 * abr), rel=0, abs=1e-12)
+    assert res.fills.ts.iloc[-1] == s(3) and res.fills.liquidity.iloc[-1] == "liquidation"
+    conserved(res)
+
+
+@pytest.mark.parametrize("reorg_s, reverted", [(1 - 1e-9, False), (1, True), (61 - 1e-9, True), (61, False)])
+def test_reorg_window_edges(reorg_s, reverted):
+    # Finality 60s, no latency: buy 1 sent 0.5s fills @100 at the 1s trade, final_ts = 61s.
+    # A reorg at R reverts it iff fill_ts <= R < final_ts:
+    #   1s - 1ns : before the fill (nothing to revert)            -> kept
+    #   1s       : after the 1s trade (step 5: trades, then reorgs) -> reverted
+    #   61s - 1ns: still pending                                   -> reverted
+    #   61s      : final at 61s                                    -> kept
+    ds = make_dataset(trades((0, BTC, 100, 1), (1, BTC, 100, 10), (120, BTC, 101, 1)),
+                      latency=trace((0, 0, 0, 60, True, 0)))
+    res = run_reference(ds, [spec()], cfg(), [OrderIntent(s(0.5), BTC, 1, 1.0)], reorgs=[Reorg(s(reorg_s), "dydx")])
+    assert list(res.fills.final_ts) == [s(61)]
+    assert list(res.fills.reverted) == [reverted]
+    o = res.orders.iloc[0]
+    if reverted:
+        assert (o.status, o.reason, o.filled_size) == ("cancelled", REORG, 0.0)
+        assert res.final["positions"][("dydx", BTC)]["size"] == 0.0
+        assert res.final["trader_equity"] == 10_000.0
+    else:
+        assert (o.status, o.reason, o.filled_size) == ("filled", NONE, 1.0)
+        assert res.final["positions"][("dydx", BTC)]["size"] == 1.0
+    conserved(res)
+
+
+def test_reorg_of_acknowledged_fill_leaves_the_acknowledged_position():
+    # Ack latency 2s, finality 60s, no order latency, all trades @64.
+    #   #0 buy 1 (0.5s) fills at 1s, acknowledged at 3s;  #1 buy 1 (8s) fills at 9s, ack at 11s.
+    # A reorg at 10s reverts both (9 <= 10 < 69 and 1 <= 10 < 61), latest first.
+    # Decisions (NaN targets only observe; (acknowledged A, expected X)):
+    #   2s  : A = 0 (fill 0 not acknowledged), X = 1 (order 0 filled, 1 not acknowledged yet)
+    #   5s  : A = 1, X = 1
+    #   9.5s: A = 1 (fill 1 not acknowledged), X = 2
+    #   10s : A = 0: the reverted fill 0 was acknowledged (3s <= 10s) and leaves A at R = 10s;
+    #         X = 0 (both orders cancelled REORG, nothing filled)
+    #   12s : A = 0: fill 1 (ack 11s) was reverted before its ack and never enters A; X = 0
+    # A position target of 1 at 12s then sends buy 1 again (|delta| * p = 64 > 3.2 = the band):
+    # order #2, filled at the 20s trade.
+    ds = make_dataset(trades((0, BTC, 64, 1), (1, BTC, 64, 10), (9, BTC, 64, 10), (20, BTC, 64, 10)),
+                      latency=trace((0, 0, 2, 60, True, 0)))
+    probe = [TargetIntent(s(t), BTC, "position", math.nan) for t in (2, 5, 9.5, 10, 12)]
+    res = run_reference(ds, [spec()], cfg(),
+                        [OrderIntent(s(0.5), BTC, 1, 1.0), OrderIntent(s(8), BTC, 1, 1.0)] + probe
+                        + [TargetIntent(s(12), BTC, "position", 1.0)],
+                        reorgs=[Reorg(s(10), "dydx")])
+    tg = res.targets
+    assert list(tg.ts) == [s(2), s(5), s(9.5), s(10), s(12), s(12)]
+    assert list(tg.acknowledged) == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    assert list(tg.expected) == [1.0, 1.0, 2.0, 0.0, 0.0, 0.0]
+    assert list(tg.order_id) == [-1, -1, -1, -1, -1, 2]
+    assert list(res.fills.reverted) == [True, True, False]
+    assert list(res.orders.status) == ["cancelled", "cancelled", "filled"]
+    assert list(res.orders.reason) == [REORG, REORG, NONE]
+    assert res.fills.ts.iloc[2] == s(20)
+    assert res.final["positions"][("dydx", BTC)]["size"] == 1.0
+    conserved(res)
+
+
+@pytest.mark.parametrize("first_ns, V, price", [(0, 1.0, 72.0), (1, 4.0, 68.0)])
+def test_impact_window_edge(first_ns, V, price):
+    # Window 1h = (t - 1h, t]. Trades: x3 @64 at T0 + first_ns, x1 @64 at T0 + 1h. A buy of 1
+    # sent at T0 + 1min fills at the 1h trade; impact 1/8, no spread, multiplier 1:
+    #   first trade at exactly t - 1h : outside the window, V = 1, s = 1/8 * sqrt(1/1) = 1/8,
+    #                                   price 64 * 1.125 = 72
+    #   one ns later                  : inside, V = 4, s = 1/8 * sqrt(1/4) = 1/16, price 68
+    ds = make_dataset([dict(ts=T0 + first_ns, market=BTC, price=64.0, size=3.0, side=1),
+                       dict(ts=T0 + HOUR, market=BTC, price=64.0, size=1.0, side=1)])
+    res = run_reference(ds, [spec(impact=0.125)], cfg(), [OrderIntent(T0 + MIN, BTC, 1, 1.0)])
+    (f,) = res.fills.itertuples()
+    assert (f.ts, f.price, f.slippage_cost) == (T0 + HOUR, price, price - 64.0)
+    assert 64.0 * (1 + 0.125 * math.sqrt(1.0 / V)) == price
+
+
+# ============================================================================ transfers
+HL = "hl"
+
+
+def test_transfer_withdrawable_excludes_gains_not_final():
+    # BTC on dydx (cash 1024; finality 60s, no latency, no gas), ETH on hl (cash 0, no trace).
+    # #0 buy 1 (0.5s) fills @64 at 1s (realized 0, final 61s); #1 sell 1 (4s) fills @96 at 5s:
+    # realized +32, final 65s. Flat, Q = 1056, NC - IMR = 1056, pending gains G = 32 until 65s.
+    #   10s       transfer 1024.5 dydx -> hl: W = max(min(1056, 1056 - 32), 0) = 1024 -> rejected
+    #   10s       transfer 1024: amount == W -> accepted; leaves dydx at 10s, arrives at hl
+    #             30 min later (the default bridge delay)
+    #   65s - 1ns transfer 1: Q = 32, G = 32 (final_ts 65s > t) -> W = 0 -> rejected
+    #   65s       transfer 32: the gain is final (final_ts > t is false) -> W = 32 -> accepted
+    ds = make_dataset(trades((0, BTC, 64, 1), (0, ETH, 32, 1), (1, BTC, 64, 10), (5, BTC, 96, 10),
+                             (100, BTC, 96, 1)),
+                      latency=trace((0, 0, 0, 60, True, 0)))
+    config = RefConfig(initial_cash={"dydx": 1024.0, HL: 0.0}, insurance_fund={"dydx": 0.0, HL: 0.0})
+    res = run_reference(ds, [spec(BTC), spec(ETH, venue=HL)], config,
+                        [OrderIntent(s(0.5), BTC, 1, 1.0), OrderIntent(s(4), BTC, -1, 1.0),
+                         TransferIntent(s(10), 1024.5, "dydx", HL), TransferIntent(s(10), 1024.0, "dydx", HL),
+                         TransferIntent(s(65) - 1, 1.0, "dydx", HL), TransferIntent(s(65), 32.0, "dydx", HL)])
+    tr = res.transfers
+    assert list(tr.transfer_id) == [0, 1, 2, 3]
+    assert list(tr.status) == ["rejected", "arrived", "rejected", "arrived"]
+    assert list(tr.withdrawable) == [1024.0, 1024.0, 0.0, 32.0]
+    assert list(tr.amount) == [1024.5, 1024.0, 1.0, 32.0]
+    assert list(tr.src) == ["dydx"] * 4 and list(tr.dst) == [HL] * 4
+    assert list(tr.sent_ts) == [s(10), s(10), s(65) - 1, s(65)]
+    assert list(tr.arrive_ts) == [s(10), s(10) + 30 * MIN, s(65) - 1, s(65) + 30 * MIN]
+    moves = res.ledger[res.ledger.kind == "transfer"]
+    assert list(zip(moves.ts, moves.account, moves.amount, moves.ref)) == [
+        (s(10), "dydx", -1024.0, 1), (s(65), "dydx", -32.0, 3),
+        (s(10) + 30 * MIN, HL, 1024.0, 1), (s(65) + 30 * MIN, HL, 32.0, 3)]
+    assert res.final["cash"] == {"dydx": 0.0, HL: 1056.0}
+    assert res.final["trader_equity"] == 1056.0
+    # money conservation after every timestamp, also while 1024 was on the bridge
+    conserved(res)
+
+
+def test_transfer_between_isolated_accounts_is_instant_and_bounded_by_free_collateral():
+    # Isolated: 2048 split into dydx/BTC-USD and dydx/ETH-USD with 1024 each; gas 0.5 per
+    # transaction; IMF 1/8. BTC buys 8 (0.5s, gas -> Q = 1023.5) @64 at 1s. Oracle 32 at 2s:
+    # NC = 1023.5 + 8*(32-64) = 767.5, IMR = 8*32/8 = 32, so W = min(767.5 - 32, 1023.5 - 0)
+    # = 735.5 (free collateral binds; MMR = 16, safe).
+    #   5s transfer 735.5 + 2^-10 BTC -> ETH: > W -> rejected, no gas
+    #   5s transfer 735.5: accepted; gas 0.5 on top; arrives at once (same venue)
+    # BTC account: Q = 1023.5 - 0.5 - 735.5 = 287.5, NC = 31.5 >= MMR = 16; ETH account: 1759.5.
+    ds = make_dataset(trades((0, BTC, 64, 1), (0, ETH, 32, 1), (1, BTC, 64, 10), (10, BTC, 32, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0), dict(ts=s(2), market=BTC, price=32.0),
+                              dict(ts=s(0), market=ETH, price=32.0)],
+                      latency=trace((0, 0, 0, 0, True, 0.5)))
+    a_btc, a_eth = "dydx/BTC-USD", "dydx/ETH-USD"
+    res = run_reference(ds, [spec(BTC, imf=0.125, mmf=0.0625), spec(ETH)], cfg(cash=2048.0, margin_mode="isolated"),
+                        [OrderIntent(s(0.5), BTC, 1, 8.0),
+                         TransferIntent(s(5), 735.5 + 2.0 ** -10, a_btc, a_eth), TransferIntent(s(5), 735.5, a_btc, a_eth)])
+    tr = res.transfers
+    assert list(tr.status) == ["rejected", "arrived"]
+    assert list(tr.withdrawable) == [735.5, 735.5]
+    assert list(tr.arrive_ts) == [s(5), s(5)]
+    assert res.final["cash"] == {a_btc: 287.5, a_eth: 1759.5}
+    gas = res.ledger[(res.ledger.kind == "gas") & (res.ledger.account == a_btc)]
+    assert list(zip(gas.ts, gas.amount, gas.ref)) == [(s(0.5), -0.5, 0), (s(5), -0.5, 1)]
+    assert res.liquidations.empty
+    conserved(res)
+
+
+# ============================================================================ targets
+@pytest.mark.parametrize("band, min_notional", [(0.0625, 1.0), (0.0, 64.0)])
+def test_target_band_edge(band, min_notional):
+    # Oracle 64. Buy 15 (0.5s) fills @64 at 1s; no latency, so A = X = 15 from 1s.
+    #   5s target 16        : delta 1, |delta| * p = 64 == max(min_notional, band * 16 * 64) = 64
+    #                         -> no order (the band is inclusive)
+    #   6s target 16 + 2^-6 : delta 1.015625, |delta| * p = 65 > max(min_notional,
+    #                         band * 16.015625 * 64) = 64.0625 (band) or 64 (minimum) -> buy 1.015625
+    ds = make_dataset(trades((0, BTC, 64, 1), (1, BTC, 64, 20), (10, BTC, 64, 20)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0)])
+    res = run_reference(ds, [spec()], cfg(rebalance_band=band, min_trade_notional=min_notional),
+                        [OrderIntent(s(0.5), BTC, 1, 15.0), TargetIntent(s(5), BTC, "position", 16.0),
+                         TargetIntent(s(6), BTC, "position", 16.015625)])
+    tg = res.targets
+    assert list(tg.expected) == [15.0, 15.0] and list(tg.price) == [64.0, 64.0]
+    assert list(tg.delta) == [1.0, 1.015625]
+    assert list(tg.order_id) == [-1, 1]
+    o = res.orders.iloc[1]
+    assert (o.type, o.side, o["size"], o.sent_ts, o.reduce_only) == ("market", 1, 1.015625, s(6), False)
+    assert res.final["positions"][("dydx", BTC)]["size"] == 16.015625
+
+
+def test_target_leverage_and_notional_conversion():
+    # Feed latency 2s, cash 1024, no latency. Oracle 64 at 0s, 128 at 9s, 128 at 13s.
+    # Buy 4 (0.5s) fills @64 at 1s.
+    #   10s leverage 1 : p = observed oracle (ts <= 8s) = 64; NC at the marks in force (128)
+    #                    = 1024 + 4*(128-64) = 1280; T = 1 * 1280 / 64 = 20; X = 4 -> buy 16,
+    #                    filled @128 at 11s.
+    #   12s notional -640: p = oracle with ts <= 10s = 128; T = -640/128 = -5; X = 20 -> sell 25,
+    #                    filled @128 at 13s.
+    ds = make_dataset(trades((0, BTC, 64, 1), (1, BTC, 64, 10), (9, BTC, 128, 1), (11, BTC, 128, 20),
+                             (13, BTC, 128, 30)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0), dict(ts=s(9), market=BTC, price=128.0)])
+    res = run_reference(ds, [spec()], cfg(cash=1024.0, feed_latency_ns=2 * SEC),
+                        [OrderIntent(s(0.5), BTC, 1, 4.0), TargetIntent(s(10), BTC, "leverage", 1.0),
+                         TargetIntent(s(12), BTC, "notional", -640.0)])
+    tg = res.targets
+    assert list(tg.price) == [64.0, 128.0]
+    assert list(tg.target) == [20.0, -5.0]
+    assert list(tg.expected) == [4.0, 20.0]
+    assert list(tg.delta) == [16.0, -25.0]
+    assert list(tg.order_id) == [1, 2]
+    assert list(res.orders.side) == [1, 1, -1] and list(res.orders["size"]) == [4.0, 16.0, 25.0]
+    assert list(res.fills.ts) == [s(1), s(11), s(13)]
+    assert res.final["positions"][("dydx", BTC)]["size"] == -5.0
+    conserved(res)
+
+
+def test_target_counts_orders_in_flight_and_sent_in_this_decision():
+    # Order latency 2s, ack 3s, all trades @64, band 0.05, minimum notional 1.
+    #   5s   target 4 : X = 0 -> order #0 buy 4, arrives 7s, filled by the 7s trade, ack 10s
+    #   5s   target 4 : same decision, X = 4 (order #0 sent in this decision) -> no order
+    #   5.5s stop buy 1 @1000 (order #1): a stop counts nothing until it triggers
+    #   6s   target 4 : X = 4 (#0 in flight) -> no order
+    #   8s   target 4 : X = 4 (#0 filled at 7s, not acknowledged until 10s) -> no order
+    #   8s   target 6 : X = 4 -> order #2 buy 2, arrives 10s, filled at 20s
+    #   11s  target 6 : A = 4 (#0 acknowledged at 10s) + 2 (#2 resting) = 6 -> no order
+    ds = make_dataset(trades((0, BTC, 64, 1), (7, BTC, 64, 10), (20, BTC, 64, 10)),
+                      latency=trace((0, 2, 3, 0, True, 0)))
+    res = run_reference(ds, [spec()], cfg(),
+                        [TargetIntent(s(5), BTC, "position", 4.0), TargetIntent(s(5), BTC, "position", 4.0),
+                         OrderIntent(s(5.5), BTC, 1, 1.0, "stop_market", trigger_price=1000.0),
+                         TargetIntent(s(6), BTC, "position", 4.0), TargetIntent(s(8), BTC, "position", 4.0),
+                         TargetIntent(s(8), BTC, "position", 6.0), TargetIntent(s(11), BTC, "position", 6.0)])
+    tg = res.targets
+    assert list(tg.acknowledged) == [0.0, 0.0, 0.0, 0.0, 0.0, 4.0]
+    assert list(tg.expected) == [0.0, 4.0, 4.0, 4.0, 4.0, 6.0]
+    assert list(tg.order_id) == [0, -1, -1, -1, 2, -1]
+    assert list(res.orders["size"]) == [4.0, 1.0, 2.0]
+    assert list(res.orders.status) == ["filled", "open", "filled"]
+    assert list(res.fills.ts) == [s(7), s(20)]
+    assert res.final["positions"][("dydx", BTC)]["size"] == 6.0
+
+
+def test_target_nan_or_without_price_sends_nothing():
+    # 0.5s: target 1 before any trade: no observed price -> no order (price NaN).
+    # 1.5s: NaN target after the 1s print @64: "no order at this decision" (price 64, target NaN).
+    ds = make_dataset(trades((1, BTC, 64, 1), (2, BTC, 64, 1)))
+    res = run_reference(ds, [spec()], cfg(),
+                        [TargetIntent(s(0.5), BTC, "position", 1.0), TargetIntent(s(1.5), BTC, "leverage", math.nan)])
+    tg = res.targets
+    assert math.isnan(tg.price.iloc[0]) and tg.price.iloc[1] == 64.0
+    assert tg.target.isna().all() and list(tg.order_id) == [-1, -1]
+    assert res.orders.empty and res.fills.empty
