@@ -247,8 +247,10 @@ class Context:
         """Trade toward a position of ``size`` base units (net of orders still in flight).
 
         No order when the gap is within ``SimConfig.rebalance_band`` of the target's notional
-        or under ``min_trade_notional``.
+        or under ``min_trade_notional``, nor for a NaN target (as on the fast path).
         """
+        if np.isnan(size):
+            return None
         delta = float(size) - self.expected_position(market)
         px = self.mark(market)
         if not np.isfinite(px):
