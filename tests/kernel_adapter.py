@@ -23,7 +23,6 @@ import backtester as bt
 from backtester.driver import is_fast_path
 from backtester.engine import Engine
 from backtester.kernel import enums as E
-from backtester.prepare import Layout, layout_for
 from backtester.result import RejectedOrdersWarning
 from tests.reference.records import ACCOUNT_CP
 
@@ -218,23 +217,6 @@ class KernelRun:
             "total": total,
             "max_conservation_error": abs(total - initial_total),
         }
-
-
-def layout_with_specs(dataset, cfg: bt.SimConfig, markets) -> Layout:
-    """The kernel layout of ``dataset`` widened to every market of the reference's spec list.
-
-    ``layout_for`` takes the markets from the data only; the reference simulates every market
-    it is given, so an order for a market with no rows at all is rejected ``NO_PRICE`` there.
-    """
-    lay = layout_for(dataset, cfg)
-    extra = [m.name for m in markets if m.name not in lay.markets]
-    if not extra:
-        return lay
-    names = sorted(set(lay.markets) | set(extra))
-    specs = [cfg.market(n) for n in names]
-    venues = sorted(set(lay.venues) | {s.venue for s in specs})
-    accounts = list(venues) if cfg.margin_mode == "cross" else [f"{s.venue}/{s.name}" for s in specs]
-    return Layout(names, venues, accounts, specs, lay.start_ns, lay.end_ns)
 
 
 def _kind(intent) -> str:

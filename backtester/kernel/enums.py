@@ -71,13 +71,11 @@ DOWNTIME_REJECT = 1
 
 # --- kernel exit codes --------------------------------------------------------------------
 EXIT_DONE = 0        # all events processed
-EXIT_DECISION = 1    # paused at a decision time
 EXIT_FULL = 2        # a record buffer needs to grow
 EXIT_ERROR = 3       # the strategy's decision hook raised (the driver re-raises it)
 
 # --- decision modes (CI_TARGET_MODE) ---------------------------------------------------------
 MODE_HOOK = -2       # hybrid: the kernel calls the strategy through an objmode hook
-MODE_RETURN = -1     # hybrid: the kernel returns EXIT_DECISION to Python at each decision
 #                      0, 1, 2: fast path, targets as position, leverage or notional
 
 # --- intents queued by a strategy during a decision (rows of State.intents) ---------------
