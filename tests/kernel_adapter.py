@@ -480,11 +480,6 @@ ENGINES = ("reference", "kernel")
 #: pytest name of a known-answer test's kernel run -> why the kernel's answer differs; it runs
 #: as ``xfail(strict=True)``, so it must keep failing until the difference is settled
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "test_transfer_withdrawable_excludes_gains_not_final[kernel]": (
-        "the run ends differently: the kernel stops after the last event of the data (and the last "
-        "decision), so a transfer landing later stays in_transit (likewise an order arriving later stays "
-        "in flight, never admitted); the reference processes every arrival, here the 30-min bridge "
-        "landing after the last trade"),
     "test_transfer_between_isolated_accounts_is_instant_and_bounded_by_free_collateral[kernel]": (
         "transfer gas: the reference charges an accepted transfer the source venue's gas at the send time "
         "(a CHOICE in decisions.send_transfer; docs/simulation.md only says a rejected one pays none), "

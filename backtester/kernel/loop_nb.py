@@ -104,7 +104,7 @@ def run_nb(inp, st):
 
     A margin check liquidates accounts with ``NC < MMR`` whose venue is up and flags the others
     for the first check after recovery. Arrivals, cancels and observations are events of their
-    own time (``dynamic_nb``). Equity is sampled every ``sample_every``; a sample at ``s``
+    own time (``dynamic_nb``); those still due after the last event are processed at the end. Equity is sampled every ``sample_every``; a sample at ``s``
     reflects every event with ``ts <= s``.
     """
     ev_ts = inp.ev_ts
@@ -225,4 +225,10 @@ def run_nb(inp, st):
     counters[C_EVENT] = k
     if not _samples_until_nb(inp, st, inp.cfg_i[CI_END_TS], True):
         return EXIT_FULL
+    if next_arrival[0] != NO_TS:
+        # what is still on its way when the data ends arrives all the same: orders and cancels
+        # (admitted or rejected), transfers (they land), stops observing the last trades
+        if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+            return EXIT_FULL
+        advance_nb(inp, st, NO_TS, 9)
     return EXIT_DONE
