@@ -313,3 +313,24 @@ def test_pinned_cases_agree(case):
     if len(ref.targets):
         assert list(ref.targets["expected"]) == [1.0]
     assert_same_answer(run_kernel(**inputs), ref, targets=True)
+
+
+@pytest.mark.parametrize("second, sends", [(16.0, False), (16.015625, True)])
+def test_fast_path_band_edge(second, sends):
+    """The band on the fast path, both sides of its edge with exact numbers (as the reference's
+    test_target_band_edge for ctx.target_position): oracle 64, band 1/16. Position 15 at 0.5s
+    fills at 1s; then 16 at 5s: |delta| * p = 64 == 1/16 * 16 * 64, no order (the band is
+    inclusive); 16 + 2^-6: 65 > 64.0625, buy 1.015625."""
+    from tests.reference.engine import MarketSpec, RefConfig
+    from tests.reference.gen import SEC, T0
+
+    btc = "BTC-USD"
+    trades = [dict(ts=T0 + t * SEC, market=btc, price=64.0, size=20.0, side=1) for t in (0, 1, 10)]
+    inputs = dict(dataset=make_dataset(trades, oracle=[dict(ts=T0, market=btc, price=64.0)]), reorgs=[],
+                  markets=[MarketSpec(btc, VENUE, 0.05, 0.03, 0.0, 0.0, 0.0, 0.0)],
+                  config=RefConfig(initial_cash={VENUE: 10_000.0}, insurance_fund={VENUE: 0.0}, rebalance_band=0.0625),
+                  intents=[TargetIntent(T0 + SEC // 2, btc, "position", 15.0), TargetIntent(T0 + 5 * SEC, btc, "position", second)])
+    ref = run_reference(**inputs)
+    assert list(ref.orders["size"]) == ([15.0, 1.015625] if sends else [15.0])
+    assert_same_answer(run_fast_path(**inputs), ref)
+    assert_same_answer(run_kernel(**inputs), ref, targets=True)
