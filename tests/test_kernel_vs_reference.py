@@ -48,8 +48,11 @@ def _tables(draw):
     markets = MARKET_NAMES[: draw(st.integers(1, 2))]
     trades = draw(trades_rows(markets))
     config = draw(ref_configs(trades))
+    # a minimum notional of exactly 0 is left out: the engines sum the expected position in
+    # another order, and a gap of one ulp (a position closed to +-1e-16) is then an order in one
+    # and none in the other
     config = replace(config, rebalance_band=draw(st.sampled_from([0.05, 0.0, 0.25])),
-                     min_trade_notional=draw(st.sampled_from([1.0, 0.0, 50.0])))
+                     min_trade_notional=draw(st.sampled_from([1.0, 1e-6, 50.0])))
     return dict(markets=markets, trades=trades, oracle=draw(oracle_rows(markets, trades)),
                 funding=draw(funding_rows(markets, trades)), latency=draw(latency_rows(trades)),
                 specs=draw(market_specs(markets)), config=config)
@@ -168,7 +171,7 @@ def test_hook_mode_matches_reference_on_random_orders(inputs):
     compare(inputs)
 
 
-@settings(max_examples=100, report_multiple_bugs=False, **SETTINGS)
+@settings(max_examples=250, report_multiple_bugs=False, **SETTINGS)
 @given(inputs=mixed_inputs())
 def test_hook_mode_matches_reference_with_targets_and_transfers(inputs):
     compare(inputs, targets=True)
@@ -189,7 +192,7 @@ def test_kernel_conserves_money(inputs):
 
 
 # ============================================================================ fast path
-@settings(max_examples=150, report_multiple_bugs=False, **SETTINGS)
+@settings(max_examples=250, report_multiple_bugs=False, **SETTINGS)
 @given(inputs=plan_inputs())
 def test_fast_path_and_hook_mode_match_reference_on_target_plans(inputs):
     """A plan of targets on the fast path (one kernel call) and the same targets sent through
