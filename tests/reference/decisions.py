@@ -10,54 +10,13 @@ rule is written once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from .interface import TargetIntent, TransferIntent
 from .records import Transfer, sign as _sign
 
 NAN = float("nan")
 LIVE = ("open", "partially_filled")
 TARGET_KINDS = ("position", "leverage", "notional")
-
-
-# ============================================================================ intents
-@dataclass
-class TargetIntent:
-    """A wish about the position of one market at decision ``sent_ts``.
-
-    Parameters
-    ----------
-    sent_ts : int
-        Decision time (ns); the target is executed at step 8 of this time.
-    market : str
-    kind : str
-        ``position`` (base units), ``notional`` (quote, ``value / p``) or ``leverage``
-        (``value * max(NC, 0) / p``); negative values mean short.
-    value : float
-        NaN means "no order at this decision".
-    """
-    sent_ts: int
-    market: str
-    kind: str
-    value: float
-
-
-@dataclass
-class TransferIntent:
-    """``ctx.transfer(amount, source, destination)`` sent at ``sent_ts``.
-
-    Parameters
-    ----------
-    sent_ts : int
-    amount : float
-        > 0, quote currency.
-    source, destination : str
-        Account names as the reference names them: the venue (``"dydx"``) in cross mode,
-        ``"<venue>/<market>"`` in isolated mode.
-    """
-    sent_ts: int
-    amount: float
-    source: str
-    destination: str
 
 
 # ============================================================================ the rules
@@ -70,8 +29,9 @@ class DecisionRules:
 
         "A reverted fill that was already acknowledged (ack_ts <= R) leaves the acknowledged
         position at R; one not yet acknowledged never enters it": a fill reverted at
-        ``reverted_ts <= t`` counts nothing. Liquidation fills count like any fill (their
-        ack_ts comes from the trace, CHOICE 20)."""
+        ``reverted_ts <= t`` counts nothing.
+
+        CHOICE: liquidation fills count like any fill, from their ack_ts (CHOICE 20)."""
         return sum(f.side * f.size for f in self.fills
                    if f.market == market and f.ack_ts <= t and not self._reverted_by(f, t))
 
@@ -89,7 +49,7 @@ class DecisionRules:
         fills acknowledged by t. So a filled order whose fill is not acknowledged yet still
         counts the unacknowledged part (it is not sent twice), and a rejection or cancellation
         is known at once, like a reversal. The child of a triggered stop is a market order and
-        counts; the triggered stop itself does not."""
+        counts; the triggered stop itself does not. A reduce-only order counts its full size."""
         x = self.acknowledged_position(market, t)
         for o in self.orders:
             if o.market != market or o.type == "stop_market":
@@ -190,6 +150,8 @@ class DecisionRules:
             raise ValueError(f"transfer amount must be finite and > 0, got {it.amount!r}")
         src, dst = self.accounts[it.source], self.accounts[it.destination]
         w = self.withdrawable(src.name, ts)
+        # CHOICE: transfer ids 0, 1, 2, ... in send order (rejected ones included), a counter of
+        # their own (not order ids).
         tr = Transfer(len(self.transfers), src.name, dst.name, "in_transit", amount, w, ts, ts)
         self.transfers.append(tr)
         if amount > w:
@@ -197,13 +159,18 @@ class DecisionRules:
             tr.status = "rejected"
             return
         self.charge_gas(ts, src, src.venue, "", tr.transfer_id)
+        # CHOICE: the two ``transfer`` rows (source -amount at sent_ts, destination +amount at
+        # arrive_ts; market "", ref = transfer id) have no counterparty mirror: the money stays
+        # the trader's (it nets to zero over the pair).
         src.cash -= amount
         self.in_transit += amount
         self.post(ts, src.name, src.venue, "transfer", "", -amount, tr.transfer_id)
         if src.venue != dst.venue:
             tr.arrive_ts = ts + int(self.cfg.bridge_delay_ns)
         # CHOICE: the arrival is processed at step 4 of arrive_ts, with the orders and cancels
-        # arriving then, in send order (at once when it arrives now, after step 4).
+        # arriving then, in send order (at once when it arrives now, after step 4). Like an
+        # order's, the arrival is an event of its own, also after the last input event, so an
+        # accepted transfer ends ``arrived``; no margin check follows a transfer.
         self.schedule_arrival("transfer", tr.arrive_ts, tr)
 
     def arrive_transfer(self, tr: Transfer):

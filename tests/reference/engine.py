@@ -4,7 +4,8 @@ Slow on purpose: plain Python objects, an explicit list of events sorted by
 ``(ts, step of the event order, sub-step, tie-break)`` and a loop over it. Every rule is a
 method whose docstring names the section of ``docs/simulation.md`` it implements. Where that
 page leaves a choice open, the choice made here is written next to the code as ``CHOICE:``
-(and collected in ``CHOICES.md``).
+(and collected in ``CHOICES.md``). The public dataclasses are in ``interface.py`` (re-exported
+here); targets, transfers and what a decision sees in ``decisions.py``; records in ``records.py``.
 
 Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"):
 
@@ -25,17 +26,18 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 
-import pandas as pd
-
-from .decisions import DecisionRules, TargetIntent, TransferIntent
+from .decisions import DecisionRules
+from .interface import (CancelIntent, MarketSpec, OrderIntent, RefConfig, RefResult, Reorg, TargetIntent,
+                        TransferIntent)
 from .records import (ACCOUNT_CP, FILL_COLUMNS, FUNDING_COLUMNS, LEDGER_COLUMNS, LIQ_COLUMNS,
                       ORDER_COLUMNS, TARGET_COLUMNS, TRANSFER_COLUMNS, Account, Event, Fill, Order,
-                      Trace, TraceRow, frame, rows_of, scaled_ns as _scaled, sign as _sign)
+                      Trace, TraceRow, frame, rows_of)
+from .records import scaled_ns as _scaled
+from .records import sign as _sign
 
-__all__ = ["MarketSpec", "RefConfig", "OrderIntent", "CancelIntent", "TargetIntent", "TransferIntent",
-           "Reorg", "RefResult", "run_reference"]
+__all__ = ["CancelIntent", "MarketSpec", "OrderIntent", "RefConfig", "RefResult", "Reorg", "TargetIntent",
+           "TransferIntent", "run_reference"]
 
 NAN = float("nan")
 
@@ -49,82 +51,6 @@ STEP_TRACE, STEP_FUNDING, STEP_ORACLE, STEP_ARRIVE, STEP_MATCH, STEP_STOPS, STEP
 
 LIVE = ("open", "partially_filled")
 MAX_SLIPPAGE = 0.5   # docs/simulation.md: s is capped at 0.5
-
-
-# ============================================================================ public interface
-@dataclass
-class MarketSpec:
-    name: str
-    venue: str
-    imf: float
-    mmf: float
-    taker_fee: float
-    maker_fee: float
-    half_spread: float
-    impact: float
-    liq_fee: float = 0.015
-
-
-@dataclass
-class RefConfig:
-    initial_cash: dict            # venue -> initial trader cash
-    insurance_fund: dict          # venue -> initial insurance fund balance
-    margin_mode: str = "cross"    # or "isolated"
-    latency_scale: float = 1.0
-    feed_latency_ns: int = 0
-    slippage_multiplier: float | list = 1.0   # constant or step series [(ts_ns, value), ...]
-    downtime_policy: str = "queue"            # or "reject"
-    impact_window_ns: int = 3_600_000_000_000
-    liq_spread: float = 1.5
-    oracle_delay_ns: int = 0      # only for markets without oracle rows (oracle derived from trades)
-    bridge_delay_ns: int = 1_800_000_000_000   # transfers between venues (30 min)
-    rebalance_band: float = 0.05               # targets: no order inside the band
-    min_trade_notional: float = 1.0            # targets: no order under this notional (quote)
-
-
-@dataclass
-class OrderIntent:
-    sent_ts: int
-    market: str
-    side: int
-    size: float
-    type: str = "market"          # market | limit | stop_market
-    limit_price: float = NAN
-    trigger_price: float = NAN
-    reduce_only: bool = False
-    post_only: bool = False
-    ioc: bool = False
-
-
-@dataclass
-class CancelIntent:
-    sent_ts: int
-    order_id: int
-
-
-@dataclass
-class Reorg:
-    ts: int
-    venue: str
-
-
-@dataclass
-class RefResult:
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    funding: pd.DataFrame
-    liquidations: pd.DataFrame
-    ledger: pd.DataFrame
-    final: dict
-    transfers: pd.DataFrame = field(default_factory=lambda: frame([], TRANSFER_COLUMNS))
-    targets: pd.DataFrame = field(default_factory=lambda: frame([], TARGET_COLUMNS))
-
-    def acknowledged_position(self, market, t) -> float:
-        """The acknowledged position of ``market`` at ``t`` from the fills: ``ack_ts <= t``,
-        minus fills reverted by a reorg at ``reverted_ts <= t`` (docs: "Finality and reorgs")."""
-        f = self.fills[self.fills.market == market]
-        seen = (f.ack_ts <= t) & ~(f.reverted & (f.reverted_ts <= t))
-        return float((f.side * f["size"])[seen].sum())
 
 
 def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from .engine import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, LIQUIDATED, NO_PRICE, NONE, REDUCE_ONLY,
                      REORG, VENUE_DOWN, CancelIntent, MarketSpec, OrderIntent, RefConfig, Reorg,
                      TargetIntent, TransferIntent, run_reference)
-from .gen import HOUR, MIN, SEC, T0, make_dataset, reference_inputs
+from .gen import HOUR, MIN, SEC, T0, liquidation_edge_cases, make_dataset, reference_inputs
 
 BTC, ETH = "BTC-USD", "ETH-USD"
 
@@ -776,3 +776,62 @@ def test_target_nan_or_without_price_sends_nothing(run_engine):
     assert math.isnan(tg.price.iloc[0]) and tg.price.iloc[1] == 64.0
     assert tg.target.isna().all() and list(tg.order_id) == [-1, -1]
     assert res.orders.empty and res.fills.empty
+
+
+# ============================================================================ random runs at the edges
+def initial_cash_of(markets, config):
+    """Initial cash per account name (cross: the venue's cash; isolated: an equal split)."""
+    venues = list(dict.fromkeys(m.venue for m in markets))
+    if config.margin_mode == "cross":
+        return {v: config.initial_cash.get(v, 0.0) for v in venues}
+    out = {}
+    for v in venues:
+        mine = [m.name for m in markets if m.venue == v]
+        out.update({f"{v}/{m}": config.initial_cash.get(v, 0.0) / len(mine) for m in mine})
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(liquidation_edge_cases(targets=True))
+def test_nc_equal_to_mmr_exactly_is_not_liquidated_on_random_runs(case):
+    inputs, expect = case
+    res = run_reference(**inputs)
+    m, edge, past = expect["market"], expect["edge_ts"], expect["past_ts"]
+    entry = res.fills[res.fills.order_id == 0]
+    # the entry filled at the print (no spread or impact), before the edge
+    assert len(entry) == 1 and entry.ts.iloc[0] < edge and entry.price.iloc[0] == entry.trade_price.iloc[0]
+    liq = res.liquidations[res.liquidations.market == m]
+    assert not (liq.ts <= edge).any()                   # NC == MMR exactly: not liquidated
+    assert (liq.ts == past).any() == (expect["mode"] == "below")
+    conserved(res, tol=1e-9 * (1 + sum(abs(x) for x in res.ledger.amount)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(reference_inputs(targets=True, transfers=True))
+def test_targets_and_transfers_on_random_runs(inputs):
+    res = run_reference(**inputs)
+    f = res.final
+    scale = f["initial_total"] + sum(abs(x) for x in res.ledger.amount)
+    assert f["max_conservation_error"] <= 1e-9 * scale
+    for acct, cash0 in initial_cash_of(inputs["markets"], inputs["config"]).items():
+        assert f["cash"][acct] == pytest.approx(cash0 + ledger_sum(res, acct), abs=1e-6)
+    # transfers: accepted ones never exceed W, every accepted one has arrived by the end, and
+    # the transfer rows of the ledger net to zero
+    tr = res.transfers
+    assert (tr.withdrawable >= 0).all()
+    assert (tr.amount[tr.status == "rejected"] > tr.withdrawable[tr.status == "rejected"]).all()
+    assert (tr.amount[tr.status == "arrived"] <= tr.withdrawable[tr.status == "arrived"]).all()
+    assert set(tr.status) <= {"arrived", "rejected"}
+    assert abs(res.ledger.amount[res.ledger.kind == "transfer"].sum()) <= 1e-9 * scale
+    # targets: the acknowledged position matches the fills; an order iff outside the band
+    cfg_ = inputs["config"]
+    orders = res.orders.set_index("order_id")
+    for t in res.targets.itertuples():
+        assert t.acknowledged == pytest.approx(res.acknowledged_position(t.market, t.ts), abs=1e-12)
+        if t.order_id >= 0:
+            o = orders.loc[t.order_id]
+            assert (o.sent_ts, o.market, o.type, o.side) == (t.ts, t.market, "market", 1 if t.delta > 0 else -1)
+            assert o["size"] == pytest.approx(abs(t.delta))
+            assert abs(t.delta) * t.price > max(cfg_.min_trade_notional, cfg_.rebalance_band * abs(t.target) * t.price)
+        elif not (math.isnan(t.value) or math.isnan(t.price)):
+            assert abs(t.delta) * t.price <= max(cfg_.min_trade_notional, cfg_.rebalance_band * abs(t.target) * t.price)
