@@ -13,7 +13,7 @@ from data_loaders import Dataset
 
 from .config import SimConfig
 from .context import Context
-from .driver import run
+from .driver import NoDecisionsWarning, run
 from .market import Market, UnknownMarketWarning
 from .result import RejectedOrdersWarning, Result
 from .strategy import Strategy
@@ -26,5 +26,5 @@ from .sweep import sweep  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
-           "RejectedOrdersWarning", "UnknownMarketWarning",
+           "RejectedOrdersWarning", "UnknownMarketWarning", "NoDecisionsWarning",
            "scenarios", "report", "sweep", "__version__"]

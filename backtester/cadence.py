@@ -6,7 +6,8 @@ strategies all ask here.
 
 - a fixed duration (``"1min"``, ``"1h"``, ``"1D"``): its multiples counted from the epoch, UTC,
   as pandas ``floor`` does; durations of whole weeks are counted from Monday 1970-01-05, so
-  ``"1W"`` decides on Mondays at midnight UTC (1970-01-01 was a Thursday);
+  ``"1W"`` (and a bare ``"W"``) decides on Mondays at midnight UTC (1970-01-01 was a
+  Thursday); a bare number has no unit and is an error;
 - a calendar frequency pandas knows (``"MS"`` month starts, ``"W-FRI"``, ``"QS"``, ``"BMS"``):
   the dates of ``pandas.date_range`` with that frequency;
 - explicit times: any sorted sequence of tz-aware timestamps (or int64 nanoseconds, UTC).
@@ -25,6 +26,8 @@ Examples
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -35,7 +38,7 @@ _MONDAY_NS = 4 * 24 * 3600 * 10**9
 
 def _as_times(every) -> np.ndarray | None:
     """int64 ns of an explicit sequence of times, or None when ``every`` is not one."""
-    if isinstance(every, (str, pd.Timedelta, np.timedelta64)) or np.isscalar(every):
+    if isinstance(every, (str, pd.Timedelta, np.timedelta64, numbers.Number)) or np.isscalar(every):
         return None
     try:
         idx = pd.DatetimeIndex(every)
@@ -58,8 +61,19 @@ def _as_times(every) -> np.ndarray | None:
     return ns
 
 
+def _fixed(every):
+    """``every`` as a fixed duration when it is one: a bare ``"W"`` is the week (Mondays), as
+    ``"1W"``, not pandas' Sunday-anchored ``W-SUN``."""
+    if isinstance(every, str) and every.strip().upper() == "W":
+        return pd.Timedelta(_WEEK_NS, "ns")
+    return every
+
+
 def _calendar(every):
     """The pandas offset of a calendar frequency string, or None for fixed durations."""
+    every = _fixed(every)
+    if isinstance(every, (bool, numbers.Number)):  # a bare number would silently mean nanoseconds
+        raise ValueError(f"every: {every!r} has no unit; write a duration such as '5min' or '1h'")
     try:
         pd.Timedelta(every)
         return None
@@ -86,7 +100,7 @@ def check_every(every) -> None:
     """
     if _as_times(every) is not None:
         return
-    if _calendar(every) is None and pd.Timedelta(every).value <= 0:
+    if _calendar(every) is None and pd.Timedelta(_fixed(every)).value <= 0:
         raise ValueError(f"every must be a positive duration, got {every!r}")
 
 
@@ -112,8 +126,9 @@ def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(explicit.view("datetime64[ns]"), tz="UTC")
     offset = _calendar(every)
     if offset is not None:
-        return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"), freq=offset)
-    step = pd.Timedelta(every).value
+        return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"),
+                             freq=offset).as_unit("ns")
+    step = pd.Timedelta(_fixed(every)).value
     origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
     first = origin + -(-(start_ns - origin) // step) * step
     return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")

@@ -69,8 +69,14 @@ def _cmd_validate(args) -> int:
               f"({'|'.join(KIND_CHOICES)})", file=sys.stderr)
         return 2
     loader = getattr(dl, f"load_{kind}" if kind != "book" else "load_book")
+    bars = {k: v for k, v in (("label", args.label), ("bar", args.bar)) if v is not None}
+    if bars and args.format != "candles":
+        print("error: --label and --bar are for --format candles", file=sys.stderr)
+        return 2
+    if args.market is not None:
+        bars["market"] = args.market
     table = loader(str(path), format=args.format, tz=args.tz, sort=args.sort,
-                   drop_duplicates=args.drop_duplicates)
+                   drop_duplicates=args.drop_duplicates, **bars)
     print(f"OK: {path} is a valid {kind} table: {table.num_rows:,} rows")
     return 0
 
@@ -144,6 +150,11 @@ def _cmd_run(args) -> int:
     ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
     if args.market is None:
         args.market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
+    for flag, market in (("--market", args.market), ("--hedge-market", args.hedge_market)):
+        if market is not None and market not in ds.markets_traded:
+            print(f"error: {flag} {market}: the data has no trades of it; markets: "
+                  f"{', '.join(ds.markets_traded)}", file=sys.stderr)
+            return 2
     if args.hedge_market is None:
         others = [m for m in ds.markets_traded if m != args.market]
         args.hedge_market = others[0] if others else None
@@ -254,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zone of naive timestamps: required for funding CSVs (Symbol,Date,Funding Rate) "
                         "and canonical files without a zone, e.g. UTC, or +03:00 for Binance/Bybit "
                         "funding exports")
+    v.add_argument("--market", default=None,
+                   help="market name for files that do not name it (candles, Binance exports)")
+    v.add_argument("--label", choices=("left", "right"), default=None,
+                   help="candles: ts is the bar start (left, the default) or its end (right)")
+    v.add_argument("--bar", default=None, metavar="LENGTH",
+                   help="candles: bar length such as 1h, 1D or MS (default: inferred from the times)")
     v.add_argument("--sort", action="store_true", help="sort rows by time first (reports rows moved)")
     v.add_argument("--drop-duplicates", action="store_true", help="drop exact duplicate rows first")
     v.set_defaults(func=_cmd_validate)

@@ -101,7 +101,8 @@ def _labels(items, what: str, default_name) -> list:
         seen[label] = seen.get(label, 0) + 1
     dup = [k for k, n in seen.items() if n > 1]
     if dup:
-        raise ValueError(f"two {what} share the label {dup[0]!r}; pass a dict {{label: {what[:-1]}}} "
+        singular = {"strategies": "strategy", "scenarios": "scenario"}.get(what, what)
+        raise ValueError(f"two {what} share the label {dup[0]!r}; pass a dict {{label: {singular}}} "
                          "to name them apart")
     return pairs
 

@@ -12,9 +12,11 @@ Examples
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import MISSING, dataclass, field, fields, replace
 
+import numpy as np
 import pandas as pd
 
 from ._names import check_names
@@ -23,6 +25,14 @@ from .market import Market, suggest_fields
 
 #: initial margin fraction of the frictionless preset: a position may be 10^9 x equity
 FRICTIONLESS_IMF = 1e-9
+
+
+def _number(value, where: str, positive: bool = False) -> None:
+    """A finite real number >= 0 (> 0 with ``positive``), else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{where}: expected a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
 def _td_ns(value, name: str) -> int:
@@ -114,8 +124,21 @@ class SimConfig:
             raise ValueError(f"SimConfig.margin_mode: expected 'cross' or 'isolated', got {self.margin_mode!r}")
         if self.downtime_policy not in ("queue", "reject"):
             raise ValueError(f"SimConfig.downtime_policy: expected 'queue' or 'reject', got {self.downtime_policy!r}")
-        if self.latency_scale < 0:
-            raise ValueError("SimConfig.latency_scale must be >= 0")
+        for name in ("latency_scale", "gas_scale", "rebalance_band", "min_trade_notional", "liq_spread"):
+            _number(getattr(self, name), f"SimConfig.{name}")
+        for name in ("initial_cash", "insurance_fund"):
+            value = getattr(self, name)
+            for venue, amount in (value.items() if isinstance(value, dict) else [(None, value)]):
+                where = f"SimConfig.{name}" + (f"[{venue!r}]" if venue is not None else "")
+                # one scalar of cash funds every venue: it must be > 0; a dict may leave a venue
+                # empty (funded later by a transfer) but not every venue
+                _number(amount, where, positive=name == "initial_cash" and venue is None)
+        if isinstance(self.initial_cash, dict) and not sum(self.initial_cash.values()) > 0:
+            raise ValueError(f"SimConfig.initial_cash: no venue has any cash: {self.initial_cash!r}")
+        if not isinstance(self.slippage_multiplier, pd.Series):
+            _number(self.slippage_multiplier, "SimConfig.slippage_multiplier")
+        if not isinstance(self.funding, (bool, np.bool_)):
+            raise TypeError(f"SimConfig.funding: expected True or False, got {self.funding!r}")
         for name in ("feed_latency", "impact_window", "oracle_delay", "bridge_delay"):
             _td_ns(getattr(self, name), name)
         if self.sample_every != "auto" and _td_ns(self.sample_every, "sample_every") == 0:
@@ -128,10 +151,6 @@ class SimConfig:
                                  f"be the market's name (as in the data)")
         check_names("SimConfig.market_overrides", "market field", self.market_overrides,
                     [f.name for f in fields(Market) if f.name not in ("name", "tier")])
-        for name in ("latency_scale", "gas_scale", "rebalance_band", "min_trade_notional"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and value >= 0 and value == value and value != float("inf")):
-                raise ValueError(f"SimConfig.{name}: expected a finite number >= 0, got {value!r}")
 
     @classmethod
     def frictionless(cls, fee: float = 0.0, **changes) -> "SimConfig":
@@ -177,7 +196,7 @@ class SimConfig:
                 same = not value
             if not same:
                 parts.append(f"{f.name}={value!r}")
-        markets = "; ".join(m.describe() for m in self.markets.values())
+        markets = "; ".join(self.market(name).describe() for name in self.markets)
         tail = f"markets: {markets}; others: dYdX v4 presets by name" if markets else \
             "markets: dYdX v4 presets by name"
         return f"SimConfig({', '.join(parts + [tail])})"
@@ -196,6 +215,14 @@ class SimConfig:
     def ns(self, name: str) -> int:
         """A duration setting in nanoseconds."""
         return _td_ns(getattr(self, name), name)
+
+    def check_venues(self, venues) -> None:
+        """Per-venue amounts (``initial_cash``, ``insurance_fund`` given as dicts) must name
+        venues of the run: a misspelt venue would silently leave the real one at 0."""
+        for name in ("initial_cash", "insurance_fund"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                check_names(f"SimConfig.{name}", "venue", value, venues)
 
     def per_venue(self, name: str, venue: str) -> float:
         value = getattr(self, name)

@@ -6,6 +6,7 @@ resumes where it stopped (a cached kernel re-entered, no Python inside the loop)
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -20,7 +21,11 @@ from .kernel import enums as E
 from .kernel.state import CI_TARGET_MODE
 from .prepare import layout_for, prepare, with_decisions
 from .result import Result
-from .strategy import TARGET_KINDS, Strategy
+from .strategy import TARGET_KINDS, Strategy, label
+
+
+class NoDecisionsWarning(UserWarning):
+    """A strategy's cadence gives no decision time within the data: it can never trade."""
 
 
 class MarketData:
@@ -136,6 +141,10 @@ def engine_for(strategy: Strategy, prepared: Prepared) -> Engine:
     _check_strategy(strategy)
     data, config, layout = prepared.data, prepared.config, prepared.layout
     times = decision_times(strategy.every, layout.start_ns, layout.end_ns)
+    if not len(times):
+        warnings.warn(f"{strategy.name}: no decision time of every={label(strategy.every)} falls within the data "
+                      f"({pd.Timestamp(layout.start_ns, tz='UTC')} .. {pd.Timestamp(layout.end_ns, tz='UTC')}): "
+                      "the strategy never decides", NoDecisionsWarning, stacklevel=3)
     strategy.decision_times = times
     strategy._targets, strategy._target_kind = {}, None
     strategy.init(data)

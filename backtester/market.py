@@ -12,6 +12,9 @@ Examples
 """
 from __future__ import annotations
 
+import functools
+import math
+import numbers
 import re
 import warnings
 from dataclasses import dataclass, field, fields, replace
@@ -26,6 +29,12 @@ _MID = {"SOL", "AVAX", "LINK", "DOGE", "MATIC", "POL", "ARB", "OP", "LTC", "XRP"
         "ATOM", "NEAR", "BNB", "TRX", "BCH", "UNI", "APT", "SUI"}
 #: quote suffixes of exchange symbols written without a separator ("BTCUSDT", "ETHPERP")
 _QUOTE_SUFFIX = re.compile(r"(USDT|USDC|BUSD|USD|PERP)+$")
+
+
+#: largest plausible fee, spread or liquidation-fee rate (beyond it the units are likely wrong)
+MAX_RATE = 0.1
+#: largest plausible maker rebate (dYdX v4's best tier pays 1.1 bp)
+MAX_REBATE = 0.001
 
 
 class UnknownMarketWarning(UserWarning):
@@ -102,16 +111,29 @@ class Market:
             if tier == "long-tail" and not self.tier:
                 _warn_unknown(self.name)
             preset = _TIER_FRACTIONS[tier]
+            given = [k for k in ("imf", "mmf") if getattr(self, k) is not None]
             object.__setattr__(self, "imf", preset["imf"] if self.imf is None else self.imf)
             object.__setattr__(self, "mmf", preset["mmf"] if self.mmf is None else self.mmf)
-            object.__setattr__(self, "tier", f"{tier} preset")
+            object.__setattr__(self, "tier", f"{tier} preset" + (f", {given[0]} given" if given else ""))
         elif not self.tier:
             object.__setattr__(self, "tier", "given")
         if not 0 < self.mmf < self.imf <= 1:
             raise ValueError(f"{self.name}: need 0 < mmf < imf <= 1, got imf={self.imf}, mmf={self.mmf}")
-        for name in ("half_spread", "impact", "liq_fee"):
+        for name in ("imf", "mmf", "taker_fee", "maker_fee", "half_spread", "impact", "liq_fee"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{self.name}: {name} must be a finite number, got {value!r}")
+        for name in ("half_spread", "impact", "liq_fee", "taker_fee"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{self.name}: {name} must be >= 0")
+                raise ValueError(f"{self.name}: {name} must be >= 0, got {getattr(self, name)!r}"
+                                 + (" (only a maker fee can be a rebate)" if name == "taker_fee" else ""))
+        for name in ("taker_fee", "maker_fee", "half_spread", "liq_fee"):
+            if abs(getattr(self, name)) > MAX_RATE:
+                raise ValueError(f"{self.name}: {name}={getattr(self, name)!r} is a rate on notional (0.0005 is "
+                                 f"5 bp); above {MAX_RATE:.0%} it is implausible (basis points or percent?)")
+        if self.maker_fee < -self.taker_fee and self.maker_fee < -MAX_REBATE:
+            raise ValueError(f"{self.name}: maker_fee={self.maker_fee!r}: a rebate larger than "
+                             f"{MAX_REBATE * 1e4:g} bp is implausible")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "Market":
@@ -135,11 +157,11 @@ def suggest_fields(cls):
     init = cls.__init__
     known = [f.name for f in fields(cls)]
 
+    @functools.wraps(init)  # keeps the signature: shift-tab in a notebook lists the fields
     def __init__(self, *args, **kwargs):
         check_names(cls.__name__, "field", kwargs, known)
         init(self, *args, **kwargs)
 
-    __init__.__doc__ = init.__doc__
     cls.__init__ = __init__
     return cls
 

@@ -117,7 +117,7 @@ def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_
 
 
 #: the equity-sample clocks "auto" chooses from, finest first
-_SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).asi8
+_SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).as_unit("ns").asi8
 #: most equity samples "auto" lets one run take
 MAX_AUTO_SAMPLES = 100_000
 
@@ -158,6 +158,7 @@ def layout_for(dataset, config) -> Layout:
         raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
     specs = [config.market(m) for m in markets]
     venues = sorted({s.venue for s in specs} | set(_names(dataset.latency, "venue")))
+    config.check_venues(venues)
     if config.margin_mode == "cross":
         accounts = list(venues)
     else:

@@ -20,6 +20,7 @@ TypeError: Flip has no parameter 'levrage'; did you mean 'leverage'?
 from __future__ import annotations
 
 import hashlib
+import inspect
 import numbers
 
 import numpy as np
@@ -28,6 +29,8 @@ import pandas as pd
 from ._names import check_names
 from .cadence import check_every
 
+#: attributes every strategy instance sets itself (a parameter of that name would be shadowed)
+_INSTANCE_ATTRIBUTES = ("decision_times", "params")
 #: longest parameter value shown in a label before it is abbreviated
 _LABEL_WIDTH = 24
 
@@ -85,18 +88,17 @@ def label(value) -> str:
     if isinstance(value, (np.ndarray, pd.Series, pd.DataFrame, pd.Index)):
         shape = "x".join(str(n) for n in np.shape(value))
         return f"{type(value).__name__}[{shape}]#{_digest(value)}"
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (numbers.Number, str)) for v in value):
-        text = repr(value)
-        if len(text) <= _LABEL_WIDTH:
-            return text
-        return f"{type(value).__name__}[{len(value)}]#{_digest(np.asarray(value))}"
-    if callable(value):
+    if callable(value) and not isinstance(value, type):
         return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001
-        text = type(value).__name__
-    return text if len(text) <= _LABEL_WIDTH else type(value).__name__
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break a label
+        return type(value).__name__
+    if len(text) <= _LABEL_WIDTH:
+        return text
+    size = f"[{len(value)}]" if isinstance(value, (list, tuple, dict, set)) else ""
+    h = hashlib.blake2b(text.encode(), digest_size=3).hexdigest()  # long containers: told apart by content
+    return f"{type(value).__name__}{size}#{h}"
 
 TARGET_KINDS = {"position": 0, "leverage": 1, "notional": 2}
 
@@ -144,11 +146,19 @@ class Strategy:
                 check_every(merged[key])
                 continue
             # a parameter is read through __getattr__, which only runs when normal lookup fails:
-            # a class attribute of the same name would win and the parameter be ignored
+            # a class or instance attribute of the same name would win and the parameter be ignored
+            if key in _INSTANCE_ATTRIBUTES:
+                raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
+                                f"Strategy.{key}; rename the parameter")
             for klass in cls.__mro__:
                 if key in klass.__dict__ and klass is not object:
                     raise TypeError(f"{cls.__name__}.params: parameter {key!r} clashes with the attribute "
                                     f"{klass.__name__}.{key}; rename the parameter")
+        if "__init__" not in cls.__dict__:  # shift-tab in a notebook shows the parameters
+            every = inspect.Parameter("every", inspect.Parameter.KEYWORD_ONLY, default=merged.get("every", cls.every))
+            cls.__signature__ = inspect.Signature(
+                [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in merged.items()
+                 if k != "every"] + [every])
 
     def __init__(self, **overrides):
         defaults = self._defaults()
@@ -175,7 +185,8 @@ class Strategy:
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={label(v)}" for k, v in self.params.items())
+        args = ", ".join(f"{k}={v!r}" if v is None or isinstance(v, (bool, numbers.Number, str)) else f"{k}={label(v)}"
+                         for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
 
     @property

@@ -11,10 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .readers._common import reads_file
 from .schemas import KINDS, empty_table
 from .validate import conform, validate
 
 _FILE = "dataset.json"
+
+# file reads whose broken bytes (truncated, corrupt, not Parquet / JSON) raise a DataError naming the file
+_read_parquet = reads_file(pq.read_table)
+_read_json = reads_file(lambda path: json.loads(Path(path).read_text()))
 
 
 def _ts_scalar(value) -> pa.Scalar | None:
@@ -193,12 +198,12 @@ class Dataset:
         path = Path(path)
         if not path.is_dir():
             raise FileNotFoundError(f"{path}: not a dataset directory")
-        info = json.loads((path / _FILE).read_text()) if (path / _FILE).exists() else {}
+        info = _read_json(path / _FILE) if (path / _FILE).exists() else {}
         tables = {}
         for kind in KINDS:
             f = path / f"{kind}.parquet"
             if f.exists():
-                tables[kind] = validate(_unify(pq.read_table(f)), kind, source=str(f))
+                tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f))
         return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
 
 

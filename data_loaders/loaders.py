@@ -18,7 +18,13 @@ directory                    ``'dataset'`` (partitioned Parquet; the time range 
 ===========================  ================================================================
 
 ``'candles'`` (OHLCV expanded into a synthetic trade path) is never detected: synthetic trades
-must be asked for.
+must be asked for, and so must ``label="right"`` when ``ts`` stamps the bar end (the default
+``"left"`` is the bar start; see :mod:`data_loaders.readers.candles`).
+
+A file that cannot be read at all (a truncated ``.gz``, a cut-off Feather file, random bytes
+named ``.parquet``, an empty file, binary data named ``.csv``) raises a
+:class:`~data_loaders.validate.DataError` naming the file (the member file, for a dataset) and
+what is wrong, with the line where the readable part ends when it can be found.
 
 What ``market`` means depends on whether the source names its markets:
 
@@ -50,8 +56,8 @@ import pyarrow.dataset as ds
 from .schemas import GROUP_COLUMN
 from .validate import DataError, conform
 from .readers import binance, dydx
-from .readers._common import in_range, strip_suffixes
-from .readers.candles import candles_to_trades, read_candles
+from .readers._common import in_range, reads_file, strip_suffixes
+from .readers.candles import candles_to_trades, check_label, read_candles
 from .readers.canonical import canonical_reader
 from .readers.funding_csv import is_funding_csv, read_funding_csv
 
@@ -75,6 +81,7 @@ _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".a
 
 
 # --------------------------------------------------------------------------- format detection
+@reads_file
 def detect_format(source) -> str:
     """The format name :func:`load_trades` and friends would use for ``source``.
 
@@ -185,14 +192,20 @@ def _read_dydx(kind, source, market, opts):
 
 def _read_candles(source, market, tz, opts, kwargs):
     bar = kwargs.pop("bar", None)
+    label = kwargs.pop("label", None)
+    if label is not None:
+        check_label(label)
     if isinstance(source, (dict, list, tuple)) or (
             isinstance(source, (str, Path)) and strip_suffixes(source)[1] == ".json"):
+        if label not in (None, "left"):
+            raise ValueError(f"dYdX candles are stamped at the bar start (startedAt): label={label!r} "
+                             "does not apply")
         return dydx.read_dydx_candle_trades(source, market, **opts)
     if not market:
-        raise ValueError("candles do not name their market: pass market=")
+        raise ValueError("candles do not name their market: pass market= (on the command line, --market)")
     if isinstance(source, (pd.DataFrame, pa.Table)):
-        return candles_to_trades(source, market, bar=bar, tz=tz, source=_name(source))
-    frame = read_candles(source, tz=tz, **kwargs)
+        return candles_to_trades(source, market, bar=bar, label=label, tz=tz, source=_name(source))
+    frame = read_candles(source, label=label or "left", tz=tz, **kwargs)
     return candles_to_trades(frame, market, bar=bar, source=str(source))
 
 
@@ -245,7 +258,9 @@ def load_trades(source, format: str | None = None, *, market: str | None = None,
         Opt-in repairs; each reports what it changed (log and table metadata).
     **reader_kwargs
         Passed to the reader: ``ts_unit`` (canonical files), ``time_unit`` (Binance), ``bar``
-        (candles), ``date_partition`` / ``partitioning`` (datasets), ...
+        and ``label`` (candles: ``label="left"``, the default, when ``ts`` is the bar start as
+        in Binance klines; ``"right"`` when it is the bar end; see
+        :mod:`data_loaders.readers.candles`), ``date_partition`` / ``partitioning`` (datasets), ...
 
     Returns
     -------

@@ -259,3 +259,18 @@ def test_readme_first_command_as_a_process(tmp_path):
     _, _, table = _check_report(tmp_path / "backtester-report")
     scenarios = set(table["scenario"])
     assert "normal" in scenarios and any("outage" in s or "halt" in s for s in scenarios)
+
+
+def test_validate_candles_with_label_and_bar(capsys, tmp_path):
+    daily = Path(__file__).parent / "data" / "candles" / "BTCUSD-1d-2023-generated.csv"
+    code, out, _ = run(capsys, "data", "validate", str(daily), "--kind", "trades", "--format", "candles",
+                       "--market", "BTC-USD", "--label", "right", "--bar", "1D")
+    assert code == 0 and "valid trades table: 1,460 rows" in out  # four path points a bar
+    code, _, err = run(capsys, "data", "validate", str(daily), "--kind", "trades", "--label", "right")
+    assert code == 2 and "--format candles" in err
+
+
+def test_run_with_a_market_the_data_lacks_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "run", "--market", "SOL-USD", "--strategy", "trend", "--scenario", "normal",
+                       "--no-report", "--quiet")
+    assert code == 2 and "--market SOL-USD: the data has no trades of it; markets: BTC-USD, ETH-USD" in err

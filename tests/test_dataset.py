@@ -347,6 +347,20 @@ def test_load_validates_the_files(ds, tmp_path):
     assert "trades.parquet" in str(err.value)
 
 
+def test_load_of_corrupt_files_names_the_file(ds, tmp_path):
+    out = ds.save(tmp_path / "d")
+    data = (out / "funding.parquet").read_bytes()
+    (out / "funding.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError) as err:
+        Dataset.load(out)
+    assert err.value.source == str(out / "funding.parquet") and "parquet" in str(err.value).lower()
+    out = ds.save(tmp_path / "e")
+    (out / "dataset.json").write_text('{"markets": {')
+    with pytest.raises(DataError) as err:
+        Dataset.load(out)
+    assert err.value.source == str(out / "dataset.json") and "json" in str(err.value).lower()
+
+
 def test_load_of_a_non_directory_raises_file_not_found(ds, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a dataset directory"):
         Dataset.load(tmp_path / "nowhere")

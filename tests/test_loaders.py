@@ -132,6 +132,28 @@ def test_candles_must_be_asked_for():
     assert t.num_rows == 12 and t.schema.metadata[META_SYNTHETIC] == b"ohlcv"
 
 
+def test_dydx_candles_are_left_labelled():
+    t = load_trades(DYDX_JSON / "candles.json", format="candles", label="left")
+    assert t.column("ts")[0].as_py() == utc("2024-03-05") + pd.Timedelta(1, "ns")
+    with pytest.raises(ValueError, match="startedAt"):
+        load_trades(DYDX_JSON / "candles.json", format="candles", label="right")
+    with pytest.raises(ValueError, match="'left'.*'right'"):
+        load_trades(DYDX_JSON / "candles.json", format="candles", label="start")
+
+
+def test_candles_label_through_load_trades(tmp_path):
+    bars = pd.DataFrame({"ts": pd.date_range("2024-01-01 01:00", periods=3, freq="1h", tz="UTC"),
+                         "open": [10.0, 11, 12], "high": [11.0, 12, 13], "low": [9.0, 10, 11],
+                         "close": [11.0, 12, 11.5], "volume": [4.0, 4, 4]})
+    bars.to_csv(tmp_path / "bars.csv", index=False)
+    left = load_trades(tmp_path / "bars.csv", format="candles", market="X")
+    right = load_trades(tmp_path / "bars.csv", format="candles", market="X", label="right")
+    assert right.column("ts")[0].as_py() == utc("2024-01-01 00:00") + pd.Timedelta(1, "ns")
+    shift = left.column("ts").to_pandas() - right.column("ts").to_pandas()
+    assert (shift == pd.Timedelta("1h")).all()
+    assert load_trades(bars, format="candles", market="X", label="right").equals(right)
+
+
 def test_candles_from_a_frame_and_a_file(tmp_path):
     bars = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC"),
                          "open": [10.0, 11, 12], "high": [11.0, 12, 13], "low": [9.0, 10, 11],

@@ -125,6 +125,14 @@ def test_unparsable_number_and_flag(tmp_path):
         read_binance_trades(path)
 
 
+def test_unparseable_time_is_not_a_timestamp(tmp_path):
+    path = tmp_path / "BTCUSDT-trades-bad.csv"
+    path.write_text(HEADER + "1,100,1,100,1700000000000,false\n2,100,1,100,yesterday,false\n")
+    with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
+        read_binance_trades(path)
+    assert (err.value.column, err.value.row, err.value.line, err.value.value) == ("time", 1, 3, "yesterday")
+
+
 def test_missing_flag_is_not_a_buy(tmp_path):
     path = tmp_path / "BTCUSDT-trades-x.csv"
     path.write_text(HEADER + "1,100,1,100,1700000000000,\n")

@@ -365,3 +365,53 @@ def test_csv_header_only_is_an_empty_table(tmp_path):
     path.write_text("ts,market,price\n")
     out = read_canonical_csv(path, "oracle")
     assert out.num_rows == 0 and out.schema.field("ts").type == pa.timestamp("ns", tz="UTC")
+
+
+# --------------------------------------------------------------------------- unparseable timestamps
+ZONED = "2022-11-07T00:00:0{}Z"
+NAIVE = "2022-11-07 00:00:0{}"
+EPOCH = "166777920{}000"
+
+
+@pytest.mark.parametrize("values, bad_row, kwargs", [
+    ([ZONED.format(0), ZONED.format(1), "yesterday"], 2, {}),       # ISO with zones
+    (["yesterday", ZONED.format(1), ZONED.format(2)], 0, {}),       # the bad one first
+    ([NAIVE.format(0), "yesterday", NAIVE.format(2)], 1, {"tz": "UTC"}),
+    ([EPOCH.format(0), EPOCH.format(1), "yesterday"], 2, {"ts_unit": "ms"}),  # epoch integers
+    ([ZONED.format(0), "now", ZONED.format(2)], 1, {}),              # pandas would read the clock
+    ([NAIVE.format(0), "today", NAIVE.format(2)], 1, {"tz": "UTC"}),
+    ([ZONED.format(0), "2022-13-45T00:00:00Z", ZONED.format(2)], 1, {}),  # no such date
+    ([ZONED.format(0), "12:30", ZONED.format(2)], 1, {}),
+], ids=["zoned", "first", "naive", "epoch", "now", "today", "no-such-date", "time-only"])
+def test_csv_unparseable_timestamp_names_value_row_line_column(tmp_path, values, bad_row, kwargs):
+    path = tmp_path / "o.csv"
+    path.write_text("ts,market,price\n" + "".join(f"{v},A,{i + 1}\n" for i, v in enumerate(values)))
+    with pytest.raises(DataError) as err:
+        read_canonical_csv(path, "oracle", **kwargs)
+    e = err.value
+    assert "cannot be parsed as a timestamp" in str(e) and "mixed" not in str(e)
+    assert (e.column, e.row, e.line, e.value) == ("ts", bad_row, bad_row + 2, values[bad_row])
+    assert str(path) in str(e) and repr(values[bad_row]) in str(e)
+
+
+def test_csv_epochs_mixed_with_iso_text(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text(f"ts,market,price\n{EPOCH.format(0)},A,1\n{ZONED.format(1)},A,2\n")
+    with pytest.raises(DataError, match="integer epochs and ISO") as err:
+        read_canonical_csv(path, "oracle", ts_unit="ms")
+    assert (err.value.row, err.value.line, err.value.value) == (1, 3, ZONED.format(1))
+
+
+def test_csv_utc_suffix_is_a_zone(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("ts,market,price\n2022-11-07 00:00:00 UTC,A,1\n2022-11-07T00:00:01Z,A,2\n")
+    ts = read_canonical_csv(path, "oracle").column("ts").to_pylist()
+    assert ts == [T0, T0 + pd.Timedelta("1s")]
+
+
+def test_parquet_unparseable_text_timestamp_names_row(tmp_path):
+    path = tmp_path / "o.parquet"
+    pq.write_table(pa.table({"ts": [ZONED.format(0), "yesterday"], "market": ["A", "A"], "price": [1.0, 2.0]}), path)
+    with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
+        read_canonical_parquet(path, "oracle")
+    assert (err.value.column, err.value.row, err.value.line) == ("ts", 1, None)

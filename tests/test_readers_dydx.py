@@ -115,6 +115,16 @@ def test_bad_values_name_page_item_and_field():
         read_dydx_trades(page, market="X")
 
 
+def test_unparseable_time_names_page_item_and_field():
+    pages = load("trades_pages.json")
+    pages[1]["trades"][1]["createdAt"] = "yesterday"
+    with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
+        read_dydx_trades(pages, market="X", drop_duplicates=True)
+    e = err.value
+    assert (e.column, e.row, e.value) == ("createdAt", 1, "yesterday")
+    assert "page 1" in str(e) and "mixed" not in str(e)
+
+
 def test_missing_payload_key():
     with pytest.raises(DataError, match="'trades'"):
         read_dydx_trades(load("fills.json"), market="X")
@@ -165,7 +175,7 @@ def test_candles_frame():
     assert list(c.columns) == ["ts", "open", "high", "low", "close", "volume"]
     assert c["ts"].tolist() == [utc("2024-03-05 00:00"), utc("2024-03-05 00:05"), utc("2024-03-05 00:10")]
     assert c["open"].tolist() == [3400.0, 3395.0, 3402.0] and c["volume"].tolist() == [2.4, 4.0, 8.0]
-    assert c.attrs == {"market": "ETH-USD", "bar": pd.Timedelta("5min")}
+    assert c.attrs == {"market": "ETH-USD", "bar": pd.Timedelta("5min"), "label": "left"}
 
 
 def test_candle_trades():
@@ -173,9 +183,11 @@ def test_candle_trades():
     assert t.schema.metadata[META_SYNTHETIC] == b"ohlcv"
     df = t.to_pandas()
     assert len(df) == 12 and df["market"].unique().tolist() == ["ETH-USD"]
-    # first bar 3400 -> 3395 is a down bar: open, high, low, close at 0, 75, 150, 225 s
+    # first bar 3400 -> 3395 is a down bar: open, high, low, close at 1 ns, 75, 150, 225 s after
+    # startedAt, which is the bar start (label="left")
     assert df["price"].tolist()[:4] == [3400.0, 3401.0, 3390.0, 3395.0]
-    assert (df["ts"].iloc[:4] - utc("2024-03-05")).dt.total_seconds().tolist() == [0, 75, 150, 225]
+    assert (df["ts"].iloc[:4] - utc("2024-03-05")).tolist() == [pd.Timedelta(1, "ns")] + [
+        pd.Timedelta(s, "s") for s in (75, 150, 225)]
     assert df["size"].iloc[:4].tolist() == [0.6] * 4
 
 

@@ -94,6 +94,16 @@ def test_bad_rate_names_row_and_line(tmp_path):
     assert str(path) in str(e)
 
 
+def test_unparseable_date_names_value_row_line(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("Symbol,Date,Funding Rate\nX,2022-01-01 00:00:00,0.0001\nX,yesterday,0.0001\n")
+    with pytest.raises(DataError, match="cannot be parsed as a timestamp") as err:
+        read_funding_csv(path, tz="UTC")
+    e = err.value
+    assert (e.column, e.row, e.line, e.value) == ("Date", 1, 3, "yesterday")
+    assert "mixed" not in str(e)
+
+
 def test_rate_out_of_range(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("Symbol,Date,Funding Rate\nX,2022-01-01 00:00:00,1.5\n")

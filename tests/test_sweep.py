@@ -152,6 +152,8 @@ def test_routing_strategy_and_config(data):
         route(["config.fast"], MaCross)
     with pytest.raises(ValueError, match="named twice"):
         route(["leverage", "strategy.leverage"], MaCross)
+    # every strategy takes its cadence as a parameter, declared or not
+    assert route(["every"], MaCross) == {"every": ("strategy", "every")}
 
 
 def test_grid_errors(data):

@@ -123,7 +123,7 @@ def route(names, strategy_cls) -> dict:
     >>> route(["fast", "config.latency_scale"], MaCross)
     {'fast': ('strategy', 'fast'), 'config.latency_scale': ('config', 'latency_scale')}
     """
-    params = list(strategy_cls._defaults())
+    params = list(dict.fromkeys([*strategy_cls._defaults(), "every"]))  # every strategy takes every=
     owner = strategy_cls.__name__
     out = {}
     for name in names:

@@ -10,10 +10,14 @@ merged from several pages) still point at the right place.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
+import json
 import logging
+import os
 import re
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +36,9 @@ TS_UTC = pa.timestamp("ns", tz="UTC")
 #: an ISO timestamp that states its zone: ``Z``, ``UTC`` or a numeric offset after the time
 _ZONED = r"(?i)\d[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)$"
 _INTEGER = r"^\s*[+-]?\d+\s*$"
+#: ISO text starts with a date (pandas would also read words such as 'now' and 'today')
+_ISO_DATE = r"^\d{4}-?\d{2}-?\d{2}([T ]|$)"
+_UTC_WORD = r"(?i)\s*UTC$"
 
 
 # --------------------------------------------------------------------------- where rows come from
@@ -102,6 +109,118 @@ def _rebase(exc: DataError, origin: Origin) -> DataError:
     return new
 
 
+# --------------------------------------------------------------------------- unreadable files
+#: what decompressors, decoders and pyarrow raise when the bytes of a file are broken
+_BROKEN = (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError, csv.Error,
+           pa.ArrowInvalid, pa.ArrowNotImplementedError)
+#: OSErrors about the path rather than the bytes: they keep their own type
+_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+#: bytes read at a time while looking for where a file breaks
+_CHUNK = 1 << 20
+
+_KINDS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather / Arrow IPC",
+          ".arrow": "Feather / Arrow IPC", ".ipc": "Feather / Arrow IPC", ".json": "JSON",
+          ".csv": "CSV"}
+
+
+def reads_file(reader):
+    """Decorator: a reader whose first argument is a path reports unreadable bytes as DataError.
+
+    A truncated ``.gz``, a cut-off Feather file, random bytes named ``.parquet``, an empty file
+    or binary data named ``.csv`` make the decompressor, the text decoder or pyarrow raise
+    their own errors (``OSError: Truncated compressed stream``, ``ArrowInvalid``), which name
+    neither the file nor the place. Every reader that opens files is wrapped by this one
+    function, which turns those errors into a :class:`DataError` naming the file, what is
+    wrong and, where it can be found, the line where the readable part ends. Errors about the
+    path itself (missing file, permissions) keep their type; a DataError raised inside (an
+    inner reader's, naming a more precise file) passes through.
+    """
+    @functools.wraps(reader)
+    def wrapper(source, *args, **kwargs):
+        try:
+            return reader(source, *args, **kwargs)
+        except (DataError, *_PATH_ERRORS):
+            raise
+        except _BROKEN as exc:
+            if not isinstance(source, (str, os.PathLike)):
+                raise  # in-memory sources: not a file problem
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # a system error (no space, too many open files), not bad bytes
+            raise unreadable(source, exc) from exc
+    return wrapper
+
+
+def unreadable(source, exc: BaseException) -> DataError:
+    """A DataError saying what is wrong with the bytes of ``source`` (a file or dataset folder)."""
+    path = Path(source)
+    folder = None
+    if path.is_dir():  # a dataset: pyarrow quotes the file it could not read
+        named = [Path(p) for p in re.findall(r"'([^']+)'", str(exc))]
+        files = [p for p in named if p.is_file()]
+        if not files:
+            return DataError(str(path), f"cannot read the Parquet dataset: {exc}")
+        folder, path = path, files[0]
+    if not path.is_file():
+        return DataError(str(path), f"cannot read: {type(exc).__name__}: {exc}")
+    _, suffix = strip_suffixes(path)
+    kind = _KINDS.get(suffix, "the expected format")
+    where = f" (in the dataset {folder})" if folder is not None else ""
+    if path.stat().st_size == 0:
+        return DataError(str(path), f"empty file (0 bytes){where}; expected {kind} data")
+    if path.name.lower().endswith(".gz"):
+        broken = _gzip_break(path)
+        if broken is not None:
+            lines, reason = broken
+            return DataError(str(path), f"line {lines + 1}: the gzip data is truncated or corrupt; "
+                             f"the file breaks off after {lines} complete lines ({reason})", line=lines + 1)
+        if _gzip_is_empty(path):
+            return DataError(str(path), f"empty file (gzip of 0 bytes); expected {kind} data")
+    if isinstance(exc, json.JSONDecodeError):
+        return DataError(str(path), f"line {exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+                         line=exc.lineno)
+    if kind in ("CSV", "JSON"):
+        line = _first_non_text_line(path)
+        if line is not None:
+            return DataError(str(path), f"line {line}: not UTF-8 text (binary data in a {kind} file?)",
+                             line=line)
+    return DataError(str(path), f"cannot read as {kind}{where} (corrupt, truncated or another format): "
+                     f"{type(exc).__name__}: {exc}")
+
+
+def _gzip_break(path) -> tuple[int, str] | None:
+    """(complete lines before the break, reason) if ``path`` does not decompress to its end."""
+    lines = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read1(_CHUNK):  # read1: what decompressed before a break is counted
+                lines += chunk.count(b"\n")
+    except (OSError, EOFError, zlib.error) as exc:
+        return lines, str(exc)
+    return None
+
+
+def _gzip_is_empty(path) -> bool:
+    with gzip.open(path, "rb") as fh:
+        return not fh.read(1)
+
+
+def _first_non_text_line(path) -> int | None:
+    """1-based line of the first line that is not UTF-8 text (or holds a NUL byte), or None.
+
+    Line by line is exact: no byte of a multi-byte UTF-8 character is a newline.
+    """
+    opener = gzip.open if Path(path).name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+            if b"\x00" in line:
+                return number
+    return None
+
+
 # --------------------------------------------------------------------------- files
 def open_text(path) -> io.TextIOBase:
     """Open a text file, decompressing ``.gz`` transparently (a UTF-8 byte-order mark is dropped)."""
@@ -140,7 +259,9 @@ def read_csv_text(path, names: list[str], *, has_header: bool = True, include=No
                               convert_options=convert)
     except pa.ArrowInvalid as exc:
         line = locate_bad_record(path, len(names), skip=int(has_header), delimiter=delimiter)
-        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})") from None
+        if line is None:  # not a ragged record: bad bytes, which reads_file diagnoses
+            raise
+        raise DataError(str(path), f"line {line}: cannot parse CSV ({exc})", line=line) from None
 
 
 def locate_bad_record(path, n_fields: int, skip: int, delimiter: str = ",") -> int | None:
@@ -169,11 +290,11 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected: str):
+def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected: str, message=None):
     bad = ~ok & ~col.is_null().to_numpy(zero_copy_only=False)
     row = _first(bad) if bad.any() else None
     value = None if row is None else col[row].as_py()
-    raise origin.error(column, row, value, expected)
+    raise origin.error(column, row, value, expected, message=message)
 
 
 def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
@@ -188,8 +309,12 @@ def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
         _raise_first_bad(col, parsed.notna().to_numpy(), column, origin, "a number")
 
 
-def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
-    """A text (or integer) column as int64; nulls stay null."""
+def parse_int(col, column: str, origin: Origin, *, what: str = "an integer",
+              message: str | None = None) -> pa.ChunkedArray:
+    """A text (or integer) column as int64; nulls stay null.
+
+    ``what`` and ``message`` word the error for a value that is not an integer.
+    """
     col = _strings(col)
     if pa.types.is_integer(col.type):
         return col.cast(pa.int64())
@@ -197,8 +322,15 @@ def parse_int(col, column: str, origin: Origin) -> pa.ChunkedArray:
         raise origin.error(column, None, str(col.type), "integers", message="wrong type")
     ok = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
     if not ok.all():
-        _raise_first_bad(col, ok, column, origin, "an integer")
+        _raise_first_bad(col, ok, column, origin, what, message)
     return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
+
+
+def parse_epoch(col, column: str, origin: Origin, unit: str) -> pa.ChunkedArray:
+    """A column of integer epoch counts in ``unit`` (text or integers) as UTC timestamps."""
+    ints = parse_int(col, column, origin, what=f"an integer epoch time in {unit}",
+                     message="cannot be parsed as a timestamp")
+    return epoch_to_timestamp(ints, unit)
 
 
 _TRUE = pa.array(["true", "t", "1", "yes", "y"])
@@ -230,9 +362,21 @@ def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str) -> pa.ChunkedArray:
 def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = None):
     """A timestamp column from ISO text, integer epochs (with ``ts_unit``) or timestamps.
 
-    ISO strings that state a zone (``Z``, ``+03:00``) become UTC timestamps; strings without
-    one stay naive (:func:`conform` localizes them with its ``tz`` argument or rejects them). A
-    column that mixes the two is an error: the reading would depend on the row.
+    ISO strings that state a zone (``Z``, ``UTC``, ``+03:00``) become UTC timestamps; strings
+    without one stay naive (:func:`conform` localizes them with its ``tz`` argument or rejects
+    them). Errors name the first offending row, in this order: a value that is not a timestamp
+    at all (``yesterday``, ``now``, ``2022-13-45``: pandas would read ``now`` from the clock, so
+    ISO text must start with a date), then a column mixing integer epochs with ISO text, then
+    one mixing zoned and naive text (the reading would depend on the row).
+
+    Examples
+    --------
+    >>> col = ["2024-01-01T00:00:00Z", "yesterday"]
+    >>> parse_timestamps(col, "ts", Origin("x.csv", line_offset=2))
+    Traceback (most recent call last):
+    ...
+    data_loaders.validate.DataError: x.csv: column 'ts', row 1 (line 3): cannot be parsed as a timestamp; \
+value 'yesterday'; expected an ISO 8601 timestamp such as 2024-01-01T00:00:00Z, or an integer epoch
     """
     col = _strings(col)
     if pa.types.is_timestamp(col.type):
@@ -245,17 +389,37 @@ def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = 
     notnull = ~col.is_null().to_numpy(zero_copy_only=False)
     if not notnull.any():  # nothing to interpret (conform reports nulls in a non-empty column)
         return pa.chunked_array([pa.nulls(len(col), TS_UTC)])
-    is_int = pc.match_substring_regex(col, _INTEGER).fill_null(True).to_numpy(zero_copy_only=False)
+    text = pc.utf8_trim_whitespace(col)
+    is_int = _matches(text, _INTEGER, null=True)
     if is_int.all():
         return _epoch(parse_int(col, column, origin), column, origin, ts_unit)
-    zoned = pc.match_substring_regex(pc.utf8_trim_whitespace(col), _ZONED).to_numpy(zero_copy_only=False)
-    ref = zoned[_first(notnull)]
-    mixed = notnull & (zoned != ref)
-    if mixed.any():
-        row = _first(mixed)
-        raise origin.error(column, row, col[row].as_py(),
-                           "every timestamp with a zone, or every one without", message="mixed zones")
-    return _iso(col, column, origin, utc=bool(ref))
+    text = pc.replace_substring_regex(text, _UTC_WORD, "Z")  # pandas reads 'Z', not 'UTC'
+    parsed = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), format="ISO8601", utc=True,
+                            errors="coerce")
+    readable = is_int | (_matches(text, _ISO_DATE, null=False) & parsed.notna().to_numpy())
+    _first_unless(notnull & ~readable, col, column, origin, "cannot be parsed as a timestamp",
+                  "an ISO 8601 timestamp such as 2024-01-01T00:00:00Z, or an integer epoch")
+    ref = _first(notnull)
+    _first_unless(notnull & (is_int != is_int[ref]), col, column, origin,
+                  "mixed integer epochs and ISO text", "every timestamp in the same form")
+    zoned = _matches(text, _ZONED, null=False)
+    _first_unless(notnull & (zoned != zoned[ref]), col, column, origin, "mixed zones",
+                  "every timestamp with a zone, or every one without")
+    if not zoned[ref]:
+        parsed = parsed.dt.tz_localize(None)  # naive text was read as UTC wall time: undo
+    parsed = parsed.astype("datetime64[ns, UTC]" if zoned[ref] else "datetime64[ns]")
+    return pa.chunked_array([pa.Array.from_pandas(parsed)])
+
+
+def _matches(text, pattern: str, *, null: bool) -> np.ndarray:
+    return pc.match_substring_regex(text, pattern).fill_null(null).to_numpy(zero_copy_only=False)
+
+
+def _first_unless(bad: np.ndarray, col, column, origin, message, expected) -> None:
+    """Raise for the first row of ``bad``, if any."""
+    if bad.any():
+        row = _first(bad)
+        raise origin.error(column, row, col[row].as_py(), expected, message=message)
 
 
 def _epoch(ints, column, origin, ts_unit):
@@ -264,16 +428,6 @@ def _epoch(ints, column, origin, ts_unit):
                            "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns') for integer epochs",
                            message="integer timestamps without a unit")
     return epoch_to_timestamp(ints, ts_unit)
-
-
-def _iso(col, column, origin, utc: bool):
-    values = pd.Series(col.to_pylist(), dtype=object)
-    parsed = pd.to_datetime(values, format="ISO8601", utc=utc, errors="coerce")
-    ok = parsed.notna().to_numpy()
-    if not (ok | values.isna().to_numpy()).all():
-        _raise_first_bad(col, ok, column, origin, "an ISO 8601 timestamp")
-    parsed = parsed.astype("datetime64[ns, UTC]" if utc else "datetime64[ns]")
-    return pa.chunked_array([pa.Array.from_pandas(parsed)])
 
 
 def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:

@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..validate import DataError
-from ._common import (Origin, conform_at, dedupe_by_key, epoch_to_timestamp, first_record,
-                      parse_bool, parse_float, parse_int, read_csv_text, sort_by_ts, with_metadata)
+from ._common import (Origin, conform_at, dedupe_by_key, first_record, parse_bool, parse_epoch,
+                      parse_float, parse_int, read_csv_text, reads_file, sort_by_ts,
+                      with_metadata)
 
 TRADES_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 BOOK_TICKER_COLUMNS = ("update_id", "best_bid_price", "best_bid_qty", "best_ask_price",
@@ -53,6 +54,7 @@ def market_from_filename(path) -> str:
     return match.group(1)
 
 
+@reads_file
 def sniff(path) -> str | None:
     """'trades', 'bookticker' or None: which Binance CSV layout ``path`` has.
 
@@ -116,6 +118,7 @@ def _market_column(market: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([market]))
 
 
+@reads_file
 def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms",
                         sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M trades CSV into a canonical trades table.
@@ -157,7 +160,7 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
     # a missing flag stays null (conform reports it) rather than silently becoming a buy
     side = pc.if_else(maker_bought, pa.scalar(-1, pa.int8()), pa.scalar(1, pa.int8()))
     columns = {
-        "ts": epoch_to_timestamp(parse_int(raw.column("time"), "time", origin), time_unit),
+        "ts": parse_epoch(raw.column("time"), "time", origin, time_unit),
         "market": _market_column(market, raw.num_rows),
         "price": parse_float(raw.column("price"), "price", origin),
         "size": parse_float(raw.column("qty"), "qty", origin),
@@ -166,6 +169,7 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
     return _finish(columns, raw, "trades", "id", origin, sort, drop_duplicates)
 
 
+@reads_file
 def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str = "ms",
                              sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M bookTicker CSV into a canonical book-top table.
@@ -193,9 +197,8 @@ def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str 
     """
     market = market or market_from_filename(path)
     raw, origin = _read(path, BOOK_TICKER_COLUMNS)
-    time = parse_int(raw.column("transaction_time"), "transaction_time", origin)
     columns = {
-        "ts": epoch_to_timestamp(time, time_unit),
+        "ts": parse_epoch(raw.column("transaction_time"), "transaction_time", origin, time_unit),
         "market": _market_column(market, raw.num_rows),
         "bid": parse_float(raw.column("best_bid_price"), "best_bid_price", origin),
         "bid_size": parse_float(raw.column("best_bid_qty"), "best_bid_qty", origin),

@@ -9,8 +9,10 @@ column and row (and the line, for CSV).
 
 How values are read from text:
 
-* ``ts``: ISO 8601 strings with a zone (``2022-11-07T10:00:00Z``, ``...+03:00``), naive ISO
-  strings together with a ``tz`` argument, or integer epochs together with ``ts_unit``.
+* ``ts``: ISO 8601 strings with a zone (``2022-11-07T10:00:00Z``, ``...+03:00``, ``... UTC``),
+  naive ISO strings together with a ``tz`` argument, or integer epochs together with
+  ``ts_unit``. Anything else (``yesterday``, ``now``) is an error saying the value cannot be
+  parsed as a timestamp, with its row and line.
 * durations (latency columns, funding ``interval``): ``"250ms"``, ``"1h"`` (anything
   :func:`pandas.to_timedelta` reads) or integer nanoseconds.
 * ``up``: true/false or 1/0. Empty fields are nulls (allowed only in ``oracle_price``).
@@ -35,7 +37,7 @@ import pyarrow.parquet as pq
 from ..schemas import schema_for
 from ..validate import DataError
 from ._common import (Origin, conform_at, first_record, in_range, parse_bool, parse_durations,
-                      parse_float, parse_timestamps, read_csv_text, to_utc)
+                      parse_float, parse_timestamps, read_csv_text, reads_file, to_utc)
 
 log = logging.getLogger("data_loaders")
 
@@ -76,6 +78,7 @@ def coerce_columns(table: pa.Table, kind: str, origin: Origin, *, ts_unit: str |
 
 
 # --------------------------------------------------------------------------- single files
+@reads_file
 def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
                        sort: bool = False, drop_duplicates: bool = False,
                        delimiter: str = ",") -> pa.Table:
@@ -118,6 +121,7 @@ def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str |
     return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
 
 
+@reads_file
 def read_canonical_parquet(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
                            sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a canonical ``kind`` table from one Parquet file.
@@ -134,6 +138,7 @@ def read_canonical_parquet(path, kind: str, *, tz: str | None = None, ts_unit: s
     return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
 
 
+@reads_file
 def read_canonical_feather(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
                            sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a canonical ``kind`` table from a Feather / Arrow IPC file (file or stream format).
@@ -147,14 +152,18 @@ def read_canonical_feather(path, kind: str, *, tz: str | None = None, ts_unit: s
     origin = Origin(str(path))
     try:
         table = feather.read_table(path)
-    except pa.ArrowInvalid:  # not the IPC *file* format: try the streaming format
-        with pa.ipc.open_stream(path) as reader:
-            table = reader.read_all()
+    except pa.ArrowInvalid as file_format_error:  # not the IPC *file* format: try the streaming one
+        try:
+            with pa.ipc.open_stream(path) as reader:
+                table = reader.read_all()
+        except pa.ArrowInvalid:
+            raise file_format_error from None  # neither: the file format's complaint is the useful one
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
     return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
 
 
 # --------------------------------------------------------------------------- partitioned datasets
+@reads_file
 def read_canonical_dataset(path, kind: str, *, start=None, end=None, tz: str | None = None,
                            ts_unit: str | None = None, filter: ds.Expression | None = None,
                            partitioning="hive", date_partition: str | None = "date",

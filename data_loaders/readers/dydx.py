@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from ..validate import DataError
 from ._common import (Origin, conform_at, dedupe_by_key, parse_float, parse_timestamps,
-                      sort_by_ts, with_metadata)
+                      reads_file, sort_by_ts, with_metadata)
 from .candles import candles_to_trades
 
 #: payload key of each endpoint
@@ -58,6 +58,7 @@ _SIDES = {"BUY": 1, "SELL": -1}
 
 
 # --------------------------------------------------------------------------- pages
+@reads_file
 def _load_json(path):
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -324,8 +325,9 @@ def read_dydx_candles(source, market: str | None = None, *, sort: bool = False,
     -------
     pandas.DataFrame
         Columns ``ts`` (bar start, UTC), ``open``, ``high``, ``low``, ``close``, ``volume``
-        (``baseTokenVolume``), oldest first; ``attrs["market"]`` is the ticker and
-        ``attrs["bar"]`` the bar length from ``resolution``.
+        (``baseTokenVolume``), oldest first; ``attrs["market"]`` is the ticker,
+        ``attrs["bar"]`` the bar length from ``resolution`` and ``attrs["label"]`` is
+        ``"left"`` (``ts`` stamps the bar start).
 
     Examples
     --------
@@ -349,7 +351,7 @@ def read_dydx_candles(source, market: str | None = None, *, sort: bool = False,
         row = int(np.flatnonzero(np.diff(ts) <= 0)[0]) + 1
         raise origin.error("startedAt", row, str(frame["ts"].iloc[row]),
                            "candles in time order (pass sort=True to sort)")
-    frame.attrs.update(market=ticker, bar=_bar(resolution, origin))
+    frame.attrs.update(market=ticker, bar=_bar(resolution, origin), label="left")
     return frame
 
 
@@ -374,7 +376,8 @@ def read_dydx_candle_trades(source, market: str | None = None, *, sort: bool = F
                             drop_duplicates: bool = False) -> pa.Table:
     """``/v4/candles`` pages expanded into synthetic trades by :func:`candles_to_trades`.
 
-    The bar length comes from the candles' ``resolution``; the trades are marked
+    The bar length comes from the candles' ``resolution`` and ``startedAt`` is the bar start
+    (``label="left"``), so a bar's open trades at ``startedAt + 1 ns``; the trades are marked
     ``data_loaders.synthetic_trades = ohlcv`` in the table metadata.
 
     Parameters
@@ -397,7 +400,8 @@ def read_dydx_candle_trades(source, market: str | None = None, *, sort: bool = F
     if not name:
         raise ValueError("no candles to name a market from; pass market=")
     source_name = str(source) if isinstance(source, (str, Path)) else "dYdX candles"
-    return candles_to_trades(frame, name, bar=frame.attrs.get("bar"), source=source_name)
+    # dYdX stamps a candle at its start (startedAt)
+    return candles_to_trades(frame, name, bar=frame.attrs.get("bar"), label="left", source=source_name)
 
 
 # --------------------------------------------------------------------------- fills

@@ -21,12 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..validate import DataError
-from ._common import Origin, conform_at, first_record, parse_float, parse_timestamps, read_csv_text
+from ._common import (Origin, conform_at, first_record, parse_float, parse_timestamps, read_csv_text,
+                      reads_file)
 
 #: normalised header name -> canonical column
 _COLUMNS = {"symbol": "market", "date": "ts", "funding rate": "rate"}
 
 
+@reads_file
 def is_funding_csv(path) -> bool:
     """True if the first line of ``path`` is a ``Symbol,Date,Funding Rate`` header.
 
@@ -77,6 +79,7 @@ def _rename(symbols: pa.ChunkedArray, market, origin: Origin) -> pa.ChunkedArray
     return pa.chunked_array([pa.array(np.full(len(symbols), market, dtype=object), pa.string())])
 
 
+@reads_file
 def read_funding_csv(path, *, tz: str | None = None, utc_offset: float | None = None,
                      interval="1h", market=None, sort: bool = False,
                      drop_duplicates: bool = False) -> pa.Table:
