@@ -354,13 +354,16 @@ class Context:
         """Trade toward a position of ``size`` base units (net of orders still in flight).
 
         No order when the gap is within ``SimConfig.rebalance_band`` of the target's notional
-        or under ``min_trade_notional`` (:meth:`would_trade`).
+        or under ``min_trade_notional`` (:meth:`would_trade`), nor for a NaN target (as on the
+        fast path).
         """
+        if np.isnan(size):
+            return None
         current = self.expected_position(market)
         if not np.isfinite(self.mark(market)):
             return None
-        if not np.isnan(size) and not self.would_trade(market, size, current):
-            return None  # (a NaN size goes on to submit, which rejects it)
+        if not self.would_trade(market, size, current):
+            return None
         return self.submit(market, float(size) - current)
 
     def target_leverage(self, market: str, leverage: float) -> int | None:

@@ -108,18 +108,19 @@ def engine_for(strategy: Strategy, prepared: Prepared) -> Engine:
                       f"({pd.Timestamp(layout.start_ns, tz='UTC')} .. {pd.Timestamp(layout.end_ns, tz='UTC')}): "
                       "the strategy never decides", NoDecisionsWarning, stacklevel=3)
     strategy.decision_times = times
-    strategy._targets, strategy._target_kind = {}, None
+    strategy.clear_targets()
     strategy.init(data)
+    planned, kind = strategy.planned_targets
     dc = times.asi8
     if strategy.plan_only:
         targets = np.full((len(dc), len(layout.markets)), np.nan)
-        for market, values in strategy._targets.items():
+        for market, values in planned.items():
             if market not in layout.markets:
                 raise KeyError(f"targets for unknown market {market!r}; markets: {layout.markets}")
             targets[:, layout.markets.index(market)] = values
-        inp = with_decisions(prepared.inputs, dc, targets, TARGET_KINDS[strategy._target_kind])
+        inp = with_decisions(prepared.inputs, dc, targets, TARGET_KINDS[kind])
     else:
-        if strategy._targets:
+        if planned:
             raise ValueError(f"{type(strategy).__name__} sets targets in init() and overrides on_decision(); "
                              "use one or the other")
         inp = with_decisions(prepared.inputs, dc, None, E.MODE_HOOK)

@@ -1,7 +1,8 @@
 """`Engine`: owns the kernel state of one run, grows its buffers, and re-enters the kernel.
 
-Most users never touch it: :func:`backtester.run` drives it. It is public for tests and for
-people who want to submit orders by hand between kernel calls.
+Most users never touch it: :func:`backtester.run` drives it (fast path or hook mode; a
+strategy sends orders, cancels and transfers through :class:`~backtester.context.Context`).
+It is public for its records and state after a run.
 """
 from __future__ import annotations
 
@@ -9,11 +10,8 @@ import numpy as np
 
 from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
-from .kernel.dynamic_nb import advance_nb
 from .kernel.loop_nb import LEDGER_ROWS_PER_FILL, ROOM_SLACK, run_nb
-from .kernel.orders_nb import cancel_nb, submit_nb
-from .kernel.state import CI_BRIDGE_DELAY, CI_SAMPLE_EVERY, State
-from .kernel.transfers_nb import transfer_nb
+from .kernel.state import CI_SAMPLE_EVERY, State
 from .prepare import Layout
 
 _BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
@@ -95,8 +93,8 @@ class Engine:
 
     # ------------------------------------------------------------------ buffers
     def ensure_room(self, orders: int = 0) -> bool:
-        """Grow any buffer that is close to full (before Python submits, or after the kernel
-        ran out of room); True if something grew."""
+        """Grow any buffer that is close to full (after the kernel ran out of room, with room
+        for ``orders`` more orders); True if something grew."""
         st = self.state
         c = st.counters
         M = len(st.pos)
@@ -131,8 +129,8 @@ class Engine:
 
     # ------------------------------------------------------------------ running
     def step(self) -> int:
-        """Run the kernel until done, a decision (return mode) or an error in the decision
-        hook; grows buffers as needed. Returns ``EXIT_DONE``, ``EXIT_DECISION`` or ``EXIT_ERROR``."""
+        """Run the kernel until done or an error in the decision hook (hook mode); grows
+        buffers as needed. Returns ``EXIT_DONE`` or ``EXIT_ERROR``."""
         while True:
             code = run_nb(self.inputs, self.state)
             if code != E.EXIT_FULL:
@@ -147,53 +145,8 @@ class Engine:
     def run(self) -> None:
         """Run to the end, answering decisions with the in-kernel targets (fast path)."""
         if self.step() != E.EXIT_DONE:
-            raise RuntimeError("the kernel stopped for a Python decision; use the hybrid driver")
-
-    @property
-    def decision_index(self) -> int:
-        return int(self.state.counters[E.C_DECISION])
-
-    def next_decision(self) -> None:
-        """Mark the current decision as made (the hybrid driver calls this)."""
-        self.state.counters[E.C_DECISION] += 1
-
-    # ------------------------------------------------------------------ orders from Python
-    def submit(self, t: int, market: int, side: int, size: float, otype: int = E.OT_MARKET,
-               limit_price: float = np.nan, trigger_price: float = np.nan, reduce_only: bool = False,
-               post_only: bool = False, ioc: bool = False) -> int:
-        """Send an order at ``t`` (ns); returns its id."""
-        self.ensure_room(orders=1)
-        oid = int(submit_nb(self.inputs, self.state, np.int64(t), np.int64(market), np.int64(side),
-                            float(size), np.int64(otype), float(limit_price), float(trigger_price),
-                            bool(reduce_only), bool(post_only), bool(ioc), np.int64(-1)))
-        self._settle_now(t)
-        return oid
-
-    def _settle_now(self, t: int) -> None:
-        """A zero-latency order or cancel reaches the engine before the next send (at once)."""
-        if self.state.next_arrival[0] <= t:
-            advance_nb(self.inputs, self.state, np.int64(t), np.int64(8))
-
-    def cancel(self, t: int, order_id: int) -> bool:
-        self.ensure_room(orders=1)
-        live = bool(cancel_nb(self.inputs, self.state, np.int64(t), np.int64(order_id)))
-        self._settle_now(t)
-        return live
-
-    def transfer(self, t: int, src: int, dst: int, amount: float) -> int:
-        """Move ``amount`` of final collateral from account ``src`` to ``dst`` at ``t``.
-
-        Between accounts of one venue it arrives at once; between venues after
-        ``SimConfig.bridge_delay``. Returns the transfer id (see ``records("transfers")`` for
-        whether it was rejected as more than the withdrawable amount).
-        """
-        self.ensure_room()
-        same = self.inputs.ac_venue[src] == self.inputs.ac_venue[dst]
-        delay = 0 if same else int(self.inputs.cfg_i[CI_BRIDGE_DELAY])
-        tid = int(transfer_nb(self.inputs, self.state, np.int64(t), np.int64(src), np.int64(dst),
-                              float(amount), np.int64(delay)))
-        self._settle_now(t)
-        return tid
+            raise RuntimeError("the kernel stopped in a decision hook: a hook-mode engine runs through "
+                               "backtester.run (the hybrid driver), not Engine.run")
 
     def view(self, t: int) -> np.ndarray:
         """Per-market position the strategy expects at ``t`` (acknowledged + in flight)."""

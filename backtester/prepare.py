@@ -23,7 +23,7 @@ from .kernel.enums import (
     EV_TRACE,
     EV_TRADE,
 )
-from .kernel.enums import MODE_RETURN as E_MODE_RETURN
+from .kernel.enums import MODE_HOOK as E_MODE_HOOK
 from .kernel.state import (
     CF_LATENCY_SCALE,
     CF_LIQ_SPREAD,
@@ -168,7 +168,7 @@ def layout_for(dataset, config) -> Layout:
 
 
 def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, targets=None,
-            target_mode: int = -1, reorgs=()) -> tuple[Inputs, Layout]:
+            target_mode: int = E_MODE_HOOK, reorgs=()) -> tuple[Inputs, Layout]:
     """Build the kernel inputs of one run.
 
     Parameters
@@ -179,7 +179,8 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
         Decision times (sorted).
     targets : array (len(decision_ts), n_markets), optional
         Fast path: target per decision and market (NaN: none); with ``target_mode`` 0
-        (position), 1 (leverage) or 2 (notional). ``target_mode=-1`` hands decisions to Python.
+        (position), 1 (leverage) or 2 (notional). ``MODE_HOOK`` (the default) calls the
+        strategy's ``on_decision`` through ``backtester.hooks`` at each decision instead.
     reorgs : sequence of (timestamp, venue)
     """
     lay = layout or layout_for(dataset, config)
@@ -255,7 +256,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_FEED_LATENCY] = config.ns("feed_latency")
     cfg_i[CI_DOWNTIME] = DOWNTIME_QUEUE if config.downtime_policy == "queue" else DOWNTIME_REJECT
     cfg_i[CI_SAMPLE_EVERY] = sample_every_ns(config, tr_ts, lay)
-    cfg_i[CI_TARGET_MODE] = E_MODE_RETURN
+    cfg_i[CI_TARGET_MODE] = E_MODE_HOOK
     cfg_i[CI_END_TS] = lay.end_ns
     cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")
 
@@ -273,12 +274,12 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
         mk_impact=f("impact"), mk_liq_fee=f("liq_fee"), ac_venue=ac_venue,
         dc_ts=np.zeros(0, np.int64), tg_value=np.zeros((0, M)), cfg_f=cfg_f, cfg_i=cfg_i,
     )
-    if decision_ts is not None or targets is not None or target_mode != E_MODE_RETURN:
+    if decision_ts is not None or targets is not None or target_mode != E_MODE_HOOK:
         inp = with_decisions(inp, decision_ts, targets, target_mode)
     return inp, lay
 
 
-def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int = -1) -> Inputs:
+def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int = E_MODE_HOOK) -> Inputs:
     """``inp`` with the decision times, fast-path targets and decision mode of one strategy.
 
     Everything else is shared, not copied: one prepared market serves many strategies (the

@@ -16,7 +16,7 @@ def compute_stats(res) -> pd.Series:
     liquidations, trading fills, minimum margin ratio, time to finality (mean and worst), and
     rejected orders (in all, and by reason), as one Series. Fills reverted by a reorg count nowhere."""
     eq = res.equity
-    initial = float(res.engine.initial_cash.sum())
+    initial = float(res.initial_cash.sum())
     final = res.final_equity()
     rets = eq["equity"].pct_change().replace([np.inf, -np.inf], np.nan).dropna() if len(eq) > 1 else pd.Series(dtype=float)
     per_year = _YEAR / res.sample_every

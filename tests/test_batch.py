@@ -18,10 +18,10 @@ from backtester.batch import run_engines, run_many
 from backtester.driver import Prepared, run_prepared
 from backtester.engine import Engine
 from backtester.kernel import enums as E
-from backtester.prepare import prepare, with_decisions
+from backtester.prepare import layout_for, prepare, with_decisions
 from backtester.strategy import TARGET_KINDS
 from strategies import BuyAndHold, MaCross, TrendFollowing
-from tests.kernel_adapter import layout_with_specs, sim_config
+from tests.kernel_adapter import sim_config
 from tests.reference.gen import reference_inputs
 
 RECORDS = ("orders", "fills", "funding", "liquidations", "ledger", "samples", "transfers")
@@ -277,7 +277,7 @@ def plans(draw):
 def test_batch_matches_single_runs_on_random_inputs(case):
     inputs, targets, modes, fractions, tiny = case
     cfg = sim_config(inputs["markets"], inputs["config"])
-    lay = layout_with_specs(inputs["dataset"], cfg, inputs["markets"])
+    lay = layout_for(inputs["dataset"], cfg)  # the config's markets include every spec's
     base, _ = prepare(inputs["dataset"], cfg, lay, reorgs=[(r.ts, r.venue) for r in inputs["reorgs"]])
     span = lay.end_ns - lay.start_ns
     dc = np.unique(np.array([lay.start_ns + int(f * span) for f in fractions], np.int64))

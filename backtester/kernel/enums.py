@@ -80,13 +80,11 @@ DOWNTIME_REJECT = 1
 
 # --- kernel exit codes --------------------------------------------------------------------
 EXIT_DONE = 0        # all events processed
-EXIT_DECISION = 1    # paused at a decision time
 EXIT_FULL = 2        # a record buffer needs to grow
 EXIT_ERROR = 3       # the strategy's decision hook raised (the driver re-raises it)
 
 # --- decision modes (CI_TARGET_MODE) ---------------------------------------------------------
 MODE_HOOK = -2       # hybrid: the kernel calls the strategy through an objmode hook
-MODE_RETURN = -1     # hybrid: the kernel returns EXIT_DECISION to Python at each decision
 # fast path: the target kind of every planned target (docs/simulation.md, "Targets"); also the
 # kind codes of ``to_position_nb``
 TG_POSITION = 0      # base units

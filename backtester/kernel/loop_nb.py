@@ -17,8 +17,8 @@ from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
 from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
                     C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
-                    EV_REORG, EV_TRACE, EV_TRADE, EXIT_DECISION, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
-                    MODE_HOOK, MODE_RETURN, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
+                    EV_REORG, EV_TRACE, EV_TRADE, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
+                    MODE_HOOK, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
                     STEP_ORACLE, STEP_TRACE, STEP_TRADE)
 from .hooks import decision_hook
 from .intents_nb import execute_intents_nb, snapshot_nb
@@ -109,7 +109,7 @@ def _group_ends_nb(ev_ts, ev_type, k, t, typ):
 
 @njit(cache=True)
 def run_nb(inp, st):
-    """Run until done, a decision (hybrid) or a full buffer; return EXIT_* .
+    """Run until done, a full buffer or an error in the decision hook; return EXIT_* .
 
     Same-timestamp event order (docs/simulation.md, "Event order at one timestamp"):
 
@@ -124,11 +124,11 @@ def run_nb(inp, st):
     8. a decision at ``d`` runs after all of the above at ``d``; its orders leave at ``d``:
        fast path: targets traded in the kernel; hook mode: the strategy's ``on_decision``
        runs through :func:`.hooks.decision_hook` (objmode) and its queued intents are
-       executed in order; return mode: the kernel returns EXIT_DECISION to the caller.
+       executed in order.
 
     A margin check liquidates accounts with ``NC < MMR`` whose venue is up and flags the others
     for the first check after recovery. Arrivals, cancels and observations are events of their
-    own time (``dynamic_nb``). Equity is sampled every ``sample_every``; a sample at ``s``
+    own time (``dynamic_nb``); those still due after the last event are processed at the end. Equity is sampled every ``sample_every``; a sample at ``s``
     reflects every event with ``ts <= s``.
     """
     ev_ts = inp.ev_ts
@@ -181,8 +181,6 @@ def run_nb(inp, st):
                     return EXIT_FULL
             counters[C_EVENT] = k
             counters[C_DECISION] = d
-            if mode == MODE_RETURN:
-                return EXIT_DECISION
             if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
                 return EXIT_FULL
             if mode == MODE_HOOK:
@@ -249,4 +247,10 @@ def run_nb(inp, st):
     counters[C_EVENT] = k
     if not _samples_until_nb(inp, st, inp.cfg_i[CI_END_TS], True):
         return EXIT_FULL
+    if next_arrival[0] != NO_TS:
+        # what is still on its way when the data ends arrives all the same: orders and cancels
+        # (admitted or rejected), transfers (they land), stops observing the last trades
+        if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+            return EXIT_FULL
+        advance_nb(inp, st, NO_TS, 9)
     return EXIT_DONE

@@ -14,7 +14,7 @@ from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, LG_GAS, 
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
 from .state import CI_FEED_LATENCY
 from .transfers_nb import next_transfer_nb
-from .trace_nb import arrival_nb, gas_nb, order_latency_nb
+from .trace_nb import arrival_nb, gas_nb, order_latency_nb, trace_row_nb
 
 
 @njit(cache=True)
@@ -96,13 +96,10 @@ def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
                 st.next_arrival[0] = seen
         return oid
     pay_gas_nb(inp, st, v, t, a, m, oid)
-    arrive, ok = arrival_nb(inp, v, t)
+    # in flight until it arrives, also when the venue will be down then (arrive_nb rejects it):
+    # until then a cancel or a liquidation may end it, and the strategy cannot know the outcome
+    arrive, _ = arrival_nb(inp, v, t)
     o.arrive_ts = arrive
-    if not ok:
-        o.status = ST_REJECTED
-        o.reason = R_VENUE_DOWN
-        o.done_ts = arrive
-        return oid
     o.status = ST_INFLIGHT
     st.active[st.counters[C_ACTIVE]] = oid
     st.counters[C_ACTIVE] += 1
@@ -177,9 +174,14 @@ def remove_from_book_nb(st, oid):
 
 @njit(cache=True)
 def arrive_nb(inp, st, oid):
-    """Order ``oid`` reaches the matching engine: admission, then the book."""
+    """Order ``oid`` reaches the matching engine: rejected if the venue is down (policy
+    ``reject``, or ``queue`` when it never comes back up), else admission, then the book."""
     o = st.orders[oid]
     _remove_nb(st.active, st.counters, C_ACTIVE, oid)
+    r = trace_row_nb(inp, o.venue, o.arrive_ts)
+    if r >= 0 and not inp.lt_up[r]:
+        finish_nb(st, oid, ST_REJECTED, R_VENUE_DOWN, o.arrive_ts)
+        return
     m = o.market
     if not o.reduce_only:
         if np.isnan(mark_nb(st, m)):

@@ -4,7 +4,8 @@ Slow on purpose: plain Python objects, an explicit list of events sorted by
 ``(ts, step of the event order, sub-step, tie-break)`` and a loop over it. Every rule is a
 method whose docstring names the section of ``docs/simulation.md`` it implements. Where that
 page leaves a choice open, the choice made here is written next to the code as ``CHOICE:``
-(and collected in ``CHOICES.md``).
+(and collected in ``CHOICES.md``). The public dataclasses are in ``interface.py`` (re-exported
+here); targets, transfers and what a decision sees in ``decisions.py``; records in ``records.py``.
 
 Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"):
 
@@ -17,20 +18,26 @@ Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"
 5. trades (table order), each followed by a margin check -> STEP_MATCH, sub 0;
    then reorgs at this timestamp, each followed by a margin check -> STEP_MATCH, sub 1
 7. stop observations (trade at ts seen at ts + feed_latency) -> STEP_STOPS
-8. intents sent at this timestamp (the "decision")           -> STEP_SEND
+8. intents sent at this timestamp (the "decision")           -> STEP_SEND: orders, cancels,
+                                        targets and transfers (``decisions.py``) in list order
 """
 from __future__ import annotations
 
 import heapq
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 
-import pandas as pd
-
+from .decisions import DecisionRules
+from .interface import (CancelIntent, MarketSpec, OrderIntent, RefConfig, RefResult, Reorg, TargetIntent,
+                        TransferIntent)
 from .records import (ACCOUNT_CP, FILL_COLUMNS, FUNDING_COLUMNS, LEDGER_COLUMNS, LIQ_COLUMNS,
-                      ORDER_COLUMNS, Account, Event, Fill, Order, Trace, TraceRow, frame, rows_of,
-                      scaled_ns as _scaled, sign as _sign)
+                      ORDER_COLUMNS, TARGET_COLUMNS, TRANSFER_COLUMNS, Account, Event, Fill, Order,
+                      Trace, TraceRow, frame, rows_of)
+from .records import scaled_ns as _scaled
+from .records import sign as _sign
+
+__all__ = ["CancelIntent", "MarketSpec", "OrderIntent", "RefConfig", "RefResult", "Reorg", "TargetIntent",
+           "TransferIntent", "run_reference"]
 
 NAN = float("nan")
 
@@ -46,70 +53,6 @@ LIVE = ("open", "partially_filled")
 MAX_SLIPPAGE = 0.5   # docs/simulation.md: s is capped at 0.5
 
 
-# ============================================================================ public interface
-@dataclass
-class MarketSpec:
-    name: str
-    venue: str
-    imf: float
-    mmf: float
-    taker_fee: float
-    maker_fee: float
-    half_spread: float
-    impact: float
-    liq_fee: float = 0.015
-
-
-@dataclass
-class RefConfig:
-    initial_cash: dict            # venue -> initial trader cash
-    insurance_fund: dict          # venue -> initial insurance fund balance
-    margin_mode: str = "cross"    # or "isolated"
-    latency_scale: float = 1.0
-    feed_latency_ns: int = 0
-    slippage_multiplier: float | list = 1.0   # constant or step series [(ts_ns, value), ...]
-    downtime_policy: str = "queue"            # or "reject"
-    impact_window_ns: int = 3_600_000_000_000
-    liq_spread: float = 1.5
-    oracle_delay_ns: int = 0      # only for markets without oracle rows (oracle derived from trades)
-
-
-@dataclass
-class OrderIntent:
-    sent_ts: int
-    market: str
-    side: int
-    size: float
-    type: str = "market"          # market | limit | stop_market
-    limit_price: float = NAN
-    trigger_price: float = NAN
-    reduce_only: bool = False
-    post_only: bool = False
-    ioc: bool = False
-
-
-@dataclass
-class CancelIntent:
-    sent_ts: int
-    order_id: int
-
-
-@dataclass
-class Reorg:
-    ts: int
-    venue: str
-
-
-@dataclass
-class RefResult:
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    funding: pd.DataFrame
-    liquidations: pd.DataFrame
-    ledger: pd.DataFrame
-    final: dict
-
-
 def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:
     """Run the reference simulation of ``intents`` on ``dataset``.
 
@@ -118,7 +61,8 @@ def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:
     dataset : data_loaders.Dataset
     markets : list[MarketSpec]
     config : RefConfig
-    intents : list[OrderIntent | CancelIntent]
+    intents : list[OrderIntent | CancelIntent | TargetIntent | TransferIntent]
+        Each is processed at step 8 of its ``sent_ts`` (ties: list order).
     reorgs : sequence of Reorg
     """
     sim = Simulation(dataset, list(markets), config, list(intents), list(reorgs))
@@ -127,8 +71,10 @@ def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:
 
 
 # ============================================================================ the simulation
-class Simulation:
-    """State and rules. ``run`` walks the event list; ``result`` builds the tables."""
+class Simulation(DecisionRules):
+    """State and rules. ``run`` walks the event list; ``result`` builds the tables.
+
+    Targets, transfers and what a decision sees are in ``decisions.DecisionRules``."""
 
     def __init__(self, dataset, markets, config, intents, reorgs):
         if config.margin_mode not in ("cross", "isolated"):
@@ -152,7 +98,10 @@ class Simulation:
         self.funding_rows: list[dict] = []
         self.liq_rows: list[dict] = []
         self.ledger: list[dict] = []
-        self.pending: list = []          # orders and cancels sent, not yet arrived
+        self.transfers: list = []        # records.Transfer, in send order
+        self.target_rows: list[dict] = []
+        self.in_transit = 0.0            # collateral on a bridge (trader equity, no account's NC)
+        self.pending: list = []          # orders, cancels and transfers sent, not yet arrived
         self.send_seq = 0
         self.n_liquidations = 0
         self.now = None
@@ -297,9 +246,10 @@ class Simulation:
             pos[:] = [new, (abs(S) * E + abs(q) * p) / (abs(S) + abs(q))]
         return realized
 
-    def trade_position(self, ts, acct: Account, market, q, p, kind, ref):
+    def trade_position(self, ts, acct: Account, market, q, p, kind, ref) -> float:
         """A fill on the trader account and the opposite fill on the counterparty book, each
-        realizing PnL into its cash (ledger ``kind``: realized_pnl, or reorg_reversal)."""
+        realizing PnL into its cash (ledger ``kind``: realized_pnl, or reorg_reversal).
+        Returns the trader's realized PnL."""
         venue = self.specs[market].venue
         pnl = self.apply_fill(acct.positions[market], q, p)
         acct.cash += pnl
@@ -307,6 +257,7 @@ class Simulation:
         cp_pnl = self.apply_fill(self.cp.positions[market], -q, p)
         self.cp.cash += cp_pnl
         self.post(ts, ACCOUNT_CP, venue, kind, market, cp_pnl, ref)
+        return pnl
 
     def equity(self, acct: Account) -> float:
         """NC = Q + sum_i S_i * (P_i - E_i) at oracle prices."""
@@ -349,10 +300,7 @@ class Simulation:
         step 7 or 8) is processed at once": it reaches the engine now, before any later send
         of this timestamp (whose gas could otherwise change its admission)."""
         if arrive_ts == self.now and self.past_step4:
-            if kind == "cancel":
-                self.cancel_at_engine(o)
-            else:
-                self.arrive(o)
+            self.reach_engine(kind, o)
         else:
             self.pending.append((kind, arrive_ts, self.send_seq, o))
             heapq.heappush(self.heap, Event(arrive_ts, STEP_ARRIVE, 0, self.send_seq, "arrive"))
@@ -396,12 +344,17 @@ class Simulation:
         for e in steps[STEP_SEND]:
             if isinstance(e.data, CancelIntent):
                 self.send_cancel(ts, e.data)
+            elif isinstance(e.data, TargetIntent):
+                self.decide_target(ts, e.data)
+            elif isinstance(e.data, TransferIntent):
+                self.send_transfer(ts, e.data)
             else:
                 self.send_order(ts, e.data)
 
     def audit_conservation(self):
-        """Money conservation: trader equity + insurance + counterparty equity is constant."""
-        total = sum(self.equity(a) for a in self.accounts.values())
+        """Money conservation: trader equity (collateral on a bridge included) + insurance +
+        counterparty equity is constant."""
+        total = sum(self.equity(a) for a in self.accounts.values()) + self.in_transit
         total += sum(self.insurance.values()) + self.equity(self.cp)
         err = abs(total - self.initial_total)
         self.max_conservation_error = max(self.max_conservation_error, err)
@@ -473,6 +426,12 @@ class Simulation:
             return
         self.dispatch(ts, o)
 
+    def send_market_order(self, ts, market, side, size) -> int:
+        """A plain market order sent at ``ts`` (a target's order); returns its id."""
+        o = self.new_order(ts, OrderIntent(ts, market, side, size))
+        self.dispatch(ts, o)
+        return o.order_id
+
     def dispatch(self, ts, o: Order):
         """Arrival: arrive_ts = sent_ts + latency_scale * order_latency(sent_ts); a venue
         down at arrive_ts queues it to the next up row (policy queue) or rejects it."""
@@ -510,10 +469,16 @@ class Simulation:
         due = sorted((p for p in self.pending if p[1] <= ts), key=lambda p: (p[1], p[2]))
         self.pending = [p for p in self.pending if p[1] > ts]
         for kind, _arrive, _seq, o in due:
-            if kind == "cancel":
-                self.cancel_at_engine(o)
-            else:
-                self.arrive(o)
+            self.reach_engine(kind, o)
+
+    def reach_engine(self, kind, o):
+        """An order, a cancel or a transfer (``o`` is then a records.Transfer) arrives."""
+        if kind == "cancel":
+            self.cancel_at_engine(o)
+        elif kind == "transfer":
+            self.arrive_transfer(o)
+        else:
+            self.arrive(o)
 
     def cancel_at_engine(self, o: Order):
         """A cancel cancels what is left of the order when it arrives (CANCELLED).
@@ -635,11 +600,12 @@ class Simulation:
         """One fill of an order: position and realized PnL, fee, fill record, order status."""
         acct = self.accounts[o.account]
         fill_id = len(self.fills)
-        self.trade_position(ts, acct, o.market, o.side * size, price, "realized_pnl", fill_id)
+        pnl = self.trade_position(ts, acct, o.market, o.side * size, price, "realized_pnl", fill_id)
         self.move_cash(ts, acct, -fee, "fee", o.market, fill_id)
         self.fills.append(self.fill_record(fill_id, o.order_id, ts, o.venue, acct.name, o.market,
                                            o.side, size, price, trade_price, liquidity, fee,
                                            slippage_cost))
+        self.fills[-1].realized_pnl = pnl
         o.filled_size += size
         if size >= o.remaining:
             o.remaining = 0.0
@@ -688,10 +654,11 @@ class Simulation:
             price = P * (1 - _sign(S) * self.cfg.liq_spread * spec.mmf * abr)
             prices.append(price)
             fill_id = len(self.fills)
-            self.trade_position(ts, acct, m, -S, price, "realized_pnl", fill_id)
+            pnl = self.trade_position(ts, acct, m, -S, price, "realized_pnl", fill_id)
             # CHOICE: slippage_cost of a liquidation fill is 0 (its cost is in liquidations).
             self.fills.append(self.fill_record(fill_id, -1, ts, venue, acct.name, m, -_sign(S),
                                                abs(S), price, NAN, "liquidation", 0.0, 0.0))
+            self.fills[-1].realized_pnl = pnl
         # 2. fee min(liq_fee * notional, max(Q, 0)) to the insurance fund.
         #    CHOICE: with per-market liq_fee the cap is sum_i liq_fee_i * |S_i| P_i.
         liq_no = self.n_liquidations           # ledger ref of the account-level rows
@@ -760,7 +727,7 @@ class Simulation:
             acct = self.accounts[f.account]
             self.trade_position(R, acct, f.market, -f.side * f.size, f.price, "reorg_reversal", f.fill_id)
             self.move_cash(R, acct, f.fee, "reorg_reversal", f.market, f.fill_id)
-            f.reverted = True
+            f.reverted, f.reverted_ts = True, R
             o.filled_size -= f.size
             self.close_order(o, "cancelled", REORG)
 
@@ -772,11 +739,15 @@ class Simulation:
                          funding=frame(self.funding_rows, FUNDING_COLUMNS),
                          liquidations=frame(self.liq_rows, LIQ_COLUMNS),
                          ledger=frame(self.ledger, LEDGER_COLUMNS),
-                         final=self.final_state())
+                         final=self.final_state(),
+                         transfers=frame([t.row() for t in self.transfers], TRANSFER_COLUMNS),
+                         targets=frame(self.target_rows, TARGET_COLUMNS))
 
     def final_state(self) -> dict:
         marks = {m: (NAN if self.mark(m) is None else self.mark(m)) for m in self.market_names}
-        trader = sum(self.equity(a) for a in self.accounts.values())
+        # Transfers: "Collateral on a bridge counts in the trader's total equity but in no
+        # account's NC".
+        trader = sum(self.equity(a) for a in self.accounts.values()) + self.in_transit
         cp = self.equity(self.cp)
         return {
             "cash": {a.name: a.cash for a in self.accounts.values()},

@@ -12,16 +12,20 @@ ORDER_COLUMNS = ["order_id", "venue", "market", "side", "size", "type", "limit_p
                  "reduce_only", "post_only", "ioc", "sent_ts", "arrive_ts", "status", "reason",
                  "filled_size", "parent_id"]
 FILL_COLUMNS = ["fill_id", "order_id", "ts", "venue", "account", "market", "side", "size", "price",
-                "trade_price", "liquidity", "fee", "slippage_cost", "ack_ts", "final_ts", "reverted"]
+                "trade_price", "liquidity", "fee", "slippage_cost", "ack_ts", "final_ts", "reverted",
+                "realized_pnl", "reverted_ts"]
 FUNDING_COLUMNS = ["ts", "account", "venue", "market", "position", "price", "rate", "payment"]
 LIQ_COLUMNS = ["ts", "account", "venue", "market", "size", "oracle_price", "price", "fee", "deficit",
                "insurance_paid", "socialized"]
 LEDGER_COLUMNS = ["ts", "account", "venue", "kind", "market", "amount", "ref"]
+TRANSFER_COLUMNS = ["transfer_id", "src", "dst", "status", "amount", "withdrawable", "sent_ts", "arrive_ts"]
+TARGET_COLUMNS = ["ts", "market", "kind", "value", "acknowledged", "expected", "price", "target", "delta",
+                  "order_id"]
 
 _INT = {"order_id", "side", "sent_ts", "arrive_ts", "reason", "parent_id", "fill_id", "ts", "ack_ts",
-        "final_ts", "ref"}
+        "final_ts", "ref", "reverted_ts", "transfer_id"}
 _BOOL = {"reduce_only", "post_only", "ioc", "reverted"}
-_STR = {"venue", "market", "type", "status", "account", "liquidity", "kind"}
+_STR = {"venue", "market", "type", "status", "account", "liquidity", "kind", "src", "dst"}
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -178,6 +182,24 @@ class Fill:
     ack_ts: int
     final_ts: int
     reverted: bool = False
+    realized_pnl: float = 0.0     # PnL the fill realized (for the pending gains of a transfer)
+    reverted_ts: int = -1         # time of the reorg that reverted it (-1: not reverted)
 
     def row(self) -> dict:
         return {c: getattr(self, c) for c in FILL_COLUMNS}
+
+
+@dataclass
+class Transfer:
+    """A collateral transfer between two trader accounts (docs/simulation.md, "Transfers")."""
+    transfer_id: int
+    src: str
+    dst: str
+    status: str                   # in_transit | arrived | rejected
+    amount: float
+    withdrawable: float           # W of the source at the send time
+    sent_ts: int
+    arrive_ts: int
+
+    def row(self) -> dict:
+        return {c: getattr(self, c) for c in TRANSFER_COLUMNS}
