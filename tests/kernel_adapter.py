@@ -497,10 +497,6 @@ ENGINES = ("reference", "kernel")
 #: pytest name of a known-answer test's kernel run -> why the kernel's answer differs; it runs
 #: as ``xfail(strict=True)``, so it must keep failing until the difference is settled
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "test_transfer_between_isolated_accounts_is_instant_and_bounded_by_free_collateral[kernel]": (
-        "transfer gas: the reference charges an accepted transfer the source venue's gas at the send time "
-        "(a CHOICE in decisions.send_transfer; docs/simulation.md only says a rejected one pays none), "
-        "the kernel charges no gas for transfers"),
 }
 
 

@@ -66,10 +66,6 @@ def _reorgs(draw, trades):
             for t in draw(st.lists(st.one_of(near_trade, st.integers(first, last + MIN)), max_size=2))]
 
 
-def _without_gas(latency):
-    return [dict(r, gas_fee=0.0) for r in latency]
-
-
 def _send_time(draw, trades):
     """A trade time (ties with trades) or any time around the span."""
     if draw(st.booleans()):
@@ -117,17 +113,15 @@ def plan_inputs(draw):
             previous[m] = value
             intents.append(TargetIntent(sent_ts=t, market=m, kind=kind, value=value))
     latency = tb["latency"]
-    if kind == "leverage" and config.margin_mode == "cross" and len(markets) == 2:
-        latency = _without_gas(latency)  # see test_leverage_target_after_a_send_in_the_same_decision
     return dict(dataset=make_dataset(trades, tb["funding"], tb["oracle"], latency), markets=tb["specs"],
                 config=config, intents=intents, reorgs=_reorgs(draw, trades))
 
 
 @st.composite
 def mixed_inputs(draw):
-    """Orders and cancels (gen.py), targets of every kind (one per decision, first in it) and,
-    in isolated mode with two markets, transfers between the two accounts (then the trace
-    charges no gas: see ``KNOWN_DIFFERENCES`` in tests/kernel_adapter.py)."""
+    """Orders and cancels (gen.py), targets of every kind and, in isolated mode with two
+    markets, transfers between the two accounts, in any order within a decision (one decision
+    reads one state: docs/simulation.md, Targets)."""
     tb = draw(_tables())
     trades, config, markets = tb["trades"], tb["config"], tb["markets"]
     n_accounts = len(markets) if config.margin_mode == "isolated" else 1
@@ -146,19 +140,8 @@ def mixed_inputs(draw):
             src = draw(st.sampled_from(accounts))
             amount = draw(st.sampled_from([0.01, 0.25, 0.5, 1.0, 1.5])) * cash
             intents.append(TransferIntent(_send_time(draw, trades), amount, src, accounts[1 - accounts.index(src)]))
-        latency = _without_gas(latency)
-    # one target per decision, sent first: a target after other sends of its own decision sees
-    # their outcome in the reference (gas, a transfer, a zero-latency rejection or cancel) and
-    # only their intent in hook mode (test_leverage_target_after_a_send_in_the_same_decision,
-    # test_target_after_a_cancel_in_the_same_decision); the rest of each decision in any order
-    by_time: dict[int, list] = {}
-    for it in draw(st.permutations(intents)):
-        by_time.setdefault(it.sent_ts, []).append(it)
-    intents = []
-    for t in sorted(by_time):
-        group = by_time[t]
-        targets = [it for it in group if isinstance(it, TargetIntent)]
-        intents += targets[:1] + [it for it in group if not isinstance(it, TargetIntent)]
+    # a decision's intents in any order (the reference and hook mode run them in list order)
+    intents = sorted(draw(st.permutations(intents)), key=lambda it: it.sent_ts)
     return dict(dataset=make_dataset(trades, tb["funding"], tb["oracle"], latency), markets=tb["specs"],
                 config=config, intents=intents, reorgs=_reorgs(draw, trades))
 
@@ -229,27 +212,19 @@ def _two_leverage_targets_with_gas():
 def test_leverage_targets_after_gas_agree_on_the_fast_path():
     inputs = _two_leverage_targets_with_gas()
     fast, ref = run_fast_path(**inputs), run_reference(**inputs)
-    assert list(ref.orders["size"]) == [10.0, 9.9975]
+    assert list(ref.orders["size"]) == [10.0, 10.0]  # both convert with the NC at d (one state)
     assert_same_answer(fast, ref)
 
 
-@pytest.mark.xfail(strict=True, reason="open question for docs/simulation.md (Targets, leverage): NC before "
-                   "or after the decision's own earlier sends. Hook mode converts ctx.target_leverage with the "
-                   "NC the decision started with (its sends are queued until on_decision returns); the "
-                   "reference and the fast path with the NC after the earlier sends' gas (and transfers)")
 def test_leverage_target_after_a_send_in_the_same_decision():
     inputs = _two_leverage_targets_with_gas()
     assert_same_answer(run_kernel(**inputs), run_reference(**inputs), targets=True)
 
 
-@pytest.mark.xfail(strict=True, reason="open question for docs/simulation.md (Targets, expected position): "
-                   "'orders already sent in this decision' at their full size (hook mode: Context queues them "
-                   "until on_decision returns) or as the engine left them (the reference: a zero-latency cancel "
-                   "or rejection sent earlier in the decision is already processed)")
 def test_target_after_a_cancel_in_the_same_decision():
     """Zero latency. At 5s: a limit buy 1 @1 (order 0, rests), a cancel of order 0, then a
-    position target of 1. The reference has processed the cancel when the target comes (X = 0:
-    it buys 1); hook mode counts order 0, queued in this decision, in full (X = 1: no order)."""
+    position target of 1. One decision reads one state (docs/simulation.md, Targets): order 0
+    counts in full although its cancel is already sent (X = 1: no order)."""
     from tests.reference.engine import CancelIntent, MarketSpec, OrderIntent, RefConfig
     from tests.reference.gen import SEC, T0
 
@@ -261,7 +236,7 @@ def test_target_after_a_cancel_in_the_same_decision():
                   intents=[OrderIntent(t, "BTC-USD", 1, 1.0, "limit", limit_price=1.0), CancelIntent(t, 0),
                            TargetIntent(t, "BTC-USD", "position", 1.0)])
     ref = run_reference(**inputs)
-    assert list(ref.targets["expected"]) == [0.0] and list(ref.targets["order_id"]) == [1]
+    assert list(ref.targets["expected"]) == [1.0] and list(ref.targets["order_id"]) == [-1]
     assert_same_answer(run_kernel(**inputs), ref, targets=True)
 
 

@@ -7,7 +7,8 @@ position ``S`` with average entry ``E``. ``NC = Q + sum S (P - E)`` at oracle pr
 import numpy as np
 from numba import njit
 
-from .enums import C_LEDGER, LG_REALIZED
+from .enums import C_LEDGER, LG_GAS, LG_REALIZED
+from .trace_nb import gas_nb
 
 
 @njit(cache=True)
@@ -22,6 +23,17 @@ def ledger_nb(st, ts, account, kind, market, amount, ref):
     row.amount = amount
     row.ref = ref
     st.counters[C_LEDGER] = n + 1
+
+
+@njit(cache=True)
+def pay_gas_nb(inp, st, v, t, a, m, ref):
+    """Account ``a`` pays venue ``v``'s gas in force at ``t`` to the counterparty (a submit, a
+    cancel or an accepted transfer; ``ref`` is its order or transfer id, ``m`` -1 for none)."""
+    gas = gas_nb(inp, v, t)
+    if gas != 0.0:
+        st.cash[a] -= gas
+        st.cp[0] += gas
+        ledger_nb(st, t, a, LG_GAS, m, -gas, ref)
 
 
 @njit(cache=True)

@@ -142,6 +142,12 @@ def apply_targets_nb(inp, st, d, t, view):
     """Fast path: trade each market toward its target of decision ``d`` with a market order."""
     kind = inp.cfg_i[CI_TARGET_MODE]
     view_nb(inp, st, t, view)
+    # one decision reads one state (docs/simulation.md, "Targets"): leverage converts with the
+    # NC the decision started with, not the NC left by its earlier sends' gas
+    n_acct = inp.ac_venue.shape[0] if kind == TG_LEVERAGE else 0
+    nc_at_d = np.empty(n_acct)
+    for a in range(n_acct):
+        nc_at_d[a] = account_state_nb(inp, st, a)[0]
     for m in range(view.shape[0]):
         target = inp.tg_value[d, m]
         if np.isnan(target):
@@ -149,9 +155,7 @@ def apply_targets_nb(inp, st, d, t, view):
         price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
         if np.isnan(price):
             continue
-        nc = 0.0
-        if kind == TG_LEVERAGE:  # the account's net collateral, only when it is needed
-            nc, _, _, _ = account_state_nb(inp, st, inp.mk_account[m])
+        nc = nc_at_d[inp.mk_account[m]] if kind == TG_LEVERAGE else 0.0
         target = to_position_nb(kind, target, price, nc)
         if not would_trade_nb(target, view[m], price, inp.cfg_f[CF_MIN_TRADE], inp.cfg_f[CF_REBALANCE_BAND]):
             continue

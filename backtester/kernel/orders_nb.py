@@ -8,13 +8,13 @@ trade's size in that order). Arrivals, cancels and stop observations are process
 import numpy as np
 from numba import njit
 
-from .accounts_nb import admits_nb, ledger_nb, mark_nb
-from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, LG_GAS, NO_TS, OT_STOP_MARKET,
+from .accounts_nb import admits_nb, mark_nb, pay_gas_nb
+from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, NO_TS, OT_STOP_MARKET,
                     R_INSUFFICIENT_MARGIN, R_NO_PRICE, R_NONE, R_VENUE_DOWN, ST_ARMED,
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
 from .state import CI_FEED_LATENCY
 from .transfers_nb import next_transfer_nb
-from .trace_nb import arrival_nb, gas_nb, order_latency_nb, trace_row_nb
+from .trace_nb import arrival_nb, order_latency_nb, trace_row_nb
 
 
 @njit(cache=True)
@@ -26,15 +26,6 @@ def _remove_nb(lst, counters, c, oid):
             lst[j] = lst[i]
             j += 1
     counters[c] = j
-
-
-@njit(cache=True)
-def pay_gas_nb(inp, st, v, t, a, m, ref):
-    gas = gas_nb(inp, v, t)
-    if gas != 0.0:
-        st.cash[a] -= gas
-        st.cp[0] += gas
-        ledger_nb(st, t, a, LG_GAS, m, -gas, ref)
 
 
 @njit(cache=True)

@@ -7,7 +7,7 @@ accounts of one venue).
 """
 from numba import njit
 
-from .accounts_nb import account_state_nb, ledger_nb
+from .accounts_nb import account_state_nb, ledger_nb, pay_gas_nb
 from .enums import (C_FILLS, C_SEQ, C_TRANSFERS, C_TRANSIT, LG_TRANSFER, NO_TS, TR_ARRIVED,
                     TR_IN_TRANSIT, TR_REJECTED)
 
@@ -30,7 +30,8 @@ def withdrawable_nb(inp, st, a, t):
 def transfer_nb(inp, st, t, src, dst, amount, delay):
     """Send ``amount`` from account ``src`` to ``dst`` at ``t``; returns the transfer id.
 
-    A transfer larger than the withdrawable amount is recorded as rejected and moves nothing.
+    A transfer larger than the withdrawable amount is recorded as rejected and moves nothing;
+    an accepted one pays the source venue's gas at ``t`` (docs/simulation.md, "Transfers").
     """
     n = st.counters[C_TRANSFERS]
     st.counters[C_TRANSFERS] = n + 1
@@ -49,6 +50,7 @@ def transfer_nb(inp, st, t, src, dst, amount, delay):
         return n
     r.status = TR_IN_TRANSIT
     r.arrive_ts = t + delay
+    pay_gas_nb(inp, st, inp.ac_venue[src], t, src, -1, n)
     st.cash[src] -= amount
     st.transit[0] += amount
     ledger_nb(st, t, src, LG_TRANSFER, -1, -amount, n)
