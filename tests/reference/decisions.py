@@ -42,14 +42,18 @@ class DecisionRules:
     def expected_position(self, market, t) -> float:
         """Targets: X = the acknowledged position plus what unsettled orders still intend to
         trade (in flight, resting or partly filled: the unfilled size; a stop-market nothing
-        until it triggers), including orders already sent in this decision.
+        until it triggers), in the state as it is now. The orders the current decision has
+        sent are added at their full size by ``decide_target`` on top of the decision's
+        snapshot of this value ("One decision, one state", ``begin_decision``).
 
         CHOICE: "unfilled" is seen from the strategy: an order's expected total (its size while
         live; what it filled, net of reversals, once filled, cancelled or rejected) minus its
         fills acknowledged by t. So a filled order whose fill is not acknowledged yet still
         counts the unacknowledged part (it is not sent twice), and a rejection or cancellation
-        is known at once, like a reversal. The child of a triggered stop is a market order and
-        counts; the triggered stop itself does not. A reduce-only order counts its full size."""
+        of an order sent at an earlier decision is known at the first decision after it, with
+        no acknowledgement latency, like a reversal. The child of a triggered stop is a market
+        order and counts; the triggered stop itself does not. A reduce-only order counts its
+        full size."""
         x = self.acknowledged_position(market, t)
         for o in self.orders:
             if o.market != market or o.type == "stop_market":
@@ -75,9 +79,48 @@ class DecisionRules:
         return max(prints)[2] if prints else None
 
     # ------------------------------------------------------------------ targets (step 8)
+    def begin_decision(self, ts, intents):
+        """Targets, "One decision, one state": the intents sent at ``ts`` (orders, cancels,
+        targets and transfers, processed at step 8 in list order) are one decision, and
+        "everything a decision converts or compares is read from the state at d before any of
+        its own sends". Called at step 8 before the first of them is processed: it snapshots
+        what the decision's targets read, for the markets they name, so that neither the gas
+        and transfers of the decision's earlier sends (the NC a leverage target converts with)
+        nor the at-once rejection or zero-latency cancel of an order it sent (X) show before
+        the next decision.
+
+        Snapshot: the account NC (at the marks in force at ``ts``), the acknowledged position
+        and X as ``expected_position`` computes it now; ``first_order`` is the id of the first
+        order the decision sends. The observed price is read at ``ts - feed_latency`` anyway.
+
+        CHOICE: the child of a stop triggered at step 7 of ``ts`` is not one of the decision's
+        sends (the client sent it before the decision, step 8): it is in the snapshot like any
+        earlier order (its unfilled size; nothing if it was rejected at once at step 7)."""
+        markets = {it.market for it in intents if isinstance(it, TargetIntent) and it.market in self.specs}
+        accounts = {self.account_of[m] for m in markets}
+        self.decision = dict(
+            ts=ts, first_order=len(self.orders),
+            nc={a: self.equity(self.accounts[a]) for a in accounts},
+            acknowledged={m: self.acknowledged_position(m, ts) for m in markets},
+            expected={m: self.expected_position(m, ts) for m in markets})
+
+    def decision_expected_position(self, market, ts) -> float:
+        """Targets: X at decision ``ts`` = the decision's snapshot (``begin_decision``) "plus
+        orders already sent in this decision at their full size", whatever became of them since
+        (rejected at once, cancelled by a zero-latency cancel of the same decision: that shows
+        at the next decision). A stop sent in this decision counts nothing (it triggers at a
+        later step 7 at the earliest)."""
+        snap = self.decision
+        assert snap["ts"] == ts
+        sent_here = sum(o.side * o.size for o in self.orders[snap["first_order"]:]
+                        if o.market == market and o.type != "stop_market")
+        return snap["expected"][market] + sent_here
+
     def decide_target(self, ts, it: TargetIntent):
         """Targets: at most one market order of ``|T - X|`` sent at ``ts``, outside the band
-        ``|delta| * p <= max(min_trade_notional, rebalance_band * |T| * p)``.
+        ``|delta| * p <= max(min_trade_notional, rebalance_band * |T| * p)``. ``X`` and the
+        ``NC`` of a leverage target come from the state before the decision's own sends
+        (``begin_decision``), plus, for ``X``, the orders the decision already sent.
 
         Every target is recorded (``RefResult.targets``) with the acknowledged and expected
         positions it saw, the price, the converted target and the order it sent (-1: none)."""
@@ -90,8 +133,8 @@ class DecisionRules:
             # CHOICE: an infinite target is an error (NaN is the documented "no order").
             raise ValueError(f"target value must be finite or NaN, got {value!r}")
         row = dict(ts=ts, market=it.market, kind=it.kind, value=value,
-                   acknowledged=self.acknowledged_position(it.market, ts),
-                   expected=self.expected_position(it.market, ts), price=NAN, target=NAN,
+                   acknowledged=self.decision["acknowledged"][it.market],
+                   expected=self.decision_expected_position(it.market, ts), price=NAN, target=NAN,
                    delta=NAN, order_id=-1)
         self.target_rows.append(row)
         p = self.observed_price(it.market, ts)
@@ -105,7 +148,9 @@ class DecisionRules:
         elif it.kind == "notional":
             T = value / p
         else:
-            nc = self.equity(self.accounts[self.account_of[it.market]])
+            # "NC the market's account net collateral at d (at the marks in force at d, ...,
+            # before the decision's own sends)"
+            nc = self.decision["nc"][self.account_of[it.market]]
             T = value * max(nc, 0.0) / p
         delta = T - row["expected"]
         row["target"], row["delta"] = T, delta
@@ -135,11 +180,15 @@ class DecisionRules:
         leaves the source's Q now (ledger ``transfer``, negative) and reaches the destination
         at once within a venue, ``bridge_delay`` later between venues.
 
-        CHOICE: an accepted transfer pays the gas of the source venue's trace row at the send
-        time (ledger ``gas``, ref = transfer id, market ""), charged after the check against W
-        and on top of the amount. The bridge delay is not scaled by ``latency_scale``.
-        Transfers are not subject to downtime. Unknown accounts, source == destination and a
-        non-finite or non-positive amount raise ``ValueError``."""
+        "An accepted transfer is an on-chain action like a submit: it pays the source venue's
+        gas_fee in force at t (ledger gas, no market, the transfer's id as reference), on top of
+        the amount and after the check against W" (docs/simulation.md, "Transfers").
+
+        CHOICE: W is the state at step 8 of ``ts`` as it is when the transfer is sent: unlike a
+        target's NC it sees the gas and transfers of the same decision's earlier sends, so the
+        transfers of one decision never move more than the source has. The bridge delay is not
+        scaled by ``latency_scale``. Transfers are not subject to downtime. Unknown accounts,
+        source == destination and a non-finite or non-positive amount raise ``ValueError``."""
         if it.source not in self.accounts or it.destination not in self.accounts:
             raise ValueError(f"transfer between unknown accounts {it.source!r} -> {it.destination!r}; "
                              f"accounts are {list(self.accounts)}")
@@ -158,6 +207,9 @@ class DecisionRules:
             # CHOICE: a rejected transfer's arrive_ts is its sent_ts.
             tr.status = "rejected"
             return
+        # Transfers: gas of the source venue at ts, after the check against W, on top of the
+        # amount; ledger ``gas`` (mirrored on the counterparty like every gas row), market "",
+        # ref = transfer id.
         self.charge_gas(ts, src, src.venue, "", tr.transfer_id)
         # CHOICE: the two ``transfer`` rows (source -amount at sent_ts, destination +amount at
         # arrive_ts; market "", ref = transfer id) have no counterparty mirror: the money stays

@@ -19,7 +19,8 @@ Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"
    then reorgs at this timestamp, each followed by a margin check -> STEP_MATCH, sub 1
 7. stop observations (trade at ts seen at ts + feed_latency) -> STEP_STOPS
 8. intents sent at this timestamp (the "decision")           -> STEP_SEND: orders, cancels,
-                                        targets and transfers (``decisions.py``) in list order
+                                        targets and transfers (``decisions.py``) in list order;
+                                        its targets read the state before its first send
 """
 from __future__ import annotations
 
@@ -100,6 +101,7 @@ class Simulation(DecisionRules):
         self.ledger: list[dict] = []
         self.transfers: list = []        # records.Transfer, in send order
         self.target_rows: list[dict] = []
+        self.decision = None             # what the decision at ``now`` reads (begin_decision)
         self.in_transit = 0.0            # collateral on a bridge (trader equity, no account's NC)
         self.pending: list = []          # orders, cancels and transfers sent, not yet arrived
         self.send_seq = 0
@@ -340,7 +342,9 @@ class Simulation(DecisionRules):
         # 7. client-side stops on observed trades.
         for e in steps[STEP_STOPS]:
             self.observe_trade(ts, e.data)
-        # 8. intents sent now.
+        # 8. intents sent now: one decision, reading one state (decisions.begin_decision).
+        if steps[STEP_SEND]:
+            self.begin_decision(ts, [e.data for e in steps[STEP_SEND]])
         for e in steps[STEP_SEND]:
             if isinstance(e.data, CancelIntent):
                 self.send_cancel(ts, e.data)

@@ -692,6 +692,41 @@ def test_transfer_between_isolated_accounts_is_instant_and_bounded_by_free_colla
     conserved(res)
 
 
+def test_transfer_pays_the_source_venue_gas_in_force_at_send_when_accepted_none_when_rejected(run_engine):
+    # "An accepted transfer ... pays the source venue's gas_fee in force at t (ledger gas, no
+    # market, the transfer's id as reference), on top of the amount and after the check
+    # against W"; "amount > W is recorded rejected and moves nothing (no gas)".
+    # dydx (BTC): cash 100, gas 0.25 from 0s, 0.5 from 20s; hl (ETH): cash 8, gas 1. No orders.
+    #   10s #0 100.25 dydx -> hl: W = 100 -> rejected, no gas
+    #   10s #1 64 dydx -> hl: accepted, gas 0.25 (dydx, row of 0s) -> dydx Q = 35.75
+    #   30s #2 35.75 dydx -> hl: W = 35.75, amount == W -> accepted; the gas 0.5 (row of 20s)
+    #       is charged after the check, on top: dydx Q = -0.5
+    #   40s #3 4 hl -> dydx: hl W = 8 -> accepted, gas 1 of hl (the source) -> hl Q = 3
+    # Final (all arrived, 30 min bridge): dydx -0.5 + 4 = 3.5; hl 3 + 64 + 35.75 = 102.75.
+    lat = [dict(ts=s(0), venue="dydx", order_latency=0, ack_latency=0, finality=0, up=True, gas_fee=0.25),
+           dict(ts=s(20), venue="dydx", order_latency=0, ack_latency=0, finality=0, up=True, gas_fee=0.5),
+           dict(ts=s(0), venue=HL, order_latency=0, ack_latency=0, finality=0, up=True, gas_fee=1.0)]
+    ds = make_dataset(trades((0, BTC, 64, 1), (0, ETH, 32, 1), (100, BTC, 64, 1)), latency=lat)
+    config = RefConfig(initial_cash={"dydx": 100.0, HL: 8.0}, insurance_fund={"dydx": 0.0, HL: 0.0})
+    res = run_engine(ds, [spec(BTC), spec(ETH, venue=HL)], config,
+                     [TransferIntent(s(10), 100.25, "dydx", HL), TransferIntent(s(10), 64.0, "dydx", HL),
+                      TransferIntent(s(30), 35.75, "dydx", HL), TransferIntent(s(40), 4.0, HL, "dydx")])
+    tr = res.transfers
+    assert list(tr.status) == ["rejected", "arrived", "arrived", "arrived"]
+    assert list(tr.withdrawable) == [100.0, 100.0, 35.75, 8.0]
+    gas = res.ledger[res.ledger.kind == "gas"]
+    trader_gas = gas[gas.account != "counterparty"]
+    assert list(zip(trader_gas.ts, trader_gas.account, trader_gas.market, trader_gas.amount, trader_gas.ref)) == [
+        (s(10), "dydx", "", -0.25, 1), (s(30), "dydx", "", -0.5, 2), (s(40), HL, "", -1.0, 3)]
+    assert gas[gas.account == "counterparty"].amount.sum() == 1.75     # mirrored like any gas
+    moves = res.ledger[(res.ledger.kind == "transfer") & (res.ledger.amount < 0)]
+    assert list(zip(moves.account, moves.amount, moves.ref)) == [("dydx", -64.0, 1), ("dydx", -35.75, 2),
+                                                                 (HL, -4.0, 3)]
+    assert res.final["cash"] == {"dydx": 3.5, HL: 102.75}
+    assert res.final["trader_equity"] == 106.25                        # 108 - 1.75 gas
+    conserved(res)
+
+
 # ============================================================================ targets
 @pytest.mark.parametrize("band, min_notional", [(0.0625, 1.0), (0.0, 64.0)])
 def test_target_band_edge(band, min_notional, run_engine):
@@ -764,6 +799,117 @@ def test_target_counts_orders_in_flight_and_sent_in_this_decision(run_engine):
     assert list(res.orders.status) == ["filled", "open", "filled"]
     assert list(res.fills.ts) == [s(7), s(20)]
     assert res.final["positions"][("dydx", BTC)]["size"] == 6.0
+
+
+def test_leverage_targets_of_one_decision_convert_with_nc_before_its_own_gas(run_engine):
+    # "One decision, one state": "the gas or transfers of its earlier sends do not change the NC
+    # its leverage targets convert with". Cross, BTC and ETH on dydx, cash 1000, both @100,
+    # zero latency, gas 0.25 per submit.
+    #   0.5s leverage 1 BTC: NC = 1000, p = 100 -> T = 10, X = 0 -> #0 buy 10 (gas 0.25)
+    #   0.5s leverage 1 ETH: NC before the decision's sends = 1000 -> T = 10 -> #1 buy 10
+    #        (converting with NC after #0's gas, 999.75, would give 9.9975)
+    # Both fill @100 at 1s: Q = 1000 - 0.5.
+    ds = make_dataset(trades((0, BTC, 100, 1), (0, ETH, 100, 1), (1, BTC, 100, 20), (1, ETH, 100, 20)),
+                      latency=trace((0, 0, 0, 0, True, 0.25)))
+    res = run_engine(ds, [spec(BTC), spec(ETH)], cfg(cash=1000.0),
+                     [TargetIntent(s(0.5), BTC, "leverage", 1.0), TargetIntent(s(0.5), ETH, "leverage", 1.0)])
+    tg = res.targets
+    assert list(tg.price) == [100.0, 100.0]
+    assert list(tg.target) == [10.0, 10.0] and list(tg.expected) == [0.0, 0.0]
+    assert list(tg.order_id) == [0, 1]
+    assert list(res.orders["size"]) == [10.0, 10.0] and list(res.orders.status) == ["filled", "filled"]
+    assert res.final["cash"]["dydx"] == 999.5
+    conserved(res)
+
+
+def test_leverage_targets_of_one_decision_convert_with_nc_before_its_own_transfer(run_engine):
+    # Isolated: cash 2000 -> dydx/BTC-USD and dydx/ETH-USD 1000 each; both @100, zero latency,
+    # gas 0.25 per submit and per transfer.
+    #   0.5s transfer 500 BTC -> ETH: W = 1000 -> accepted, gas 0.25; arrives at once (one venue):
+    #        BTC Q = 499.75, ETH Q = 1500
+    #   0.5s leverage 1 BTC: NC before the decision's sends = 1000 -> T = 10 -> #0 buy 10
+    #        (not 499.75 / 100 = 4.9975)
+    #   0.5s leverage 1 ETH: NC before the decision's sends = 1000 -> T = 10 -> #1 buy 10 (not 15)
+    #   2s   leverage 1 ETH, the next decision sees the transfer: NC = 1500 - 0.25 = 1499.75,
+    #        T = 14.9975, X = 10 (filled @100 at 1s, acknowledged at once) -> #2 buy 4.9975
+    ds = make_dataset(trades((0, BTC, 100, 1), (0, ETH, 100, 1), (1, BTC, 100, 20), (1, ETH, 100, 20),
+                             (3, ETH, 100, 20)),
+                      latency=trace((0, 0, 0, 0, True, 0.25)))
+    a_btc, a_eth = "dydx/BTC-USD", "dydx/ETH-USD"
+    res = run_engine(ds, [spec(BTC), spec(ETH)], cfg(cash=2000.0, margin_mode="isolated"),
+                     [TransferIntent(s(0.5), 500.0, a_btc, a_eth), TargetIntent(s(0.5), BTC, "leverage", 1.0),
+                      TargetIntent(s(0.5), ETH, "leverage", 1.0), TargetIntent(s(2), ETH, "leverage", 1.0)])
+    assert list(res.transfers.status) == ["arrived"] and list(res.transfers.arrive_ts) == [s(0.5)]
+    tg = res.targets
+    assert list(tg.target) == [10.0, 10.0, 1499.75 / 100.0]
+    assert list(tg.expected) == [0.0, 0.0, 10.0]
+    assert list(tg.order_id) == [0, 1, 2]
+    assert list(res.orders["size"]) == [10.0, 10.0, 1499.75 / 100.0 - 10.0]
+    assert list(res.fills.ts) == [s(1), s(1), s(3)]
+    assert res.final["cash"] == {a_btc: 499.5, a_eth: 1499.5}
+    conserved(res)
+
+
+def _one_state_run(run_engine, case, later):
+    """Zero latency and gas; BTC @100 (derived oracle), the only fill chance the 10s trade.
+
+    case "cancelled": at 5s, #0 limit buy 1 @1 (rests at once), a cancel of #0 (cancelled at
+        once), then target position 1.
+    case "rejected": cash 1, at 5s #0 market buy 1 (rejected at once: IMR' = 1 * 100 * 0.05 = 5
+        > NC = 1), then target position 1.
+    case "earlier": #0 limit buy 1 @1 at 1s (rests); at 5s a cancel of #0, then target 1.
+    ``later``: one more target position 1 at 6s, the next decision."""
+    ds = make_dataset(trades((0, BTC, 100, 1), (10, BTC, 100, 5)))
+    limit = dict(type="limit", limit_price=1.0)
+    if case == "cancelled":
+        intents, cash = [OrderIntent(s(5), BTC, 1, 1.0, **limit), CancelIntent(s(5), 0)], 10_000.0
+    elif case == "rejected":
+        intents, cash = [OrderIntent(s(5), BTC, 1, 1.0)], 1.0
+    else:
+        intents, cash = [OrderIntent(s(1), BTC, 1, 1.0, **limit), CancelIntent(s(5), 0)], 10_000.0
+    intents.append(TargetIntent(s(5), BTC, "position", 1.0))
+    if later:
+        intents.append(TargetIntent(s(6), BTC, "position", 1.0))
+    return run_engine(ds, [spec()], cfg(cash=cash), intents)
+
+
+STATUS_AT_ONCE = {"cancelled": ("cancelled", CANCELLED), "rejected": ("rejected", INSUFFICIENT_MARGIN),
+                  "earlier": ("cancelled", CANCELLED)}
+
+
+@pytest.mark.parametrize("case", ["cancelled", "rejected", "earlier"])
+def test_target_reads_the_state_before_its_decisions_sends_at_zero_latency(case, run_engine):
+    # "a cancel or a rejection of an order sent in this decision shows at the next decision
+    # (even at zero latency)"; X counts "orders already sent in this decision at their full
+    # size". cancelled / rejected: X = 0 before the decision + #0 sent in it at its full size 1
+    # = 1, though #0 is already cancelled / rejected when the target is processed -> delta 0,
+    # no order. earlier: X before the decision's sends = 1 (#0 resting), and the decision's own
+    # cancel of #0 does not show either -> no order.
+    res = _one_state_run(run_engine, case, later=False)
+    tg = res.targets
+    assert list(tg.acknowledged) == [0.0] and list(tg.expected) == [1.0]
+    assert list(tg.target) == [1.0] and list(tg.delta) == [0.0] and list(tg.order_id) == [-1]
+    assert len(res.orders) == 1
+    assert (res.orders.status.iloc[0], res.orders.reason.iloc[0]) == STATUS_AT_ONCE[case]
+    assert res.fills.empty
+
+
+@pytest.mark.parametrize("case", ["cancelled", "rejected", "earlier"])
+def test_target_at_the_next_decision_sees_the_cancel_or_rejection(case, run_engine):
+    # Same inputs plus target position 1 at 6s: the cancel / rejection of #0 now shows, X = 0
+    # -> #1 market buy 1 (|delta| * p = 100 > max(1, 0.05 * 1 * 100)). It fills @100 at 10s,
+    # except in case rejected, where cash 1 rejects it at once as it did #0.
+    res = _one_state_run(run_engine, case, later=True)
+    tg = res.targets
+    assert list(tg.expected) == [1.0, 0.0] and list(tg.delta) == [0.0, 1.0]
+    assert list(tg.order_id) == [-1, 1]
+    o = res.orders.iloc[1]
+    assert (o.type, o.side, o["size"], o.sent_ts) == ("market", 1, 1.0, s(6))
+    if case == "rejected":
+        assert (o.status, o.reason) == ("rejected", INSUFFICIENT_MARGIN) and res.fills.empty
+    else:
+        assert o.status == "filled" and list(res.fills.ts) == [s(10)]
+        assert res.final["positions"][("dydx", BTC)]["size"] == 1.0
 
 
 def test_target_nan_or_without_price_sends_nothing(run_engine):
