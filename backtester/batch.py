@@ -105,11 +105,11 @@ def run_engines(engines: list[Engine], n_threads: int | None = None, errors: str
     out: list = [0.0] * len(engines)
     if not engines:
         return out
-    inps = _typed_list([e.inputs for e in engines])
+    inps = _typed_list([e.refs()[0] for e in engines])
     codes = np.full(len(engines), -1, np.int64)
     todo = np.arange(len(engines), dtype=np.int64)
     while todo.size:
-        sts = _typed_list([e.state for e in engines])  # rebuilt: growing replaces arrays
+        sts = _typed_list([e.refs()[1] for e in engines])  # rebuilt: growing replaces arrays
         codes[todo] = -1
         # contiguous: one compiled signature whatever the split
         parts = [np.ascontiguousarray(todo[i::n_threads]) for i in range(min(n_threads, todo.size))]

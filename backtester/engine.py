@@ -11,7 +11,8 @@ import numpy as np
 from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
 from .kernel.loop_nb import LEDGER_ROWS_PER_FILL, ROOM_SLACK, run_nb
-from .kernel.state import CI_SAMPLE_EVERY, State
+from .kernel.refs_nb import inputs_ref, state_ref
+from .kernel.state import CI_SAMPLE_EVERY, State, conform
 from .prepare import Layout
 
 _BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
@@ -47,7 +48,7 @@ class Engine:
     """
 
     def __init__(self, inputs, layout: Layout, config):
-        self.inputs = inputs
+        self.inputs = conform(inputs)  # read-only views in the kernel's one compiled type
         self.layout = layout
         self.config = config
         M, V, A = len(layout.markets), len(layout.venues), len(layout.accounts)
@@ -85,11 +86,48 @@ class Engine:
             n_open=np.zeros(M, np.int64), n_armed=np.zeros(M, np.int64),
             next_arrival=np.array([E.NO_TS], np.int64), deferred=np.zeros(A, np.bool_),
             transit=np.zeros(1), intents=np.zeros((INTENT_CAPACITY, E.N_INTENT_COLS)),
-            snapshot=np.zeros((A, E.N_SNAPSHOT_COLS)), view_pos=np.zeros(M),
+            snapshot=np.zeros((A, E.N_SNAPSHOT_COLS)), view_pos=np.zeros(M), band=np.zeros((M, 2)),
         )
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
         self.n_trades = n_trades
+
+    # ------------------------------------------------------------------ kernel references
+    @property
+    def inputs(self):
+        """The run's :class:`~backtester.kernel.state.Inputs` (read-only arrays)."""
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, inp) -> None:
+        self._inputs = inp
+        self._inp_ref = None
+
+    @property
+    def state(self):
+        """The run's :class:`~backtester.kernel.state.State` (the kernel writes into it)."""
+        return self._state
+
+    @state.setter
+    def state(self, st) -> None:
+        self._state = st
+        self._st_ref = None
+
+    def refs(self) -> tuple:
+        """``(InputsRef, StateRef)`` over the arrays of :attr:`inputs` and :attr:`state`: what
+        kernel functions take (rebuilt after either is replaced, e.g. by a buffer growing)."""
+        if self._inp_ref is None:
+            self._inp_ref = inputs_ref(self._inputs)
+        if self._st_ref is None:
+            self._st_ref = state_ref(self._state)
+        return self._inp_ref, self._st_ref
+
+    def __getstate__(self) -> dict:
+        # the references are compiled-code handles: rebuilt after unpickling
+        return {k: v for k, v in self.__dict__.items() if k not in ("_inp_ref", "_st_ref")}
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d, _inp_ref=None, _st_ref=None)
 
     # ------------------------------------------------------------------ buffers
     def ensure_room(self, orders: int = 0) -> bool:
@@ -132,7 +170,7 @@ class Engine:
         """Run the kernel until done or an error in the decision hook (hook mode); grows
         buffers as needed. Returns ``EXIT_DONE`` or ``EXIT_ERROR``."""
         while True:
-            code = run_nb(self.inputs, self.state)
+            code = run_nb(*self.refs())
             if code != E.EXIT_FULL:
                 return code
             self.make_room()
@@ -151,7 +189,7 @@ class Engine:
     def view(self, t: int) -> np.ndarray:
         """Per-market position the strategy expects at ``t`` (acknowledged + in flight)."""
         out = np.zeros(len(self.state.pos))
-        view_nb(self.inputs, self.state, np.int64(t), out)
+        view_nb(*self.refs(), np.int64(t), out)
         return out
 
     # ------------------------------------------------------------------ records

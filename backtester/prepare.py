@@ -30,7 +30,7 @@ from .kernel.state import (
     CF_MIN_TRADE,
     CF_N,
     CF_REBALANCE_BAND,
-    CI_BRIDGE_DELAY,
+    CI_BRIDGE_DELAY, CI_MARGIN_BANDS,
     CI_DOWNTIME,
     CI_END_TS,
     CI_FEED_LATENCY,
@@ -259,6 +259,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_TARGET_MODE] = E_MODE_HOOK
     cfg_i[CI_END_TS] = lay.end_ns
     cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")
+    cfg_i[CI_MARGIN_BANDS] = 1
 
     f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)
     inp = Inputs(

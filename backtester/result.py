@@ -197,7 +197,7 @@ class Result:
         from .kernel.accounts_nb import account_state_nb
 
         eng = self.engine
-        accounts = sum(account_state_nb(eng.inputs, eng.state, a)[0] for a in range(len(self.layout.accounts)))
+        accounts = sum(account_state_nb(*eng.refs(), a)[0] for a in range(len(self.layout.accounts)))
         return float(accounts + eng.state.transit[0])
 
     def stats(self) -> pd.Series:

@@ -192,8 +192,8 @@ class KernelRun:
         lay = eng.layout
         mk_account = eng.inputs.mk_account
         M = len(self.markets)
-        marks = [float(mark_nb(st, m)) for m in range(M)]
-        equity = {name: float(account_state_nb(eng.inputs, st, a)[0]) for a, name in enumerate(lay.accounts)}
+        marks = [float(mark_nb(eng.refs()[1], m)) for m in range(M)]
+        equity = {name: float(account_state_nb(*eng.refs(), a)[0]) for a, name in enumerate(lay.accounts)}
         trader = sum(equity.values()) + float(st.transit[0])  # collateral on a bridge is the trader's
         cp_size = [float(st.cp_pos[m]) + 0.0 for m in range(M)]  # + 0.0: no -0.0 when flat
         cp_entry = [float(st.entry[m]) if cp_size[m] != 0.0 else 0.0 for m in range(M)]

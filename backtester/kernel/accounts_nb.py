@@ -7,13 +7,14 @@ position ``S`` with average entry ``E``. ``NC = Q + sum S (P - E)`` at oracle pr
 import numpy as np
 from numba import njit
 
-from .enums import C_LEDGER, LG_GAS, LG_REALIZED
+from .enums import C_BANDS_OK, C_LEDGER, LG_GAS, LG_REALIZED
 from .trace_nb import gas_nb
 
 
 @njit(cache=True)
 def ledger_nb(st, ts, account, kind, market, amount, ref):
     """Append a ledger row (the caller moves the cash)."""
+    st.counters[C_BANDS_OK] = 0  # money moved: the margin bands no longer hold
     n = st.counters[C_LEDGER]
     row = st.ledger[n]
     row.ts = ts
@@ -76,6 +77,7 @@ def mark_nb(st, m):
 @njit(cache=True)
 def update_position_nb(st, m, q, p):
     """Apply a signed fill ``q`` at price ``p`` to market ``m``; return the realized PnL."""
+    st.counters[C_BANDS_OK] = 0  # the position moved: the margin bands no longer hold
     s = st.pos[m]
     e = st.entry[m]
     if s == 0.0 or (s > 0.0) == (q > 0.0):
@@ -166,3 +168,52 @@ def below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
         nc += s * (p - entry[m])
         mmr += requirement_nb(abs(s), p, mk_mmf[m])
     return held and nc < mmr
+
+
+#: relative safety of the margin bands against float rounding: computing ``NC - MMR`` rounds
+#: by about 1e-16 of the magnitudes summed; a band gives up 1e-9 of them
+BAND_SAFETY = 1e-9
+
+
+@njit(cache=True)
+def set_bands_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, band):
+    """Per held market, the oracle prices between which its account surely stays at or above
+    maintenance (``NC >= MMR``) while nothing else changes; an empty band when none.
+
+    ``NC - MMR`` is linear in each mark with slope at most ``|S| (1 + MMF)`` in size, so an
+    account with room ``H = NC - MMR`` (less a rounding allowance) shared evenly among its
+    ``n`` held markets stays above maintenance while each mark moves less than
+    ``H / (n |S| (1 + MMF))``. Outside its band a market's move gets the exact check
+    (:func:`below_maintenance_nb`), so the bands change only how often it runs, never what it
+    decides.
+    """
+    n_acc = 0
+    for m in range(pos.shape[0]):
+        n_acc = max(n_acc, mk_account[m] + 1)
+    for a in range(n_acc):
+        nc = cash[a]
+        mmr = 0.0
+        scale = abs(cash[a])
+        held = 0
+        for m in range(pos.shape[0]):
+            s = pos[m]
+            if s == 0.0 or mk_account[m] != a:
+                continue
+            held += 1
+            p = mark_price_nb(oracle[m], last[m])
+            nc += s * (p - entry[m])
+            mmr += requirement_nb(abs(s), p, mk_mmf[m])
+            scale += abs(s) * (abs(p) + abs(entry[m]) + abs(p) * mk_mmf[m])
+        room = nc - mmr - BAND_SAFETY * scale
+        for m in range(pos.shape[0]):
+            s = pos[m]
+            if s == 0.0 or mk_account[m] != a:
+                continue
+            p = mark_price_nb(oracle[m], last[m])
+            if room > 0.0 and np.isfinite(room) and np.isfinite(p):
+                half = room / (held * abs(s) * (1.0 + mk_mmf[m]))
+                band[m, 0] = p - half
+                band[m, 1] = p + half
+            else:  # no room (or no price): every move is checked
+                band[m, 0] = np.inf
+                band[m, 1] = -np.inf

@@ -25,7 +25,7 @@ def run_batch_nb(inps, sts, todo, codes):
     """Run ``run_nb(inps[r], sts[r])`` for every ``r`` in ``todo``, in order; write each run's
     exit code to ``codes[r]``.
 
-    ``inps`` and ``sts`` are ``numba.typed.List`` of ``Inputs`` and ``State``; the inputs must
+    ``inps`` and ``sts`` are ``numba.typed.List`` of ``InputsRef`` and ``StateRef``; the inputs must
     be fast-path ones (targets in ``tg_value``): a decision hook needs the GIL and one run at a
     time.
     """

@@ -152,7 +152,10 @@ def apply_targets_nb(inp, st, d, t, view):
         target = inp.tg_value[d, m]
         if np.isnan(target):
             continue
-        price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
+        if inp.cfg_i[CI_FEED_LATENCY] == 0:  # everything up to t is seen: the loop's own marks
+            price = mark_price_nb(st.oracle[m], st.last[m])
+        else:
+            price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
         if np.isnan(price):
             continue
         nc = nc_at_d[inp.mk_account[m]] if kind == TG_LEVERAGE else 0.0

@@ -129,7 +129,8 @@ C_TRANSFERS = 16     # transfers recorded
 C_TRANSIT = 17       # all transfers before this index have arrived or were rejected
 C_INTENTS = 18       # intents queued by the strategy at the current decision (hook mode)
 C_INTENT_DONE = 19   # intents of the current decision already executed
-N_COUNTERS = 20
+C_BANDS_OK = 20      # 1 while State.band holds for the current cash and positions (0: stale)
+N_COUNTERS = 21
 
 NO_TS = np.iinfo(np.int64).max
 

@@ -12,10 +12,10 @@ sample, arrival, cancel or stop observation.
 import numpy as np
 from numba import njit, objmode
 
-from .accounts_nb import below_maintenance_nb
+from .accounts_nb import below_maintenance_nb, set_bands_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
-from .enums import (C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
+from .enums import (C_BANDS_OK, C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
                     C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
                     EV_REORG, EV_TRACE, EV_TRADE, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
                     MODE_HOOK, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
@@ -26,7 +26,7 @@ from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
 from .liquidation_nb import check_margin_nb
 from .match_nb import match_trade_nb
-from .state import CI_END_TS, CI_SAMPLE_EVERY, CI_TARGET_MODE
+from .state import CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 #: step of each static event type in the same-timestamp order (index: EV_*)
 STEP_OF = np.array([0] * 5, np.int64)
@@ -159,6 +159,8 @@ def run_nb(inp, st):
     n_ev = ev_ts.shape[0]
     n_dec = inp.dc_ts.shape[0]
     mode = inp.cfg_i[CI_TARGET_MODE]
+    bands = inp.cfg_i[CI_MARGIN_BANDS] == 1
+    band = st.band
     view = np.zeros(n_mk)
     dirty = False  # a funding/oracle group changed a held market: check margin at its end
     k = counters[C_EVENT]
@@ -221,15 +223,22 @@ def run_nb(inp, st):
                 filled = counters[C_FILLS] > before
             if filled or counters[C_DEFERRED] > 0 or (pos[m] != 0.0 and np.isnan(oracle[m])):
                 check_margin_nb(inp, st, t)  # marks move with trades only without an oracle
+                counters[C_BANDS_OK] = 0
         elif typ == EV_ORACLE:
             m = inp.or_market[i]
-            oracle[m] = inp.or_price[i]
-            if pos[m] != 0.0:
+            px = inp.or_price[i]
+            oracle[m] = px
+            # a held market's move needs the exact check unless it stays within the band set
+            # at the last check (NaN is outside every band)
+            if pos[m] != 0.0 and not (bands and counters[C_BANDS_OK] == 1 and band[m, 0] <= px <= band[m, 1]):
                 dirty = True
             if _group_ends_nb(ev_ts, ev_type, k, t, typ):
                 if counters[C_DEFERRED] > 0 or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
                                                                          mk_account, mk_mmf, n_acc)):
                     check_margin_nb(inp, st, t)
+                if dirty and bands:
+                    set_bands_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, band)
+                    counters[C_BANDS_OK] = 1
                 dirty = False
         elif typ == EV_FUNDING:
             if pay_funding_nb(inp, st, i):

@@ -1,13 +1,27 @@
-"""The kernel's inputs and state: NamedTuples of plain numpy arrays.
+"""The kernel's inputs and state: NamedTuples of plain numpy arrays, and the references the
+compiled code passes around.
 
 ``Inputs`` is read-only for a run (the merged event stream, the tables as columns, per-venue
 traces, per-market parameters and scalar settings); ``State`` is everything the loop mutates.
 Both are plain arrays so the kernel caches to disk, state pickles to workers, and a notebook
 can look inside.
+
+Inside the kernel they travel as ``InputsRef`` and ``StateRef``: numba structrefs holding the
+very same arrays (no copy), passed as one pointer. A NamedTuple of ~70 arrays passed to a
+compiled function is flattened into ~500 machine arguments and reference counts per call,
+which cost more than most of the kernel's helpers do (docs/simulation.md is unaffected: the
+arrays and the rules are the same). Every field has one fixed dtype and layout (``DTYPES``), so
+each kernel function compiles exactly once; :func:`inputs_ref` and :func:`state_ref` check that
+(and copy a read-only or mistyped array rather than compiling the kernel again).
 """
 from typing import NamedTuple
 
+import numba
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
+
+from .enums import fill_dt, funding_dt, ledger_dt, liquidation_dt, order_dt, sample_dt, transfer_dt
 
 
 class Inputs(NamedTuple):
@@ -78,7 +92,8 @@ CI_SAMPLE_EVERY = 2     # ns between equity samples (0: none)
 CI_TARGET_MODE = 3      # MODE_HOOK or the fast path's TG_* target kind
 CI_END_TS = 4           # samples are taken up to this time
 CI_BRIDGE_DELAY = 5     # transfer time between accounts of different venues
-CI_N = 6
+CI_MARGIN_BANDS = 6     # 1: margin checks on oracle moves only outside State.band; 0: on every move
+CI_N = 7
 
 
 class State(NamedTuple):
@@ -111,3 +126,103 @@ class State(NamedTuple):
     intents: np.ndarray      # float64[cap, N_INTENT_COLS]: what on_decision asked for (hook mode)
     snapshot: np.ndarray     # float64[accounts, N_SNAPSHOT_COLS]: NC, IMR, MMR, gross notional (SN_*)
     view_pos: np.ndarray     # float64[markets]: expected position at the decision
+    band: np.ndarray         # float64[markets, 2]: oracle prices between which no margin check is due
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed dtype and number of dimensions of every field (one compiled kernel for all runs)
+_I64, _I32, _I8, _F64, _B = np.int64, np.int32, np.int8, np.float64, np.bool_
+DTYPES = {
+    "Inputs": {
+        "ev_ts": (_I64, 1), "ev_type": (_I8, 1), "ev_idx": (_I64, 1),
+        "tr_ts": (_I64, 1), "tr_market": (_I32, 1), "tr_price": (_F64, 1), "tr_size": (_F64, 1),
+        "tr_vol": (_F64, 1),
+        "fu_ts": (_I64, 1), "fu_market": (_I32, 1), "fu_rate": (_F64, 1), "fu_price": (_F64, 1),
+        "or_ts": (_I64, 1), "or_market": (_I32, 1), "or_price": (_F64, 1),
+        "lt_ts": (_I64, 1), "lt_order": (_I64, 1), "lt_ack": (_I64, 1), "lt_final": (_I64, 1),
+        "lt_up": (_B, 1), "lt_gas": (_F64, 1), "lt_venue": (_I32, 1), "vt_start": (_I64, 1),
+        "ro_ts": (_I64, 1), "ro_venue": (_I32, 1), "sl_ts": (_I64, 1), "sl_val": (_F64, 1),
+        "mk_venue": (_I32, 1), "mk_account": (_I32, 1), "mk_imf": (_F64, 1), "mk_mmf": (_F64, 1),
+        "mk_taker": (_F64, 1), "mk_maker": (_F64, 1), "mk_half_spread": (_F64, 1),
+        "mk_impact": (_F64, 1), "mk_liq_fee": (_F64, 1), "ac_venue": (_I32, 1),
+        "dc_ts": (_I64, 1), "tg_value": (_F64, 2), "cfg_f": (_F64, 1), "cfg_i": (_I64, 1),
+    },
+    "State": {
+        "counters": (_I64, 1), "orders": (order_dt, 1), "fills": (fill_dt, 1),
+        "funding": (funding_dt, 1), "liquidations": (liquidation_dt, 1), "ledger": (ledger_dt, 1),
+        "samples": (sample_dt, 1), "active": (_I64, 1), "book": (_I64, 1), "cash": (_F64, 1),
+        "pos": (_F64, 1), "entry": (_F64, 1), "oracle": (_F64, 1), "last": (_F64, 1),
+        "insurance": (_F64, 1), "up": (_B, 1), "cp": (_F64, 1), "cp_pos": (_F64, 1),
+        "ack_pos": (_F64, 1), "fill_acked": (_B, 1), "n_open": (_I64, 1), "n_armed": (_I64, 1),
+        "next_arrival": (_I64, 1), "deferred": (_B, 1), "transfers": (transfer_dt, 1),
+        "transit": (_F64, 1), "intents": (_F64, 2), "snapshot": (_F64, 2), "view_pos": (_F64, 1),
+        "band": (_F64, 2),
+    },
+}
+for _cls in (Inputs, State):
+    assert tuple(DTYPES[_cls.__name__]) == _cls._fields, f"DTYPES must list {_cls.__name__}'s fields in order"
+
+
+def _numba_fields(name):
+    # inputs are read-only for the kernel (and may be read-only memory: a sweep worker's map
+    # of shared data), so their type says so; the state is written
+    readonly = name == "Inputs"
+    return [(f, types.Array(numba.from_dtype(np.dtype(dt)), nd, "C", readonly=readonly))
+            for f, (dt, nd) in DTYPES[name].items()]
+
+
+@structref.register
+class InputsRefType(types.StructRef):
+    """numba type of an :class:`Inputs` held by reference."""
+
+
+@structref.register
+class StateRefType(types.StructRef):
+    """numba type of a :class:`State` held by reference."""
+
+
+#: the one concrete type of each (every kernel function is compiled for these)
+InputsRef = InputsRefType(_numba_fields("Inputs"))
+StateRef = StateRefType(_numba_fields("State"))
+
+
+class InputsProxy(structref.StructRefProxy):
+    """Python handle of an ``InputsRef`` (opaque: read the :class:`Inputs` it was made from)."""
+
+
+class StateProxy(structref.StructRefProxy):
+    """Python handle of a ``StateRef`` (opaque: read the :class:`State` it was made from)."""
+
+
+structref.define_constructor(InputsProxy, InputsRefType, list(Inputs._fields))
+structref.define_boxing(InputsRefType, InputsProxy)
+structref.define_constructor(StateProxy, StateRefType, list(State._fields))
+structref.define_boxing(StateRefType, StateProxy)
+
+
+def conform(tup):
+    """``tup`` (an :class:`Inputs` or :class:`State`) with every array in the one type the
+    kernel is compiled for: its fixed dtype, C-contiguous; read-only for ``Inputs`` (a
+    read-only view of a writable array, no copy), writable for ``State``.
+
+    An ``Inputs`` array of another dtype or layout is copied (a warning-free convenience: the
+    alternative is compiling the whole kernel again); a ``State`` array must already be right,
+    since the kernel writes into the caller's arrays (``ValueError`` otherwise).
+    """
+    is_inputs = isinstance(tup, Inputs)
+    changes = {}
+    for f, (dt, nd) in DTYPES[type(tup).__name__].items():
+        a = getattr(tup, f)
+        right = isinstance(a, np.ndarray) and a.dtype == dt and a.ndim == nd and a.flags.c_contiguous
+        if right and a.flags.writeable != is_inputs:
+            continue
+        if not is_inputs:
+            raise ValueError(f"State.{f} must be a writable C-contiguous {np.dtype(dt)} array of "
+                             f"{nd} dimension(s), got {getattr(a, 'dtype', type(a))} "
+                             f"(ndim {getattr(a, 'ndim', '?')})")
+        a = a.view() if right else np.array(a, dtype=dt, order="C", copy=True)
+        if a.ndim != nd:
+            raise ValueError(f"Inputs.{f} must have {nd} dimension(s), got {a.ndim}")
+        a.flags.writeable = False
+        changes[f] = a
+    return tup._replace(**changes) if changes else tup
