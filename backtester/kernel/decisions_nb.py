@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from .accounts_nb import account_state_nb, mark_price_nb
-from .enums import (C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
+from .enums import (SN_NC, C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CURSOR, OT_MARKET,
                     OT_STOP_MARKET, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_TRIGGERED,
                     STEP_DECISION, TG_LEVERAGE, TG_NOTIONAL)
 from .dynamic_nb import advance_nb
@@ -144,10 +144,9 @@ def apply_targets_nb(inp, st, d, t, view):
     view_nb(inp, st, t, view)
     # one decision reads one state (docs/simulation.md, "Targets"): leverage converts with the
     # NC the decision started with, not the NC left by its earlier sends' gas
-    n_acct = inp.ac_venue.shape[0] if kind == TG_LEVERAGE else 0
-    nc_at_d = np.empty(n_acct)
-    for a in range(n_acct):
-        nc_at_d[a] = account_state_nb(inp, st, a)[0]
+    if kind == TG_LEVERAGE:
+        for a in range(inp.ac_venue.shape[0]):
+            st.snapshot[a, SN_NC] = account_state_nb(inp, st, a)[0]
     for m in range(view.shape[0]):
         target = inp.tg_value[d, m]
         if np.isnan(target):
@@ -158,7 +157,7 @@ def apply_targets_nb(inp, st, d, t, view):
             price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
         if np.isnan(price):
             continue
-        nc = nc_at_d[inp.mk_account[m]] if kind == TG_LEVERAGE else 0.0
+        nc = st.snapshot[inp.mk_account[m], SN_NC] if kind == TG_LEVERAGE else 0.0
         target = to_position_nb(kind, target, price, nc)
         if not would_trade_nb(target, view[m], price, inp.cfg_f[CF_MIN_TRADE], inp.cfg_f[CF_REBALANCE_BAND]):
             continue
