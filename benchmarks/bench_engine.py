@@ -23,35 +23,14 @@ import argparse
 import time
 
 import numpy as np
-from numba import njit
+from _common import bare_ma_cross_nb, tape
 
 import backtester as bt
-import data_loaders as dl
 from backtester.driver import decision_times
 from backtester.engine import Engine
 from backtester.kernel.enums import MODE_HOOK
 from backtester.prepare import layout_for, prepare
 from strategies import MaCross
-
-
-@njit(cache=True)
-def bare_ma_cross_nb(price, fast, slow):
-    """Position and cash of an EMA crossover, one step per trade: the floor of any engine."""
-    af = 2.0 / (fast + 1.0)
-    aslow = 2.0 / (slow + 1.0)
-    ef = price[0]
-    es = price[0]
-    pos = 0.0
-    cash = 0.0
-    for i in range(price.shape[0]):
-        p = price[i]
-        ef += af * (p - ef)
-        es += aslow * (p - es)
-        target = 1.0 if ef > es else -1.0
-        if target != pos:
-            cash -= (target - pos) * p
-            pos = target
-    return pos, cash
 
 
 class Idle(bt.Strategy):
@@ -62,13 +41,6 @@ class Idle(bt.Strategy):
 
     def on_decision(self, ctx):
         pass
-
-
-def tape(n_million: float, seed: int = 0):
-    rate = 20.0  # trades per second
-    days = n_million * 1e6 / rate / 86400
-    return dl.synthetic(days=days, markets=("BTC-USD",), seed=seed, trades_per_second=rate,
-                        oracle_every="1s")
 
 
 def timed(fn, repeat=3):
@@ -99,9 +71,11 @@ def bench(n_million: float) -> dict:
     lay = layout_for(ds, cfg)
     times = decision_times(strat.every, lay.start_ns, lay.end_ns)
     strat.decision_times = times
-    strat._targets, strat._target_kind = {}, None
+    strat.clear_targets()
     strat.init(ds)
-    targets = strat._targets["BTC-USD"][:, None]
+    # a copy: planned targets may be read-only (pandas 3), which numba types apart, so passing
+    # them as they are would time (and compile) another specialization than bt.run uses
+    targets = strat.planned_targets[0]["BTC-USD"][:, None].copy()
     t0 = time.perf_counter()
     inp, _ = prepare(ds, cfg, lay, decision_ts=times.asi8, targets=targets, target_mode=1)
     prep_s = time.perf_counter() - t0

@@ -5,7 +5,7 @@ Prints:
 * the kernel alone: 32 ``MaCross`` runs one kernel call each (``Engine.run``) against the same
   32 runs batched (:func:`backtester.batch.run_engines`): one kernel call on 1 thread, one call
   per thread on 2, as events/s summed over runs and as a ratio to a bare numba crossover loop
-  over the same trades (``bench_engine.bare_ma_cross_nb``) run 32 times;
+  over the same trades (``_common.bare_ma_cross_nb``) run 32 times;
 
 then, for each sweep mode (this process on 1 and 2 threads; 2 worker processes with one
 thread each):
@@ -17,8 +17,18 @@ thread each):
   overhead per run (wall time x workers / runs - time inside runs);
 * the scaling from 1 to 2 workers.
 
+With ``--dense`` it runs issue 11's sweep workload instead: 100 ``MaCross`` combos (``fast`` in
+5..50 by 5 x ``slow`` in 60..240 by 20, leverage 3) on the 1M-trade tape of ``bench_dense.py``
+(4 trades a second, no oracle table), deciding every second and every minute, each as one
+:func:`~backtester.sweep.sweep` in this process; it prints ms per combo (wall and CPU, the
+whole sweep: ``init``, kernel, ``stats()``), the bare numba loop over the same trades for
+scale, and, where vectorbt is installed, ``Portfolio.from_signals`` over the same 100 combos
+on 1-s and 1-min bars in one call (signals built beforehand, untimed).
+
 Usage::
 
+    python benchmarks/bench_sweep.py --dense          # issue 11: 100 combos at 1 s and 1 min, 1 thread
+    python benchmarks/bench_sweep.py --dense --quick  # the same on 0.1M trades with 20 combos
     python benchmarks/bench_sweep.py                  # 1,000 runs, 1 M trades, 1 and 2 workers
     python benchmarks/bench_sweep.py --runs 50        # a quick check
     python benchmarks/bench_sweep.py --modes 1x1,1x2 --million 0.5   # processes x threads
@@ -31,7 +41,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench_engine import bare_ma_cross_nb, tape
+import numpy as np
+from _common import Machine, bare_ma_cross_nb, cpu_per_call, second_bars, tape, vectorbt_or_none
 
 import backtester as bt
 from backtester.batch import run_engines
@@ -101,13 +112,93 @@ def bench(ds, cfg, runs: int, workers: int, n_threads: int, events: int) -> dict
             "overhead_per_run_s": wall * workers / n - inside}
 
 
+def dense_grid(quick: bool = False) -> dict:
+    """Issue 11's 100 combos (20 with ``quick``)."""
+    fast = list(range(5, 55, 5))
+    slow = list(range(60, 260, 20))
+    return {"fast": fast[::5] if quick else fast, "slow": slow}
+
+
+def vbt_sweep(vbt, ds, grid: dict, every: str):
+    """``from_signals`` over every (fast, slow) combo of ``grid`` at once, on ``every`` bars; the
+    signals are built here (untimed). Returns the timed call and the number of combos."""
+    import pandas as pd
+
+    close = second_bars(ds, every=every)
+    longs, shorts, keys = {}, {}, []
+    for f in grid["fast"]:
+        fm = close.rolling(f, min_periods=f).mean()
+        for sl in grid["slow"]:
+            sm = close.rolling(sl, min_periods=sl).mean()
+            sig = np.sign(fm - sm).where(sm.notna())
+            longs[(f, sl)], shorts[(f, sl)] = sig > 0, sig < 0
+            keys.append((f, sl))
+    long, short = pd.DataFrame(longs), pd.DataFrame(shorts)
+    wide = pd.DataFrame({k: close for k in keys})
+
+    def run():
+        return vbt.Portfolio.from_signals(wide, entries=long, exits=short, short_entries=short,
+                                          short_exits=long, init_cash=100_000.0, fees=0.0005, freq=every)
+
+    return run, len(keys)
+
+
+def dense_sweeps(args) -> None:
+    """Issue 11's sweep workload: ms per combo at 1-s and 1-min decisions, in this process."""
+    from strategies import MaCross
+
+    machine = Machine()
+    ds = tape(args.million, dense=True)
+    cfg = bt.SimConfig(initial_cash=100_000.0, sample_every="1min")
+    grid = dense_grid(args.quick)
+    n = len(grid["fast"]) * len(grid["slow"])
+    price = np.ascontiguousarray(ds.market_prices("trades", "BTC-USD")[1])
+    bare_ma_cross_nb(price[:100], 20, 100)
+    bare_s = cpu_per_call(lambda: bare_ma_cross_nb(price, 20, 100))
+    print(f"== bench_sweep --dense: {n} MaCross combos on {ds.trades.num_rows:,} trades (no oracle table), "
+          f"one process, {args.threads} kernel thread(s) ==")
+    print(f"bare numba loop over the same trades: {bare_s * 1e3:.2f} ms CPU")
+    # one combo first, untimed: numba's cache load (or compile) is not a sweep's cost
+    sweep(MaCross(every="1min"), {"fast": [5], "slow": [60]}, ds, config=cfg, n_jobs=1, n_threads=args.threads,
+          progress=False)
+    for every in args.every.split(","):
+        strategy = MaCross(leverage=3.0, every=every)
+        w0, c0 = time.perf_counter(), time.process_time()
+        df = sweep(strategy, grid, ds, config=cfg, n_jobs=1, n_threads=args.threads, progress=False)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        errors = int((df["status"] == "error").sum())
+        print(f"every {every:5s}: {len(df)} runs in {wall:.1f} s wall, {cpu:.1f} s CPU: "
+              f"{wall / len(df) * 1e3:.1f} ms wall, {cpu / len(df) * 1e3:.1f} ms CPU per combo "
+              f"({cpu / len(df) / bare_s:.0f}x the bare loop); inside a run {df['elapsed_s'].mean() * 1e3:.1f} ms; "
+              f"{errors} errors")
+    vbt = None if args.no_vectorbt else vectorbt_or_none()
+    if vbt is not None:
+        for every in args.every.split(","):
+            run, k = vbt_sweep(vbt, ds, grid, every)
+            run()  # compile or cache load
+            cpu = min(cpu_per_call(run, 0.0) for _ in range(3))
+            print(f"vectorbt from_signals, {k} combos on {every} bars in one call: {cpu * 1e3:.0f} ms CPU = "
+                  f"{cpu / k * 1e3:.2f} ms per combo (best of 3)")
+    print(machine.note())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="runs per sweep (default 1000)")
     parser.add_argument("--million", type=float, default=1.0, help="trades in the tape, millions (default 1)")
     parser.add_argument("--modes", default="1x1,1x2,2x1",
                         help="comma-separated PROCESSESxTHREADS sweep modes (default 1x1,1x2,2x1)")
+    parser.add_argument("--dense", action="store_true",
+                        help="issue 11's workload: 100 combos on the dense 1M tape at 1-s and 1-min decisions")
+    parser.add_argument("--every", default="1s,1min", help="--dense: decision cadences (default 1s,1min)")
+    parser.add_argument("--threads", type=int, default=1, help="--dense: kernel threads (default 1)")
+    parser.add_argument("--quick", action="store_true", help="--dense: 0.1M trades, 20 combos")
+    parser.add_argument("--no-vectorbt", action="store_true", help="--dense: leave out vectorbt")
     args = parser.parse_args(argv)
+    if args.dense:
+        if args.quick:
+            args.million = min(args.million, 0.1)
+        return dense_sweeps(args)
 
     ds = tape(args.million)
     cfg = bt.SimConfig(initial_cash=100_000.0, sample_every="1min")
