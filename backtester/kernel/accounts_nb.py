@@ -7,11 +7,13 @@ position ``S`` with average entry ``E``. ``NC = Q + sum S (P - E)`` at oracle pr
 import numpy as np
 from numba import njit
 
-from .enums import C_BANDS_OK, C_LEDGER, LG_GAS, LG_REALIZED
+from .state import typed
+
+from .enums import C_BANDS_OK, C_LEDGER, LG_GAS
 from .trace_nb import gas_nb
 
 
-@njit(cache=True)
+@typed("void(ST, i8, i8, i8, i8, f8, i8)")
 def ledger_nb(st, ts, account, kind, market, amount, ref):
     """Append a ledger row (the caller moves the cash)."""
     st.counters[C_BANDS_OK] = 0  # money moved: the margin bands no longer hold
@@ -26,7 +28,7 @@ def ledger_nb(st, ts, account, kind, market, amount, ref):
     st.counters[C_LEDGER] = n + 1
 
 
-@njit(cache=True)
+@typed("void(INP, ST, i8, i8, i8, i8, i8)")
 def pay_gas_nb(inp, st, v, t, a, m, ref):
     """Account ``a`` pays venue ``v``'s gas in force at ``t`` to the counterparty (a submit, a
     cancel or an accepted transfer; ``ref`` is its order or transfer id, ``m`` -1 for none)."""
@@ -68,13 +70,13 @@ def requirement_nb(gross, price, fraction):
     return gross * price * fraction
 
 
-@njit(cache=True)
+@typed("f8(ST, i8)")
 def mark_nb(st, m):
     """Mark price of market ``m`` now (:func:`mark_price_nb` of its state)."""
     return mark_price_nb(st.oracle[m], st.last[m])
 
 
-@njit(cache=True)
+@typed("f8(ST, i8, f8, f8)")
 def update_position_nb(st, m, q, p):
     """Apply a signed fill ``q`` at price ``p`` to market ``m``; return the realized PnL."""
     st.counters[C_BANDS_OK] = 0  # the position moved: the margin bands no longer hold
@@ -98,8 +100,8 @@ def update_position_nb(st, m, q, p):
     return realized
 
 
-@njit(cache=True)
-def book_trade_nb(inp, st, ts, account, m, q, p, fee, ref, kind=LG_REALIZED):
+@typed("f8(INP, ST, i8, i8, i8, f8, f8, f8, i8, i8)")
+def book_trade_nb(inp, st, ts, account, m, q, p, fee, ref, kind):
     """Move position and cash for a fill of ``q`` at ``p`` paying ``fee``; the counterparty
     takes the other side. The realized PnL (returned) is a ledger row of ``kind``."""
     realized = update_position_nb(st, m, q, p)
@@ -112,7 +114,7 @@ def book_trade_nb(inp, st, ts, account, m, q, p, fee, ref, kind=LG_REALIZED):
     return realized
 
 
-@njit(cache=True)
+@typed("UniTuple(f8, 4)(INP, ST, i8)")
 def account_state_nb(inp, st, a):
     """(NC, IMR, MMR, gross notional) of account ``a`` at current marks."""
     nc = st.cash[a]

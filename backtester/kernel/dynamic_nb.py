@@ -11,7 +11,7 @@ from .enums import (C_ACTIVE, C_BOOK, C_OBS, NO_TS, R_CANCELLED, ST_INFLIGHT, ST
                     STEP_OBSERVE)
 from .match_nb import observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
-from .state import CI_FEED_LATENCY
+from .state import typed, CI_FEED_LATENCY
 from .transfers_nb import land_transfer_nb, next_transfer_nb
 
 # kinds of dynamic items
@@ -21,7 +21,7 @@ OBSERVE = 2
 TRANSFER = 3
 
 
-@njit(cache=True)
+@typed("b1(i8, i8, i8, i8, i8, i8)")
 def _before(t1, s1, q1, t2, s2, q2):
     if t1 != t2:
         return t1 < t2
@@ -59,7 +59,7 @@ def _next_nb(inp, st):
     return bt, bs, kind, who
 
 
-@njit(cache=True)
+@typed("void(INP, ST, i8, i8)")
 def advance_nb(inp, st, t, step):
     """Process the dynamic items with key ``(time, step) < (t, step)``."""
     while True:

@@ -7,8 +7,10 @@ market's traded size over the impact window); limit orders fill at their limit a
 import numpy as np
 from numba import njit
 
+from .state import typed
+
 from .accounts_nb import book_trade_nb, ledger_nb
-from .enums import C_FILLS, LG_FEE, LQ_TAKER
+from .enums import LG_REALIZED, C_FILLS, LG_FEE, LQ_TAKER
 
 #: cap on the slippage fraction s (docs/simulation.md): prices stay positive under any stress
 MAX_SLIPPAGE = 0.5
@@ -42,14 +44,14 @@ def taker_price_nb(inp, m, side, size, trade_row):
     return inp.tr_price[trade_row] * (1.0 + side * s)
 
 
-@njit(cache=True)
+@typed("i8(INP, ST, i8, i8, i8, i8, f8, f8, f8, i8, f8)")
 def record_fill_nb(inp, st, order_id, ts, m, side, size, price, trade_price, liquidity, fee_rate):
     """Book a fill of the trader: position, realized PnL, fee, record. Returns the fill row."""
     a = inp.mk_account[m]
     v = inp.mk_venue[m]
     n = st.counters[C_FILLS]
     fee = fee_rate * size * price
-    realized = book_trade_nb(inp, st, ts, a, m, side * size, price, fee, n)  # ledger ref: fill id
+    realized = book_trade_nb(inp, st, ts, a, m, side * size, price, fee, n, LG_REALIZED)  # ledger ref: fill id
     if fee != 0.0:
         st.cash[a] -= fee
         ledger_nb(st, ts, a, LG_FEE, m, -fee, n)

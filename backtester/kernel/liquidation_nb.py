@@ -8,7 +8,7 @@ from .enums import (C_DEFERRED, C_LIQ, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, 
                     R_LIQUIDATED)
 from .fills_nb import record_fill_nb
 from .orders_nb import cancel_all_nb
-from .state import CF_LIQ_SPREAD
+from .state import typed, CF_LIQ_SPREAD
 
 
 @njit(cache=True)
@@ -30,7 +30,7 @@ def check_margin_nb(inp, st, ts):
             _flag_nb(st, a, True)
 
 
-@njit(cache=True)
+@typed("void(ST, i8, b1)")
 def _flag_nb(st, a, value):
     if st.deferred[a] != value:
         st.deferred[a] = value

@@ -26,7 +26,7 @@ from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
 from .liquidation_nb import check_margin_nb
 from .match_nb import match_trade_nb
-from .state import CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
+from .state import typed, CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 #: step of each static event type in the same-timestamp order (index: EV_*)
 STEP_OF = np.array([0] * 5, np.int64)
@@ -66,7 +66,7 @@ def _intent_room_nb(counters, n_orders, n_ledger, n_transfers, m):
                n_transfers - counters[C_TRANSFERS] - 1)
 
 
-@njit(cache=True)
+@typed("b1(INP, ST, i8, b1)")
 def _samples_until_nb(inp, st, t, inclusive):
     """Equity samples due before ``t`` (or at ``t`` when inclusive); False when full."""
     every = inp.cfg_i[CI_SAMPLE_EVERY]

@@ -7,6 +7,8 @@ the printed size in arrival order. Reduce-only orders are clipped to the open po
 import numpy as np
 from numba import njit
 
+from .state import typed
+
 from .enums import (C_ACTIVE, C_BOOK, LQ_MAKER, LQ_TAKER, OT_LIMIT, OT_MARKET, R_IOC_UNFILLED,
                     R_NONE, R_REDUCE_ONLY, ST_ARMED, ST_CANCELLED, ST_FILLED, ST_PARTIAL, ST_TRIGGERED)
 from .fills_nb import record_fill_nb, taker_price_nb
@@ -22,7 +24,7 @@ def reduce_only_size_nb(st, m, side, want):
     return min(want, abs(s))
 
 
-@njit(cache=True)
+@typed("b1(INP, ST, i8, i8, f8, f8, f8, i8, f8)")
 def _fill_order_nb(inp, st, oid, ts, size, price, trade_price, liquidity, fee_rate):
     o = st.orders[oid]
     record_fill_nb(inp, st, oid, ts, o.market, o.side, size, price, trade_price, liquidity, fee_rate)

@@ -12,12 +12,12 @@ from .accounts_nb import admits_nb, mark_nb, pay_gas_nb
 from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, NO_TS, OT_STOP_MARKET,
                     R_INSUFFICIENT_MARGIN, R_NO_PRICE, R_NONE, R_VENUE_DOWN, ST_ARMED,
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
-from .state import CI_FEED_LATENCY
+from .state import typed, CI_FEED_LATENCY
 from .transfers_nb import next_transfer_nb
 from .trace_nb import arrival_nb, order_latency_nb, trace_row_nb
 
 
-@njit(cache=True)
+@typed("void(i8[::1], i8[::1], i8, i8)")
 def _remove_nb(lst, counters, c, oid):
     n = counters[c]
     j = 0
@@ -28,7 +28,7 @@ def _remove_nb(lst, counters, c, oid):
     counters[c] = j
 
 
-@njit(cache=True)
+@typed("void(ST, i8, i8, i8, i8)")
 def finish_nb(st, oid, status, reason, t):
     """Give order ``oid`` a terminal status at ``t``."""
     o = st.orders[oid]
@@ -37,7 +37,7 @@ def finish_nb(st, oid, status, reason, t):
     o.done_ts = t
 
 
-@njit(cache=True)
+@typed("i8(INP, ST, i8, i8, i8, f8, i8, f8, f8, b1, b1, b1, i8)")
 def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
               reduce_only, post_only, ioc, parent_id):
     """Send a new order at ``t``; return its id.
@@ -144,7 +144,7 @@ def sync_observer_nb(inp, st, t):
     st.counters[C_OBS] = a
 
 
-@njit(cache=True)
+@typed("void(ST, i8, i8, i8)")
 def cancel_now_nb(st, oid, reason, t):
     """Cancel a live order at ``t`` wherever it is (in flight, book, armed)."""
     o = st.orders[oid]

@@ -226,3 +226,54 @@ def conform(tup):
         a.flags.writeable = False
         changes[f] = a
     return tup._replace(**changes) if changes else tup
+
+
+#: names a signature text may use besides numba's own type names
+_SIG_NAMES = {"INP": InputsRef, "ST": StateRef, "i8": types.int64, "f8": types.float64,
+              "b1": types.boolean, "void": types.void, "UniTuple": types.UniTuple}
+#: (dispatcher, signature text) of every :func:`typed` kernel function, in definition order
+TYPED: list = []
+
+
+def typed(text: str):
+    """Decorator: ``@njit(cache=True)``, compiled for the one signature ``text`` (e.g.
+    ``"f8(INP, ST, i8)"``, ``INP``/``ST`` the kernel's references) by :func:`fix_signatures`.
+
+    For helpers called with constants: without a fixed signature numba compiles a copy per
+    literal value (``finish_nb(st, oid, ST_FILLED, R_NONE, t)``) and per int32/int64 mix,
+    which multiplied the cold compile. (An explicit signature in ``@njit`` would compile at
+    import, before the callees defined further down exist.)
+    """
+    def decorate(fn):
+        from numba import njit
+
+        dispatcher = njit(cache=True)(fn)
+        TYPED.append((dispatcher, text))
+        return dispatcher
+    return decorate
+
+
+def fix_signatures() -> None:
+    """Compile (or load from the disk cache) every :func:`typed` function for its signature and
+    close it to others: callers' arguments convert to it (literals, int32) instead of making
+    new copies. Callees first: a function whose typed callee is not compiled yet waits."""
+    from numba.core.errors import TypingError
+
+    # numba's disable_compile() refuses a dispatcher with no signature yet, and one with no
+    # signature must refuse to compile while a caller is typed: set its flag directly
+    pending = [(d, text) for d, text in TYPED if not d.signatures]
+    for d, _ in TYPED:
+        d._can_compile = False
+    while pending:
+        waiting = []
+        for d, text in pending:
+            d._can_compile = True
+            try:
+                d.compile(eval(text, {"__builtins__": {}}, dict(_SIG_NAMES)))  # noqa: S307 - our constants
+            except TypingError:
+                waiting.append((d, text))
+            finally:
+                d._can_compile = False
+        if len(waiting) == len(pending):
+            raise RuntimeError(f"kernel signatures cannot be resolved: {[d.__name__ for d, _ in waiting]}")
+        pending = waiting
