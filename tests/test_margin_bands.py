@@ -7,6 +7,8 @@ or rounding allowance too small), which would liquidate later than the contract 
 """
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,30 +26,20 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 FRAMES = ("orders", "fills", "funding", "liquidations", "ledger")
 
 
-@pytest.fixture
-def exact_margin_checks(monkeypatch):
-    """Engines built while active check every oracle move exactly (bands off)."""
-    init = engine_mod.Engine.__init__
-
-    def without_bands(self, inputs, layout, config):
+def _without_bands(init):
+    def init_without_bands(self, inputs, layout, config):
         cfg_i = inputs.cfg_i.copy()
         cfg_i[CI_MARGIN_BANDS] = 0
         init(self, inputs._replace(cfg_i=cfg_i), layout, config)
-
-    def use(flag: bool):
-        if flag:
-            monkeypatch.setattr(engine_mod.Engine, "__init__", without_bands)
-        else:
-            monkeypatch.setattr(engine_mod.Engine, "__init__", init)
-    return use
+    return init_without_bands
 
 
-def _both(exact_margin_checks, **inputs):
-    exact_margin_checks(False)
+def _both(**inputs):
+    """The same run with the margin bands (the default) and with an exact check on every
+    oracle move (engines built while ``Engine.__init__`` turns the bands off)."""
     banded = run_kernel(**inputs)
-    exact_margin_checks(True)
-    exact = run_kernel(**inputs)
-    exact_margin_checks(False)
+    with mock.patch.object(engine_mod.Engine, "__init__", _without_bands(engine_mod.Engine.__init__)):
+        exact = run_kernel(**inputs)
     assert int(banded.engine.inputs.cfg_i[CI_MARGIN_BANDS]) == 1
     assert int(exact.engine.inputs.cfg_i[CI_MARGIN_BANDS]) == 0
     return banded, exact
@@ -55,14 +47,14 @@ def _both(exact_margin_checks, **inputs):
 
 def _assert_same(a, b):
     for name in FRAMES:
-        pd.testing.assert_frame_equal(getattr(a, name)(), getattr(b, name)(), check_exact=True, obj=name)
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
     np.testing.assert_array_equal(a.engine.records("samples"), b.engine.records("samples"))
 
 
 @settings(max_examples=120, **SETTINGS)
 @given(inputs=reference_inputs())
-def test_bands_decide_as_the_exact_check_on_random_runs(inputs, exact_margin_checks):
-    _assert_same(*_both(exact_margin_checks, **inputs))
+def test_bands_decide_as_the_exact_check_on_random_runs(inputs):
+    _assert_same(*_both(**inputs))
 
 
 @st.composite
@@ -99,12 +91,12 @@ def leveraged_walks(draw):
 
 @settings(max_examples=120, **SETTINGS)
 @given(inputs=leveraged_walks())
-def test_bands_decide_as_the_exact_check_on_leveraged_walks(inputs, exact_margin_checks):
-    banded, exact = _both(exact_margin_checks, **inputs)
+def test_bands_decide_as_the_exact_check_on_leveraged_walks(inputs):
+    banded, exact = _both(**inputs)
     _assert_same(banded, exact)
 
 
-def test_a_walk_that_crosses_maintenance_liquidates_at_the_first_row_past_it(exact_margin_checks):
+def test_a_walk_that_crosses_maintenance_liquidates_at_the_first_row_past_it():
     """Cash 100, no fees, MMF 5 %: a market buy of 9.5 sent at T0 (oracle 100: IMR 95 <= 100)
     fills at the next print, 99.5. Then NC = 100 + 9.5 (p - 99.5) and MMR = 0.475 p, so
     maintenance breaks below p* = (9.5 * 99.5 - 100) / 9.025 = 93.657...; the oracle falls 0.5
@@ -116,13 +108,13 @@ def test_a_walk_that_crosses_maintenance_liquidates_at_the_first_row_past_it(exa
     inputs = dict(dataset=make_dataset(trades, [], oracle), markets=[spec],
                   config=RefConfig(initial_cash={VENUE: 100.0}, insurance_fund={VENUE: 0.0}),
                   intents=[OrderIntent(T0, "BTC-USD", 1, 9.5, "market")], reorgs=[])
-    banded, exact = _both(exact_margin_checks, **inputs)
+    banded, exact = _both(**inputs)
     _assert_same(banded, exact)
-    fills = banded.fills()
+    fills = banded.fills
     assert float(fills["price"].iloc[0]) == 99.5
     breach = (9.5 * 99.5 - 100.0) / (9.5 - 0.475)
     first_under = next(t for t, p in enumerate(prices) if p < breach)
-    liq = banded.liquidations()
+    liq = banded.liquidations
     assert len(liq) == 1 and int(pd.Timestamp(liq["ts"].iloc[0]).value) == T0 + first_under * SEC
 
 
