@@ -46,14 +46,16 @@ LEDGER_ROWS_PER_FILL = 3
 
 
 @njit(cache=True)
-def _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, m):
-    """True when every buffer can take the records of one more event (and one decision)."""
-    need = counters[C_BOOK] + 2 * m + ROOM_SLACK
-    return (n_orders - counters[C_ORDERS] > 2 * m + ROOM_SLACK
-            and n_fills - counters[C_FILLS] > need
-            and n_ledger - counters[C_LEDGER] > LEDGER_ROWS_PER_FILL * need + ROOM_SLACK
-            and n_funding - counters[C_FUNDING] > 1
-            and n_liq - counters[C_LIQ] > m)
+def _room_nb(book, orders, fills, ledger, funding, liq, n_orders, n_fills, n_ledger, n_funding, n_liq, m):
+    """True when every buffer can take the records of one more event (and one decision), given
+    the counters' values (scalars: this runs at every event, and an array argument costs two
+    reference counts a call)."""
+    need = book + 2 * m + ROOM_SLACK
+    return (n_orders - orders > 2 * m + ROOM_SLACK
+            and n_fills - fills > need
+            and n_ledger - ledger > LEDGER_ROWS_PER_FILL * need + ROOM_SLACK
+            and n_funding - funding > 1
+            and n_liq - liq > m)
 
 
 @njit(cache=True)
@@ -102,12 +104,6 @@ def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
 
 
 @njit(cache=True)
-def _group_ends_nb(ev_ts, ev_type, k, t, typ):
-    """True when event ``k`` is the last of its (timestamp, type) group."""
-    return k + 1 >= ev_ts.shape[0] or ev_ts[k + 1] != t or ev_type[k + 1] != typ
-
-
-@njit(cache=True)
 def run_nb(inp, st):
     """Run until done, a full buffer or an error in the decision hook; return EXIT_* .
 
@@ -136,6 +132,8 @@ def run_nb(inp, st):
     ev_idx = inp.ev_idx
     tr_market = inp.tr_market
     tr_price = inp.tr_price
+    or_market = inp.or_market
+    or_price = inp.or_price
     mk_venue = inp.mk_venue
     mk_account = inp.mk_account
     mk_mmf = inp.mk_mmf
@@ -183,7 +181,8 @@ def run_nb(inp, st):
                     return EXIT_FULL
             counters[C_EVENT] = k
             counters[C_DECISION] = d
-            if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+            if not _room_nb(counters[C_BOOK], counters[C_ORDERS], counters[C_FILLS], counters[C_LEDGER],
+                            counters[C_FUNDING], counters[C_LIQ], n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
                 return EXIT_FULL
             if mode == MODE_HOOK:
                 if counters[C_INTENTS] == 0:  # not resuming a decision whose intents overflowed
@@ -202,7 +201,8 @@ def run_nb(inp, st):
             continue
         if k >= n_ev:
             break
-        if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+        if not _room_nb(counters[C_BOOK], counters[C_ORDERS], counters[C_FILLS], counters[C_LEDGER],
+                            counters[C_FUNDING], counters[C_LIQ], n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
             counters[C_EVENT] = k
             return EXIT_FULL
         if every > 0 and counters[C_NEXT_SAMPLE] < t:
@@ -225,14 +225,14 @@ def run_nb(inp, st):
                 check_margin_nb(inp, st, t)  # marks move with trades only without an oracle
                 counters[C_BANDS_OK] = 0
         elif typ == EV_ORACLE:
-            m = inp.or_market[i]
-            px = inp.or_price[i]
+            m = or_market[i]
+            px = or_price[i]
             oracle[m] = px
             # a held market's move needs the exact check unless it stays within the band set
             # at the last check (NaN is outside every band)
             if pos[m] != 0.0 and not (bands and counters[C_BANDS_OK] == 1 and band[m, 0] <= px <= band[m, 1]):
                 dirty = True
-            if _group_ends_nb(ev_ts, ev_type, k, t, typ):
+            if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
                 if counters[C_DEFERRED] > 0 or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
                                                                          mk_account, mk_mmf, n_acc)):
                     check_margin_nb(inp, st, t)
@@ -243,7 +243,7 @@ def run_nb(inp, st):
         elif typ == EV_FUNDING:
             if pay_funding_nb(inp, st, i):
                 dirty = True
-            if _group_ends_nb(ev_ts, ev_type, k, t, typ):
+            if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
                 if dirty or counters[C_DEFERRED] > 0:
                     check_margin_nb(inp, st, t)
                 dirty = False
@@ -259,7 +259,8 @@ def run_nb(inp, st):
     if next_arrival[0] != NO_TS:
         # what is still on its way when the data ends arrives all the same: orders and cancels
         # (admitted or rejected), transfers (they land), stops observing the last trades
-        if not _room_nb(counters, n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
+        if not _room_nb(counters[C_BOOK], counters[C_ORDERS], counters[C_FILLS], counters[C_LEDGER],
+                            counters[C_FUNDING], counters[C_LIQ], n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
             return EXIT_FULL
         advance_nb(inp, st, NO_TS, 9)
     return EXIT_DONE
