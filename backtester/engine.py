@@ -50,6 +50,7 @@ class Engine:
         self.inputs = inputs
         self.layout = layout
         self.config = config
+        self._specs = {}  # market name -> Market, built once per run (market_spec)
         M, V, A = len(layout.markets), len(layout.venues), len(layout.accounts)
         n_trades = len(inputs.tr_ts)
         every = int(inputs.cfg_i[CI_SAMPLE_EVERY]) or 1
@@ -90,6 +91,15 @@ class Engine:
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
         self.n_trades = n_trades
+
+    def market_spec(self, market: str):
+        """``config.market(market)``, built once per engine: a strategy asking for it at
+        every decision (``Context.market_spec``, ``Context.requirement``) does not rebuild and
+        revalidate the :class:`~backtester.Market` each time."""
+        spec = self._specs.get(market)
+        if spec is None:
+            spec = self._specs[market] = self.config.market(market)
+        return spec
 
     # ------------------------------------------------------------------ buffers
     def ensure_room(self, orders: int = 0) -> bool:
