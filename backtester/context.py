@@ -22,7 +22,7 @@ from .kernel.accounts_nb import mark_price_nb, requirement_nb
 from .kernel.decisions_nb import to_position_nb, would_trade_nb
 from .kernel.orders_nb import is_live_nb
 from .kernel.state import CI_FEED_LATENCY
-from .records import decode
+from .records import decode_columns
 
 
 class Context:
@@ -85,7 +85,7 @@ class Context:
     def market_spec(self, market: str):
         """The :class:`~backtester.Market` the run uses for ``market`` (IMF, MMF, fees, venue)."""
         self._m(market)
-        return self._engine.config.market(market)
+        return self._engine.market_spec(market)
 
     def account(self, market: str) -> int:
         """Index of the margin account holding ``market`` (cross: its venue's; isolated: its
@@ -218,9 +218,10 @@ class Context:
         live = is_live_nb(o["status"])
         if market is not None:
             live &= o["market"] == self._m(market)
-        df = decode("orders", o[live], self._engine.layout).drop(columns=["acked"])
-        df["remaining"] = df["size"] - df["filled"]
-        return df
+        cols = decode_columns("orders", o[live], self._engine.layout)
+        del cols["acked"]
+        cols["remaining"] = cols["size"] - cols["filled"]
+        return pd.DataFrame(cols)
 
     def transfers(self) -> pd.DataFrame:
         """Transfers sent so far (status in_transit, arrived or rejected)."""

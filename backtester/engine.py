@@ -51,6 +51,7 @@ class Engine:
         self.inputs = conform(inputs)  # read-only views in the kernel's one compiled type
         self.layout = layout
         self.config = config
+        self._specs = {}  # market name -> Market, built once per run (market_spec)
         M, V, A = len(layout.markets), len(layout.venues), len(layout.accounts)
         n_trades = len(inputs.tr_ts)
         every = int(inputs.cfg_i[CI_SAMPLE_EVERY]) or 1
@@ -128,6 +129,15 @@ class Engine:
 
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d, _inp_ref=None, _st_ref=None)
+
+    def market_spec(self, market: str):
+        """``config.market(market)``, built once per engine: a strategy asking for it at
+        every decision (``Context.market_spec``, ``Context.requirement``) does not rebuild and
+        revalidate the :class:`~backtester.Market` each time."""
+        spec = self._specs.get(market)
+        if spec is None:
+            spec = self._specs[market] = self.config.market(market)
+        return spec
 
     # ------------------------------------------------------------------ buffers
     def ensure_room(self, orders: int = 0) -> bool:

@@ -113,6 +113,18 @@ def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_
     return out
 
 
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for int64 times, by a sort (a no-op on a time-ordered tape) and a
+    mask: numpy 2.x's hash-based ``unique`` takes about 0.5 s on the sample's 517k trades,
+    this about 10 ms."""
+    v = np.asarray(values)
+    if len(v) > 1 and not np.all(v[1:] >= v[:-1]):
+        v = np.sort(v, kind="stable")
+    if len(v) < 2:
+        return v.copy()
+    return v[np.concatenate(([True], v[1:] != v[:-1]))]
+
+
 #: the equity-sample clocks "auto" chooses from, finest first
 _SAMPLE_STEPS = pd.to_timedelta(["1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D"]).as_unit("ns").asi8
 #: most equity samples "auto" lets one run take
@@ -138,7 +150,7 @@ def sample_every_ns(config, trade_ts: np.ndarray, layout: Layout) -> int:
     """
     if config.sample_every != "auto":
         return config.ns("sample_every")
-    distinct = np.unique(trade_ts)
+    distinct = _distinct_sorted(trade_ts)
     spacing = float(np.median(np.diff(distinct))) if len(distinct) > 1 else 0.0
     need = max(spacing, (layout.end_ns - layout.start_ns) / MAX_AUTO_SAMPLES)
     fits = _SAMPLE_STEPS[_SAMPLE_STEPS >= need]

@@ -67,14 +67,22 @@ def index_names(layout: Layout) -> dict:
 def decode(kind: str, records: np.ndarray, layout: Layout) -> pd.DataFrame:
     """Records of buffer ``kind`` as a DataFrame: coded columns as names, indexes into the
     layout as market, venue and account names, times as UTC timestamps."""
-    df = pd.DataFrame(records)
+    return pd.DataFrame(decode_columns(kind, records, layout))
+
+
+def decode_columns(kind: str, records: np.ndarray, layout: Layout) -> dict:
+    """The columns of :func:`decode` as ``{name: array}``, in record order (to add or drop
+    columns before building the frame once)."""
     lists = index_names(layout)
-    for col, names in RECORD_CODES.get(kind, {}).items():
-        df[col] = names_of(df[col], names)
-    for col in RECORD_TIMES:
-        if col in df:
-            df[col] = to_timestamps(df[col])
-    for col, which in RECORD_INDEXES.items():
-        if col in df:
-            df[col] = names_of(df[col], lists[which])
-    return df
+    codes = RECORD_CODES.get(kind, {})
+    cols = {}
+    for col in records.dtype.names:  # one frame from finished columns: no per-column setitem
+        values = records[col]
+        if col in codes:
+            values = names_of(values, codes[col])
+        elif col in RECORD_TIMES:
+            values = to_timestamps(values)
+        elif col in RECORD_INDEXES:
+            values = names_of(values, lists[RECORD_INDEXES[col]])
+        cols[col] = values
+    return cols

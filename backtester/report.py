@@ -96,17 +96,22 @@ def equity_overlay(cmp, scenario: str, ax=None):
     runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario}
     if not runs:
         raise KeyError(f"no kept results for scenario {scenario!r} (compare(keep_results=True) keeps them)")
+    from .plots._common import times
+
     styles = ["-", "--", "-.", ":"]
     for i, name in enumerate(cmp.strategies):  # line styles too: identical curves stay visible
         if name in runs:
             eq = runs[name].equity["equity"]
-            ax.plot(eq.index, eq.to_numpy(), lw=1.3, ls=styles[i % 4],
+            # naive UTC datetime64: matplotlib converts a tz-aware index one Timestamp at a time
+            ax.plot(times(eq.index), eq.to_numpy(), lw=1.3, ls=styles[i % 4],
                     label=name, zorder=3 + (i % 3))
     down = downtime_windows(next(iter(runs.values())).data)
     for start, end in down:
-        ax.axvspan(start, end, color="tab:red", alpha=0.15, lw=0)
+        span = times([start, end])
+        ax.axvspan(span[0], span[1], color="tab:red", alpha=0.15, lw=0)
     ax.set_title(f"Equity under {scenario}" + (" (shaded: venue down, the data's own outage included)" if down else ""),
                  fontsize=10)
+    ax.set_xlabel("time (UTC)")
     ax.set_ylabel("equity (quote)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
@@ -140,8 +145,13 @@ def downtime_windows(data) -> list:
 
 def _save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    # constrained layout already fits everything in the figure; bbox_inches="tight" would
+    # measure every artist again after the layout's dry-run draw and crop to it (the equity
+    # overlays, legend outside the axes and no layout engine, still need it)
+    tight = not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    fig.savefig(path, dpi=110, **({"bbox_inches": "tight"} if tight else {}))
     plt.close(fig)
     return path.name
 

@@ -157,3 +157,57 @@ def test_report_folder(small, tmp_path):
     back = pd.read_csv(folder / "total_return.csv", index_col=0)
     np.testing.assert_allclose(back.to_numpy(), small.pivot("total_return").to_numpy())
     assert "not drawn" not in text
+
+
+def test_equity_overlay_plots_naive_utc_times_with_the_same_ticks(small):
+    # matplotlib converts a tz-aware index one Timestamp at a time (about 1 s per overlay on
+    # the sample): the overlay plots naive UTC datetime64 and says UTC on the axis instead
+    import matplotlib.pyplot as plt
+
+    from backtester.report import equity_overlay
+
+    scenario = small.scenarios[0]
+    fig = equity_overlay(small, scenario)
+    ax = fig.axes[0]
+    res = small.results[(scenario, small.strategies[0], 0)]
+    x = ax.lines[0].get_xdata()
+    assert isinstance(x, np.ndarray) and x.dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(x, res.equity.index.tz_convert("UTC").tz_localize(None).to_numpy())
+    assert "UTC" in ax.get_xlabel()
+    # the same ticks and labels as the tz-aware index gave
+    ref, rax = plt.subplots(figsize=fig.get_size_inches())
+    rax.plot(res.equity.index, res.equity["equity"].to_numpy())
+    ref.autofmt_xdate()
+    for f in (fig, ref):
+        f.canvas.draw()
+    np.testing.assert_allclose(ax.get_xticks(), rax.get_xticks())
+    assert [t.get_text() for t in ax.get_xticklabels()] == [t.get_text() for t in rax.get_xticklabels()]
+    plt.close("all")
+
+
+def test_constrained_layout_figures_are_saved_without_a_tight_bbox(small, tmp_path, monkeypatch):
+    # bbox_inches="tight" measures every artist again after the layout's own dry-run draw;
+    # constrained layout already fits the figure, so only figures without it (the overlays,
+    # legend outside the axes) are cropped
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+
+    from backtester import plots
+    from backtester.report import _save, equity_overlay
+
+    measured = []
+    tight = matplotlib.figure.Figure.get_tightbbox
+    monkeypatch.setattr(matplotlib.figure.Figure, "get_tightbbox",
+                        lambda self, *a, **k: measured.append(self) or tight(self, *a, **k))
+    res = small.results[(small.scenarios[0], small.strategies[0], 0)]
+    for make in (plots.plot_equity, plots.plot_margin, plots.plot_waterfall):
+        fig = make(res)
+        _save(fig, tmp_path / "fig.png")
+        size = (fig.get_size_inches() * 110).round().astype(int)
+        assert plt.imread(tmp_path / "fig.png").shape[:2] == (size[1], size[0])  # the whole figure
+    assert measured == []
+    # the overlay's legend sits right of the axes, outside the figure: still cropped to fit it
+    overlay = equity_overlay(small, small.scenarios[0])
+    _save(overlay, tmp_path / "overlay.png")
+    assert measured == [overlay]
+    assert plt.imread(tmp_path / "overlay.png").shape[1] > overlay.get_size_inches()[0] * 110

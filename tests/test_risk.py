@@ -274,3 +274,17 @@ def test_controls_do_not_leak_state_between_runs(make):
 def test_bad_settings_are_clear_errors(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_market_specs_are_built_once_per_run_not_per_decision(monkeypatch):
+    # the guards read IMF / MMF at every decision (Context.market_spec, Context.requirement):
+    # the run builds each Market once instead of rebuilding and revalidating it every time
+    calls = []
+    market = bt.SimConfig.market
+    monkeypatch.setattr(bt.SimConfig, "market", lambda self, name: calls.append(name) or market(self, name))
+    guard = MarginGuard(threshold=3.0, restore=5.0)
+    cfg = bt.SimConfig(initial_cash=CASH, market_overrides=dict(taker_fee=0.0, maker_fee=0.0, half_spread=0.0,
+                                                                impact=0.0))
+    res = bt.run(Guarded(BuyAndHold(market=BTC, leverage=10.0), [guard]), tape(SLOW_CRASH), cfg)
+    assert len(guard.cuts) >= 2 and len(res.equity) > 100  # the guard decided and cut many times
+    assert calls.count(BTC) <= 3
