@@ -26,6 +26,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -124,6 +125,22 @@ def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     explicit = _as_times(every)
     if explicit is not None:
         return pd.DatetimeIndex(explicit.view("datetime64[ns]"), tz="UTC")
+    try:
+        hash(every)
+    except TypeError:
+        return _grid(every, int(start_ns), int(end_ns))
+    return _shared_grid(every, int(start_ns), int(end_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_grid(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
+    """:func:`_grid`, one index object per (every, span): the runs of a sweep share it, so
+    what strategies compute per decision time is computed once (``Dataset.prices_at``). A
+    DatetimeIndex is immutable."""
+    return _grid(every, start_ns, end_ns)
+
+
+def _grid(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     offset = _calendar(every)
     if offset is not None:
         return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"),

@@ -40,6 +40,10 @@ def _in_range(table: pa.Table, start, end) -> pa.Table:
     return table if mask is None else table.filter(mask)
 
 
+#: decision grids whose prices ``Dataset.prices_at`` remembers, per kind and market
+PRICES_AT_KEPT = 4
+
+
 @dataclass(frozen=True)
 class Dataset:
     """The tables of one backtest: trades, funding, oracle, latency trace, book top.
@@ -125,6 +129,39 @@ class Dataset:
             memo[key] = (ts, px)
         ts, px = memo[key]
         return ts[:], px[:]  # views of read-only owners: they cannot be made writable
+
+    def prices_at(self, kind: str, market: str, times) -> np.ndarray:
+        """The last price of ``kind`` ('trades' or 'oracle') of ``market`` at or before each of
+        ``times`` (a DatetimeIndex or int64 ns): what a decision at that time has seen. NaN
+        before the first row. Read-only.
+
+        Remembered for the last few ``times`` objects: the runs of a sweep share their decision
+        grid (one index object), so their ``init`` looks the prices up once.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from data_loaders import sample
+        >>> ds = sample()
+        >>> t = pd.DatetimeIndex(["2022-11-08 12:00"], tz="UTC")
+        >>> float(ds.prices_at("trades", "BTC-USD", t)[0]) > 0
+        True
+        """
+        memo = self.__dict__.setdefault("_memo", {})
+        seen = memo.setdefault(("prices_at", kind, market), [])
+        for owner, values in seen:
+            if owner is times:
+                return values
+        ts, px = self.market_prices(kind, market)
+        t = np.asarray(times.asi8 if hasattr(times, "asi8") else times, np.int64)
+        if hasattr(times, "unit") and times.unit != "ns":
+            t = np.asarray(times.as_unit("ns").asi8, np.int64)
+        i = np.searchsorted(ts, t, side="right") - 1
+        values = np.where(i >= 0, px[np.maximum(i, 0)], np.nan)
+        values.setflags(write=False)
+        seen.append((times, values))
+        del seen[:-PRICES_AT_KEPT]
+        return values
 
     def __getstate__(self):
         """Pickles and copies leave the per-process caches behind."""

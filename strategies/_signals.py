@@ -21,9 +21,7 @@ import pyarrow.compute as pc
 
 def _last_prices(data, market: str, times: pd.DatetimeIndex) -> pd.Series:
     """Last trade price at or before each time (what a decision at that time has seen)."""
-    ts, px = data.market_prices("trades", market)
-    i = np.searchsorted(ts, times.asi8, side="right") - 1
-    return pd.Series(np.where(i >= 0, px[np.maximum(i, 0)], np.nan), index=times)
+    return pd.Series(data.prices_at("trades", market, times), index=times)
 
 
 def funding_series(data, market: str) -> pd.Series:
