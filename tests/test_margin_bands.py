@@ -133,3 +133,25 @@ def test_bands_are_empty_without_room_and_shrink_by_the_rounding_allowance():
     set_bands_nb(np.array([10.0]), np.array([1.0]), np.array([100.0]), np.array([100.0]),
                  np.array([np.nan]), *args)
     assert band[0, 0] == np.inf and band[0, 1] == -np.inf
+
+
+def test_money_moved_after_the_bands_were_set_is_checked_at_the_next_move():
+    """Cash 100, long 9.5 bought @100 at 1s (MMF 5 %, no fees). At 2s the oracle (100) sets
+    the bands: room 100 - 47.5 = 52.5, half-width 52.5 / (9.5 * 1.05) = 5.26, so [94.74,
+    105.26]. At 3s funding at rate 0.05 and price 100 takes 47.5 (cash 52.5: still NC >= MMR at
+    100). At 4s the oracle is 99, inside the old band, but NC = 52.5 - 9.5 = 43 < MMR = 47.025:
+    the funding payment must have voided the bands, so the account is liquidated at 4s."""
+    spec = MarketSpec("BTC-USD", VENUE, 0.1, 0.05, 0.0, 0.0, 0.0, 0.0)
+    prices = {0: 100.0, 1: 100.0, 2: 100.0, 3: 100.0, 4: 99.0}
+    oracle = [dict(ts=T0 + t * SEC, market="BTC-USD", price=p) for t, p in prices.items()]
+    trades = [dict(ts=T0 + t * SEC, market="BTC-USD", price=p, size=100.0, side=1) for t, p in prices.items()]
+    funding = [dict(ts=T0 + 3 * SEC, market="BTC-USD", rate=0.05, oracle_price=100.0)]
+    inputs = dict(dataset=make_dataset(trades, funding, oracle), markets=[spec],
+                  config=RefConfig(initial_cash={VENUE: 100.0}, insurance_fund={VENUE: 0.0}),
+                  intents=[OrderIntent(T0, "BTC-USD", 1, 9.5, "market")], reorgs=[])
+    banded, exact = _both(**inputs)
+    _assert_same(banded, exact)
+    assert float(banded.fills["price"].iloc[0]) == 100.0
+    assert float(banded.funding["payment"].iloc[0]) == -47.5
+    liq = banded.liquidations
+    assert len(liq) == 1 and int(pd.Timestamp(liq["ts"].iloc[0]).value) == T0 + 4 * SEC
