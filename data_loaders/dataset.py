@@ -132,11 +132,12 @@ class Dataset:
 
     def prices_at(self, kind: str, market: str, times) -> np.ndarray:
         """The last price of ``kind`` ('trades' or 'oracle') of ``market`` at or before each of
-        ``times`` (a DatetimeIndex or int64 ns): what a decision at that time has seen. NaN
-        before the first row. Read-only.
+        ``times`` (a DatetimeIndex, any unit, or int64 ns): what a decision at that time has
+        seen. NaN before the first row. Read-only.
 
-        Remembered for the last few ``times`` objects: the runs of a sweep share their decision
-        grid (one index object), so their ``init`` looks the prices up once.
+        Remembered for the last few DatetimeIndex objects (immutable): the runs of a sweep
+        share their decision grid (one index object), so their ``init`` looks the prices up
+        once.
 
         Examples
         --------
@@ -147,20 +148,26 @@ class Dataset:
         >>> float(ds.prices_at("trades", "BTC-USD", t)[0]) > 0
         True
         """
+        # only an immutable DatetimeIndex is remembered (by identity): an array could be
+        # changed in place after the call
+        remember = isinstance(times, pd.DatetimeIndex)
         memo = self.__dict__.setdefault("_memo", {})
         seen = memo.setdefault(("prices_at", kind, market), [])
-        for owner, values in seen:
-            if owner is times:
-                return values
+        if remember:
+            for owner, values in seen:
+                if owner is times:
+                    return values
+        if isinstance(times, pd.DatetimeIndex):
+            t = times.as_unit("ns").asi8  # pandas 3 indexes may hold us or s
+        else:
+            t = np.asarray(times, np.int64)
         ts, px = self.market_prices(kind, market)
-        t = np.asarray(times.asi8 if hasattr(times, "asi8") else times, np.int64)
-        if hasattr(times, "unit") and times.unit != "ns":
-            t = np.asarray(times.as_unit("ns").asi8, np.int64)
         i = np.searchsorted(ts, t, side="right") - 1
         values = np.where(i >= 0, px[np.maximum(i, 0)], np.nan)
         values.setflags(write=False)
-        seen.append((times, values))
-        del seen[:-PRICES_AT_KEPT]
+        if remember:
+            seen.append((times, values))
+            del seen[:-PRICES_AT_KEPT]
         return values
 
     def __getstate__(self):

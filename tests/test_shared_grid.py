@@ -34,3 +34,28 @@ def test_prices_at_remembers_by_grid_object_and_a_new_grid_is_computed_again():
     np.testing.assert_array_equal(ds.prices_at("trades", "BTC-USD", other), [100.0, 102.0, 102.0])
     explicit = [pd.Timestamp(T0 + SEC, tz="UTC")]
     assert decision_times(explicit, T0, T0 + 5 * SEC) is not decision_times(explicit, T0, T0 + 5 * SEC)
+
+
+def test_prices_at_does_not_remember_arrays_that_can_change_and_reads_any_index_unit():
+    ds = _ds()
+    t = np.array([T0, T0 + 5 * SEC], np.int64)
+    np.testing.assert_array_equal(ds.prices_at("trades", "BTC-USD", t), [100.0, 105.0])
+    t[1] = T0 + 2 * SEC  # changed in place: the answer follows
+    np.testing.assert_array_equal(ds.prices_at("trades", "BTC-USD", t), [100.0, 102.0])
+    in_us = pd.DatetimeIndex([pd.Timestamp(T0 + 2 * SEC, tz="UTC")]).as_unit("us")
+    np.testing.assert_array_equal(ds.prices_at("trades", "BTC-USD", in_us), [102.0])
+
+
+def test_kernel_references_refuse_copies_and_pickles_with_a_clear_error():
+    import copy
+    import pickle
+
+    import backtester as bt
+    from strategies import MaCross
+
+    res = bt.run(MaCross(fast=2, slow=3, every="1s"), _ds(), bt.SimConfig())
+    for ref in res.engine.refs():
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match="cannot be copied or pickled"):
+                attempt(ref)
+    assert pickle.loads(pickle.dumps(res.engine)).refs()  # the Engine pickles; refs are rebuilt

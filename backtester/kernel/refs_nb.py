@@ -20,8 +20,8 @@ def _state_ref_nb(st):
 
 
 def inputs_ref(inp):
-    """An ``InputsRef`` over ``inp``'s arrays (copies only arrays of another dtype or layout,
-    or read-only ones: see :func:`.state.conform`)."""
+    """An ``InputsRef`` over ``inp``'s arrays (read-only views; only an array of another
+    dtype or layout is copied: see :func:`.state.conform`)."""
     return _inputs_ref_nb(conform(inp))
 
 

@@ -186,11 +186,23 @@ InputsRef = InputsRefType(_numba_fields("Inputs"))
 StateRef = StateRefType(_numba_fields("State"))
 
 
-class InputsProxy(structref.StructRefProxy):
+class _Handle(structref.StructRefProxy):
+    """A reference to compiled memory: it cannot be copied or pickled (copy or pickle the
+    NamedTuple it was made from, or the ``Engine``, instead)."""
+
+    def _refuse(self, *args):
+        raise TypeError(f"a {type(self).__name__} is the kernel's reference to arrays in compiled "
+                        "memory and cannot be copied or pickled; copy or pickle the Engine (or its "
+                        "inputs/state NamedTuples) and call Engine.refs() again")
+
+    __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _refuse
+
+
+class InputsProxy(_Handle):
     """Python handle of an ``InputsRef`` (opaque: read the :class:`Inputs` it was made from)."""
 
 
-class StateProxy(structref.StructRefProxy):
+class StateProxy(_Handle):
     """Python handle of a ``StateRef`` (opaque: read the :class:`State` it was made from)."""
 
 
