@@ -49,6 +49,7 @@ class Engine:
 
     def __init__(self, inputs, layout: Layout, config):
         self.inputs = conform(inputs)  # read-only views in the kernel's one compiled type
+        self._inp_ref = self._st_ref = (None, None)  # (NamedTuple, its reference): refs()
         self.layout = layout
         self.config = config
         self._specs = {}  # market name -> Market, built once per run (market_spec)
@@ -94,41 +95,22 @@ class Engine:
         self.n_trades = n_trades
 
     # ------------------------------------------------------------------ kernel references
-    @property
-    def inputs(self):
-        """The run's :class:`~backtester.kernel.state.Inputs` (read-only arrays)."""
-        return self._inputs
-
-    @inputs.setter
-    def inputs(self, inp) -> None:
-        self._inputs = inp
-        self._inp_ref = None
-
-    @property
-    def state(self):
-        """The run's :class:`~backtester.kernel.state.State` (the kernel writes into it)."""
-        return self._state
-
-    @state.setter
-    def state(self, st) -> None:
-        self._state = st
-        self._st_ref = None
-
     def refs(self) -> tuple:
         """``(InputsRef, StateRef)`` over the arrays of :attr:`inputs` and :attr:`state`: what
-        kernel functions take (rebuilt after either is replaced, e.g. by a buffer growing)."""
-        if self._inp_ref is None:
-            self._inp_ref = inputs_ref(self._inputs)
-        if self._st_ref is None:
-            self._st_ref = state_ref(self._state)
-        return self._inp_ref, self._st_ref
+        kernel functions take. Each is rebuilt when its NamedTuple was replaced (a buffer
+        growing replaces :attr:`state`)."""
+        if self._inp_ref[0] is not self.inputs:
+            self._inp_ref = (self.inputs, inputs_ref(self.inputs))
+        if self._st_ref[0] is not self.state:
+            self._st_ref = (self.state, state_ref(self.state))
+        return self._inp_ref[1], self._st_ref[1]
 
     def __getstate__(self) -> dict:
         # the references are compiled-code handles: rebuilt after unpickling
         return {k: v for k, v in self.__dict__.items() if k not in ("_inp_ref", "_st_ref")}
 
     def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d, _inp_ref=None, _st_ref=None)
+        self.__dict__.update(d, _inp_ref=(None, None), _st_ref=(None, None))
 
     def market_spec(self, market: str):
         """``config.market(market)``, built once per engine: a strategy asking for it at

@@ -257,9 +257,7 @@ def typed(text: str):
     import, before the callees defined further down exist.)
     """
     def decorate(fn):
-        from numba import njit
-
-        dispatcher = njit(cache=True)(fn)
+        dispatcher = numba.njit(cache=True)(fn)
         TYPED.append((dispatcher, text))
         return dispatcher
     return decorate
