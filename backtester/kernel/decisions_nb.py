@@ -147,11 +147,12 @@ def apply_targets_nb(inp, st, d, t, view):
     if kind == TG_LEVERAGE:
         for a in range(inp.ac_venue.shape[0]):
             st.snapshot[a, SN_NC] = account_state_nb(inp, st, a)[0]
+    sees_all = inp.cfg_i[CI_FEED_LATENCY] == 0  # everything up to t is seen: the loop's own marks
     for m in range(view.shape[0]):
         target = inp.tg_value[d, m]
         if np.isnan(target):
             continue
-        if inp.cfg_i[CI_FEED_LATENCY] == 0:  # everything up to t is seen: the loop's own marks
+        if sees_all:
             price = mark_price_nb(st.oracle[m], st.last[m])
         else:
             price = observed_price_nb(inp, m, t)  # never the oracle of (t - feed_latency, t]
