@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .cadence import decision_times
+from .kernel import enums as E
 from .kernel.accounts_nb import requirement_nb
 from .records import to_ns
 from .sizing import FundingAwareSizing
@@ -51,7 +52,10 @@ def _i8(col) -> np.ndarray:
 
 
 def _check_result(res, what: str) -> None:
-    if not all(hasattr(res, a) for a in ("fills", "ledger", "equity", "layout", "config")):
+    # the frames are properties: look them up on the class (hasattr on the instance would
+    # build them, which was most of a sweep run's stats() time)
+    if not (all(hasattr(type(res), a) for a in ("fills", "ledger", "equity"))
+            and all(hasattr(res, a) for a in ("engine", "layout", "config"))):
         raise TypeError(f"{what}: expected a backtester Result (bt.run(...)), got {type(res).__name__}")
 
 
@@ -423,32 +427,36 @@ def pnl_breakdown(res) -> pd.Series:
     True
     """
     _check_result(res, "pnl_breakdown")
-    fills = res.fills
-    f = fills[~fills["reverted"].astype(bool)] if len(fills) else fills
-    q = (f["side"] * f["size"]).to_numpy(float) if len(f) else np.zeros(0)
-    kind = f["liquidity"].to_numpy() if len(f) else np.zeros(0, object)
+    # from the raw records (codes, not names; no frames): this runs in every sweep run's stats()
+    fr = res.engine.records("fills", copy=False)
+    f = fr[~fr["reverted"]]
+    q = f["side"] * f["size"]
+    kind = f["liquidity"]
     # value before costs: taker at the print, maker at its own limit, liquidation at the oracle
-    value = np.where(kind == "taker", f["trade_price"], f["price"]).astype(float) if len(f) else np.zeros(0)
-    liq_fill = kind == "liquidation"
-    liq = res.liquidations
+    value = np.where(kind == E.LQ_TAKER, f["trade_price"], f["price"])
+    liq_fill = kind == E.LQ_LIQUIDATION
+    liq = res.engine.records("liquidations", copy=False)
     if liq_fill.sum() != len(liq):
         raise RuntimeError(f"{int(liq_fill.sum())} liquidation fills but {len(liq)} liquidation records")
     if len(liq):  # fills and records are written together, in the same order
-        value[liq_fill] = liq["oracle_price"].to_numpy(float)
-    final_pos = pd.Series(q, index=f["market"].to_numpy() if len(f) else None).groupby(level=0).sum()
-    marks = marks_at(res)
-    price_pnl = float(-(q * value).sum() + sum(s * marks[m] for m, s in final_pos.items() if s != 0.0))
-    led = _trader_ledger(res)
-    total = lambda *kinds: float(led.loc[led["kind"].isin(kinds), "amount"].sum())  # noqa: E731
-    spread = float(-(q[liq_fill] * (f["price"].to_numpy(float)[liq_fill] - value[liq_fill])).sum()) if len(f) else 0.0
+        value[liq_fill] = liq["oracle_price"]
+    marks = res.marks().to_numpy()
+    held = np.zeros(len(marks))
+    np.add.at(held, f["market"], q)
+    price_pnl = float(-(q * value).sum() + sum(held[m] * marks[m] for m in range(len(marks)) if held[m] != 0.0))
+    led = res.engine.records("ledger", copy=False)
+    acc = led["account"]
+    led = led[(acc >= 0) & (acc < len(res.layout.accounts))]  # the trader's, not the insurance funds'
+    total = lambda *kinds: float(led["amount"][np.isin(led["kind"], kinds)].sum())  # noqa: E731
+    spread = float(-(q[liq_fill] * (f["price"][liq_fill] - value[liq_fill])).sum())
     out = pd.Series({
         "price_pnl": price_pnl,
-        "fees": -float(f["fee"].sum()) if len(f) else 0.0,
-        "slippage": -float(f["slippage_cost"].sum()) if len(f) else 0.0,
-        "funding": total("funding"),
-        "gas": total("gas"),
-        "liquidation_losses": spread + total("liquidation_fee"),
-        "insurance_cover": total("insurance_payout", "socialized_loss"),
+        "fees": -float(f["fee"].sum()),
+        "slippage": -float(f["slippage_cost"].sum()),
+        "funding": total(E.LG_FUNDING),
+        "gas": total(E.LG_GAS),
+        "liquidation_losses": spread + total(E.LG_LIQ_FEE),
+        "insurance_cover": total(E.LG_INSURANCE, E.LG_SOCIALIZED),
         "net": res.final_equity() - float(res.initial_cash.sum()),
     }, name="pnl")
     return out[PNL_ITEMS]

@@ -185,6 +185,12 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ records
-    def records(self, name: str) -> np.ndarray:
-        """The filled part of a record buffer (a copy)."""
-        return getattr(self.state, name)[: int(self.state.counters[_COUNTER[name]])].copy()
+    def records(self, name: str, copy: bool = True) -> np.ndarray:
+        """The filled part of a record buffer: a copy, or with ``copy=False`` a read-only view
+        (valid until the engine runs again or grows its buffers)."""
+        part = getattr(self.state, name)[: int(self.state.counters[_COUNTER[name]])]
+        if copy:
+            return part.copy()
+        part = part.view()
+        part.flags.writeable = False
+        return part

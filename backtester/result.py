@@ -27,6 +27,30 @@ class RejectedOrdersWarning(UserWarning):
 _YEAR_NS = 365 * 24 * 3600 * 10**9
 
 
+def margin_ratio(equity: np.ndarray, mmr: np.ndarray) -> np.ndarray:
+    """NC / MMR of equity samples (inf without a requirement): ``Result.equity``'s column."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mmr > 0, equity / mmr, np.inf)
+
+
+def drawdown(equity: np.ndarray, initial: float) -> np.ndarray:
+    """Fall of each equity sample from the running peak (0 at a peak, -0.25 for 25 % below).
+
+    The run starts at the initial cash, which can be above every sample (samples are on the
+    ``sample_every`` clock, so a loss before the first one would otherwise be unseen).
+
+    Examples
+    --------
+    >>> drawdown(np.array([90.0, 120.0, 60.0]), 100.0).tolist()
+    [-0.09999999999999998, 0.0, -0.5]
+    """
+    peak = np.fmax.accumulate(equity) if len(equity) else equity.copy()
+    peak[np.isnan(equity)] = np.nan  # as pandas' cummax: a NaN sample has no peak (drawdown 0)
+    peak = np.maximum(peak, initial)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(peak > 0, equity / peak - 1.0, 0.0)
+
+
 class Result:
     """The records of one run.
 
@@ -182,12 +206,8 @@ class Result:
             df = pd.DataFrame(self.engine.records("samples"))
             df.index = _ts(df.pop("ts"))
             df.index.name = "ts"
-            with np.errstate(divide="ignore", invalid="ignore"):
-                df["margin_ratio"] = np.where(df["mmr"] > 0, df["equity"] / df["mmr"], np.inf)
-            # the run starts at the initial cash, which can be above every sample (samples are
-            # on the sample_every clock, so a loss before the first one would otherwise be unseen)
-            peak = np.maximum(df["equity"].cummax(), float(self.engine.initial_cash.sum()))
-            df["drawdown"] = np.where(peak > 0, df["equity"] / peak - 1.0, 0.0)
+            df["margin_ratio"] = margin_ratio(df["equity"].to_numpy(), df["mmr"].to_numpy())
+            df["drawdown"] = drawdown(df["equity"].to_numpy(), float(self.engine.initial_cash.sum()))
             self._cache["equity"] = df
         return self._cache["equity"]
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .kernel.enums import LQ_LIQUIDATION, NO_TS
+from .result import drawdown, margin_ratio
+
 _YEAR = pd.Timedelta(days=365)
 #: the reasons an order can be rejected with (docs/simulation.md, "Orders"): one stats line each
 REJECTION_REASONS = ("insufficient_margin", "venue_down", "no_price")
@@ -15,29 +18,37 @@ def compute_stats(res) -> pd.Series:
     :func:`backtester.analysis.pnl_breakdown`, as positive costs, funding positive = received),
     liquidations, trading fills, minimum margin ratio, time to finality (mean and worst), and
     rejected orders (in all, and by reason), as one Series. Fills reverted by a reorg count nowhere."""
-    eq = res.equity
+    # from the raw records and sample columns (no frames): this runs once per sweep run
+    samples = res.engine.records("samples", copy=False)
+    equity = samples["equity"]
     initial = float(res.initial_cash.sum())
     final = res.final_equity()
-    rets = eq["equity"].pct_change().replace([np.inf, -np.inf], np.nan).dropna() if len(eq) > 1 else pd.Series(dtype=float)
+    rets = np.zeros(0)
+    if len(equity) > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rets = equity[1:] / equity[:-1] - 1.0  # pct_change
+        rets = rets[np.isfinite(rets)]
     per_year = _YEAR / res.sample_every
-    sd = rets.std()
+    sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
     downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
     from .analysis import pnl_breakdown
 
     # the cost lines are the P&L waterfall's, so stats and the waterfall plot always agree
     pnl = pnl_breakdown(res)
-    fills = res.fills
-    liq = res.liquidations
-    live = fills[~fills["reverted"].astype(bool)] if len(fills) else fills
-    trades = live[live["liquidity"] != "liquidation"] if len(live) else live
-    ttf = live["time_to_finality"] if len(live) else pd.Series(dtype="timedelta64[ns]")
+    fills = res.engine.records("fills", copy=False)
+    liq = res.engine.records("liquidations", copy=False)
+    live = fills[~fills["reverted"]]
+    n_trades = int((live["liquidity"] != LQ_LIQUIDATION).sum())
+    ttf = (live["final_ts"] - live["ts"]).astype("m8[ns]")
+    ttf[live["final_ts"] == NO_TS] = np.timedelta64("NaT")  # never final
+    ttf = pd.TimedeltaIndex(ttf)
     out = {
         "initial_equity": initial,
         "final_equity": final,
         "total_return": final / initial - 1.0 if initial else np.nan,
         "sharpe": float(rets.mean() / sd * np.sqrt(per_year)) if len(rets) > 1 and sd > 0 else np.nan,
         "sortino": float(rets.mean() / downside * np.sqrt(per_year)) if len(rets) > 1 and downside > 0 else np.nan,
-        "max_drawdown": float(eq["drawdown"].min()) if len(eq) else 0.0,
+        "max_drawdown": float(drawdown(equity, initial).min()) if len(equity) else 0.0,
         "price_pnl": float(pnl["price_pnl"]),
         "fees": 0.0 - float(pnl["fees"]),
         "slippage_cost": 0.0 - float(pnl["slippage"]),
@@ -45,9 +56,9 @@ def compute_stats(res) -> pd.Series:
         "gas": 0.0 - float(pnl["gas"]),
         "liquidation_losses": 0.0 - float(pnl["liquidation_losses"]),
         "insurance_cover": float(pnl["insurance_cover"]),
-        "n_liquidations": int(liq[["ts", "account"]].drop_duplicates().shape[0]) if len(liq) else 0,
-        "n_fills": int(len(trades)),
-        "min_margin_ratio": _min_margin_ratio(res, eq),
+        "n_liquidations": len(set(zip(liq["ts"].tolist(), liq["account"].tolist()))),
+        "n_fills": n_trades,
+        "min_margin_ratio": _min_margin_ratio(res, samples),
         "mean_time_to_finality_s": float(ttf.mean().total_seconds()) if len(ttf) else np.nan,
         "worst_time_to_finality_s": float(ttf.max().total_seconds()) if len(ttf) else np.nan,
     }
@@ -58,12 +69,12 @@ def compute_stats(res) -> pd.Series:
     return pd.Series(out, name=res.strategy.name)
 
 
-def _min_margin_ratio(res, eq) -> float:
+def _min_margin_ratio(res, samples) -> float:
     """Lowest margin ratio seen: the equity samples' and, since a liquidation can happen
     between two samples, the ratio each liquidated account had just before its liquidation."""
     from .analysis import liquidation_events
 
-    low = float(eq["margin_ratio"].min()) if len(eq) else np.inf
-    if len(res.liquidations):
+    low = float(margin_ratio(samples["equity"], samples["mmr"]).min()) if len(samples) else np.inf
+    if len(res.engine.records("liquidations", copy=False)):
         low = min(low, float(liquidation_events(res)["margin_ratio"].min()))
     return low
