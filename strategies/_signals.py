@@ -24,6 +24,37 @@ def _last_prices(data, market: str, times: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(data.prices_at("trades", market, times), index=times)
 
 
+#: how many rolling means :func:`rolling_mean` keeps (a sweep's distinct windows)
+ROLLING_KEPT = 64
+_rolling_memo: dict = {}
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each position (NaN until ``window`` are there), as
+    pandas' ``rolling(window, min_periods=window).mean()`` computes it. Read-only.
+
+    Remembered for read-only inputs (such as ``Dataset.prices_at``'s, which a sweep's runs
+    share): a sweep over ``fast`` x ``slow`` windows computes each window once, not once per
+    combination. A writable input is computed afresh each time (it could change in place).
+
+    Examples
+    --------
+    >>> rolling_mean(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist()
+    [nan, 1.5, 2.5, 3.5]
+    """
+    key = (id(values), window)
+    hit = _rolling_memo.get(key)
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    out = pd.Series(values).rolling(window, min_periods=window).mean().to_numpy()
+    out.setflags(write=False)
+    if not values.flags.writeable:  # keep the input alive with its result: ids stay unique
+        _rolling_memo[key] = (values, out)
+        while len(_rolling_memo) > ROLLING_KEPT:
+            del _rolling_memo[next(iter(_rolling_memo))]
+    return out
+
+
 def funding_series(data, market: str) -> pd.Series:
     """The funding rates of ``market`` as a Series on their UTC timestamps (sorted, one per ts).
 

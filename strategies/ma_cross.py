@@ -3,7 +3,7 @@ import numpy as np
 
 from backtester import Strategy
 
-from ._signals import _last_prices
+from ._signals import rolling_mean
 
 
 class MaCross(Strategy):
@@ -31,8 +31,9 @@ class MaCross(Strategy):
     def init(self, data):
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
-        px = _last_prices(data, self.market, self.decision_times)
-        fast = px.rolling(self.fast, min_periods=self.fast).mean()
-        slow = px.rolling(self.slow, min_periods=self.slow).mean()
+        px = data.prices_at("trades", self.market, self.decision_times)  # what each decision has seen
+        fast = rolling_mean(px, self.fast)
+        slow = rolling_mean(px, self.slow)
         signal = np.sign(fast - slow) * self.leverage
-        self.set_targets(self.market, signal.where(slow.notna()).to_numpy(), kind="leverage")
+        signal[np.isnan(slow)] = np.nan
+        self.set_targets(self.market, signal, kind="leverage")

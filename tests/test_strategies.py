@@ -18,7 +18,7 @@ import pytest
 import backtester as bt
 import data_loaders as dl
 from strategies import BuyAndHold, FundingCarry, HedgedCarry, MaCross, MeanReversion, TrendFollowing, leg_pnl
-from strategies._signals import liquidation_cap
+from strategies._signals import liquidation_cap, rolling_mean
 
 BTC, HEDGE = "BTC-USD", "BTC-USD@b"
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -362,3 +362,23 @@ def test_runs_on_the_sample_with_sensible_stats(cls, two_days):
         assert s["funding"] > 0
         held = position_at(res, BTC, pd.date_range("2022-11-08 19:30", "2022-11-09 23:30", freq="30min", tz="UTC"))
         assert held[0] > 0 and (held >= 0).all()  # long from the first spike, never short in it
+
+
+# Catches: a remembered rolling mean served for an array changed since (a writable input), or
+# for another array that took a freed one's id; numerics that drift from pandas' rolling mean.
+def test_rolling_mean_is_pandas_and_remembers_only_read_only_inputs():
+    rng = np.random.default_rng(3)
+    x = rng.normal(100.0, 1.0, 500)
+    expected = pd.Series(x).rolling(20, min_periods=20).mean().to_numpy()
+    np.testing.assert_array_equal(rolling_mean(x, 20), expected)
+    x[:] += 5.0  # writable: changed in place, so computed again
+    np.testing.assert_array_equal(rolling_mean(x, 20), pd.Series(x).rolling(20, min_periods=20).mean())
+    ro = x.copy()
+    ro.setflags(write=False)
+    first = rolling_mean(ro, 20)
+    assert rolling_mean(ro, 20) is first and not first.flags.writeable
+    assert rolling_mean(ro, 21) is not first
+    other = np.array(ro)  # equal values, another array: its own entry
+    other.setflags(write=False)
+    assert rolling_mean(other, 20) is not first
+    np.testing.assert_array_equal(rolling_mean(other, 20), first)
