@@ -10,7 +10,7 @@ out only when something happens: a fill, a breach found by the array-only margin
 sample, arrival, cancel or stop observation.
 """
 import numpy as np
-from numba import njit, objmode
+from numba import njit, objmode, uint64
 
 from .accounts_nb import below_maintenance_nb, set_bands_nb
 from .decisions_nb import apply_targets_nb, sample_nb
@@ -165,6 +165,33 @@ def run_nb(inp, st):
     d = counters[C_DECISION]
     next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
     while True:
+        if not dirty and counters[C_DEFERRED] == 0:
+            # Quiet stretch: trades that meet no order and oracle rows that keep every held
+            # market inside its margin band change nothing but a price, so they need no room,
+            # sample, arrival or margin test. They run here until a due decision, sample or
+            # arrival, or until an event needs the full treatment below (which then handles it
+            # from the start: nothing of it has been applied). Most events of a tape pass here.
+            lim = min(next_dec, counters[C_NEXT_SAMPLE] if every > 0 else NO_TS, next_arrival[0] - 1)
+            bands_ok = bands and counters[C_BANDS_OK] == 1
+            while k < n_ev:
+                if ev_ts[k] > lim:
+                    break
+                i = uint64(ev_idx[k])  # unsigned: no negative-index code in the hottest loop
+                typ = ev_type[k]
+                if typ == EV_TRADE:
+                    m = uint64(tr_market[i])
+                    if n_open[m] > 0 or (pos[m] != 0.0 and np.isnan(oracle[m])):
+                        break
+                    last[m] = tr_price[i]
+                elif typ == EV_ORACLE:
+                    m = uint64(or_market[i])
+                    px = or_price[i]
+                    if pos[m] != 0.0 and not (bands_ok and band[m, 0] <= px <= band[m, 1]):
+                        break
+                    oracle[m] = px
+                else:
+                    break
+                k += 1
         t = ev_ts[k] if k < n_ev else NO_TS
         if next_dec < t:
             # samples due before d see only what happened by their own time, then d's step 4-7
