@@ -96,6 +96,21 @@ def _call_hook_nb(d):
 
 
 @njit(cache=True)
+def _moves_margin_nb(position, px, bands_ok, low, high):
+    """True when an oracle move to ``px`` needs the exact margin check: the market is held and
+    the price left the band set at the last check (or the bands are not valid; NaN is outside
+    every band). Scalars only: it is inlined into the loop."""
+    return position != 0.0 and not (bands_ok and low <= px <= high)
+
+
+@njit(cache=True)
+def _marked_by_trades_nb(position, oracle):
+    """True when a trade moves a held market's mark: it has no oracle price yet, so its mark is
+    the last trade (:func:`.accounts_nb.mark_price_nb`) and each trade needs a margin check."""
+    return position != 0.0 and np.isnan(oracle)
+
+
+@njit(cache=True)
 def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
     for a in range(n_acc):
         if below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
@@ -180,13 +195,13 @@ def run_nb(inp, st):
                 typ = ev_type[k]
                 if typ == EV_TRADE:
                     m = uint64(tr_market[i])
-                    if n_open[m] > 0 or (pos[m] != 0.0 and np.isnan(oracle[m])):
+                    if n_open[m] > 0 or _marked_by_trades_nb(pos[m], oracle[m]):
                         break
                     last[m] = tr_price[i]
                 elif typ == EV_ORACLE:
                     m = uint64(or_market[i])
                     px = or_price[i]
-                    if pos[m] != 0.0 and not (bands_ok and band[m, 0] <= px <= band[m, 1]):
+                    if _moves_margin_nb(pos[m], px, bands_ok, band[m, 0], band[m, 1]):
                         break
                     oracle[m] = px
                 else:
@@ -248,8 +263,8 @@ def run_nb(inp, st):
                 before = counters[C_FILLS]
                 match_trade_nb(inp, st, i)
                 filled = counters[C_FILLS] > before
-            if filled or counters[C_DEFERRED] > 0 or (pos[m] != 0.0 and np.isnan(oracle[m])):
-                check_margin_nb(inp, st, t)  # marks move with trades only without an oracle
+            if filled or counters[C_DEFERRED] > 0 or _marked_by_trades_nb(pos[m], oracle[m]):
+                check_margin_nb(inp, st, t)
                 counters[C_BANDS_OK] = 0
         elif typ == EV_ORACLE:
             m = or_market[i]
@@ -257,7 +272,7 @@ def run_nb(inp, st):
             oracle[m] = px
             # a held market's move needs the exact check unless it stays within the band set
             # at the last check (NaN is outside every band)
-            if pos[m] != 0.0 and not (bands and counters[C_BANDS_OK] == 1 and band[m, 0] <= px <= band[m, 1]):
+            if _moves_margin_nb(pos[m], px, bands and counters[C_BANDS_OK] == 1, band[m, 0], band[m, 1]):
                 dirty = True
             if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
                 if counters[C_DEFERRED] > 0 or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,

@@ -507,6 +507,18 @@ def test_arrival_is_admitted_at_its_own_time_not_at_the_next_event(run_engine):
     assert res.fills.iloc[0].ts == s(10) and res.fills.iloc[0].price == 200.0
 
 
+def test_order_arriving_at_a_trades_time_meets_that_trade(run_engine):
+    # Arrivals are step 4, trades step 5 of the same time: a buy of 1 sent at 4s with latency
+    # 1s arrives at 5s and takes the 5s trade @101, not the 10s one @102 (a loop that let the
+    # 5s trade pass before the arrival would fill at 102). The 0s trade's derived oracle is 100.
+    ds = make_dataset(trades((0, BTC, 100, 1), (5, BTC, 101, 1), (10, BTC, 102, 1)),
+                      latency=trace((0, 1, 0, 0, True, 0)))
+    res = run_engine(ds, [spec()], cfg(), [OrderIntent(s(4), BTC, 1, 1.0)])
+    (f,) = res.fills.itertuples()
+    assert (f.ts, f.price) == (s(5), 101.0)
+    assert res.orders.iloc[0].arrive_ts == s(5)
+
+
 def test_zero_latency_send_after_step_4_is_processed_at_once(run_engine):
     # "Something created after step 4 of its own arrival time (a zero-latency order sent at
     # step 7 or 8) is processed at once". Zero latency, gas 0.5, cash 100.5, IMF 0.1.
