@@ -1,9 +1,10 @@
-"""Many runs on one prepared dataset, the plan-only ones in one kernel call.
+"""Many runs on one prepared dataset, the plan-only ones on threads without the GIL.
 
 A plan-only strategy (targets from ``init``, no ``on_decision``) needs no Python while it runs,
-so a batch of them goes to the kernel at once (:func:`~backtester.kernel.batch_nb.run_batch_nb`,
-one call per thread, without the GIL) over the shared market arrays. This is how a sweep of
-``MaCross`` parameters uses every core of one process, with no worker processes and no copies.
+so a batch of them is dealt to a few threads, each calling the kernel
+(:func:`~backtester.kernel.loop_nb.run_nb`, which releases the GIL) for its runs in turn over
+the shared read-only market arrays. This is how a sweep of ``MaCross`` parameters uses every
+core of one process, with no worker processes and no copies.
 
 Each run of a batch gives exactly the records it gives alone (the tests compare them field by
 field), whatever the number of threads.
@@ -23,27 +24,17 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 from .driver import Prepared, _hybrid, engine_for, is_fast_path
 from .engine import Engine
 from .kernel import enums as E
-from .kernel.batch_nb import new_list_nb, push_nb, run_batch_nb
+from .kernel.loop_nb import run_nb
 from .result import Result
 from .strategy import Strategy
 
 __all__ = ["run_engines", "run_many", "thread_count"]
-
-
-def _typed_list(items: list):
-    """``items`` as a ``numba.typed.List`` (built by cached compiled code: see ``new_list_nb``)."""
-    out = new_list_nb(items[0])
-    for item in items[1:]:
-        push_nb(out, item)
-    return out
 
 
 def thread_count(n_threads: int | None = None) -> int:
@@ -56,14 +47,13 @@ def thread_count(n_threads: int | None = None) -> int:
 
 
 def run_engines(engines: list[Engine], n_threads: int | None = None, errors: str = "raise") -> list:
-    """Run fast-path engines to the end: one kernel call per thread, over shared inputs.
+    """Run fast-path engines to the end, on threads over shared inputs.
 
-    The runs are dealt round-robin to ``n_threads`` threads; each thread hands its runs to
-    :func:`~backtester.kernel.batch_nb.run_batch_nb` in one call, which releases the GIL, so
-    the threads run on separate cores. Runs whose record buffers fill up are grown and only
-    they re-enter the kernel. A run that fails (an exception in the kernel, no memory to grow
-    its buffers) does not take the others with it: the runs of its thread that had not started
-    go again in the next round.
+    The runs are dealt round-robin to ``n_threads`` threads; each thread calls the kernel for
+    its runs one after the other, and the kernel releases the GIL, so the threads run on
+    separate cores (a call costs microseconds, a run milliseconds). Runs whose record buffers
+    fill up are grown and go again. A run that fails (an exception in the kernel, no memory to
+    grow its buffers) does not take the others with it.
 
     Parameters
     ----------
@@ -71,16 +61,15 @@ def run_engines(engines: list[Engine], n_threads: int | None = None, errors: str
         Fast-path engines (:func:`~backtester.driver.is_fast_path`), not yet run, each with
         its own state.
     n_threads : int, optional
-        Threads (and kernel calls) to split the batch over; default: every core this process
-        may use. Never more than there are runs.
+        Threads to split the batch over; default: every core this process may use. Never more
+        than there are runs.
     errors : {'raise', 'return'}
         ``'raise'``: re-raise the first failure once every other run has finished.
 
     Returns
     -------
     list
-        Per engine: the seconds of kernel wall time it accounts for (its rounds' wall time
-        split evenly between the runs of the round), or, with ``errors='return'``, the
+        Per engine: the seconds of kernel wall time it took, or, with ``errors='return'``, the
         exception of a failed run.
 
     Examples
@@ -103,61 +92,42 @@ def run_engines(engines: list[Engine], n_threads: int | None = None, errors: str
     if len({id(e.state.counters) for e in engines}) < len(engines):
         raise ValueError("run_engines: an engine (or its state) is listed twice; each run needs its own state")
     out: list = [0.0] * len(engines)
-    if not engines:
-        return out
-    inps = _typed_list([e.refs()[0] for e in engines])
-    codes = np.full(len(engines), -1, np.int64)
-    todo = np.arange(len(engines), dtype=np.int64)
-    while todo.size:
-        sts = _typed_list([e.refs()[1] for e in engines])  # rebuilt: growing replaces arrays
-        codes[todo] = -1
-        # contiguous: one compiled signature whatever the split
-        parts = [np.ascontiguousarray(todo[i::n_threads]) for i in range(min(n_threads, todo.size))]
-        t0 = time.perf_counter()
-        failures = _run_parts(inps, sts, parts, codes)
-        share = (time.perf_counter() - t0) / todo.size
-        for r in todo:
-            out[r] += share
-        again = []
-        for part, exc in zip(parts, failures):
-            if exc is None:
-                continue
-            started = part[codes[part] == -1]  # a part's runs go in order: the first unfinished failed
-            out[started[0]] = exc
-            again.extend(started[1:])
-        for r in todo:
-            if isinstance(out[r], BaseException) or codes[r] == -1:
-                continue
-            if codes[r] == E.EXIT_FULL:
-                try:
-                    engines[r].make_room()
-                    again.append(r)
-                except Exception as exc:  # noqa: BLE001 - this run fails, the others go on
-                    out[r] = exc
-            elif codes[r] != E.EXIT_DONE:
-                out[r] = RuntimeError(f"engine {r}: the kernel stopped with code {int(codes[r])} "
-                                      "(a fast-path run ends with EXIT_DONE)")
-        todo = np.array(sorted(int(r) for r in again), np.int64)
+
+    def run_part(part):  # in a thread: the kernel releases the GIL while it runs
+        for r in part:
+            t0 = time.perf_counter()
+            try:
+                while True:
+                    code = run_nb(*refs[r])
+                    if code != E.EXIT_FULL:
+                        break
+                    with grow_lock:  # growing is Python (numpy) work: one at a time
+                        engines[r].make_room()
+                        refs[r] = engines[r].refs()
+                if code != E.EXIT_DONE:
+                    raise RuntimeError(f"engine {r}: the kernel stopped with code {int(code)} "
+                                       "(a fast-path run ends with EXIT_DONE)")
+                out[r] = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001 - this run fails, the others go on
+                out[r] = exc
+
+    grow_lock = threading.Lock()
+    refs = [e.refs() for e in engines]  # made here, in the calling thread
+    parts = [list(range(i, len(engines), n_threads)) for i in range(min(n_threads, len(engines)))]
+    if len(parts) == 1:
+        run_part(parts[0])
+    else:  # one thread per part (a pool may hand two parts to one thread that became idle)
+        threads = [threading.Thread(target=run_part, args=(part,), name=f"backtester-run-{i}")
+                   for i, part in enumerate(parts)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     if errors == "raise":
         for value in out:
             if isinstance(value, BaseException):
                 raise value
     return out
-
-
-def _run_parts(inps, sts, parts, codes) -> list:
-    """One kernel call per part, on threads when there are several; the exception of each."""
-    def call(part):
-        try:
-            run_batch_nb(inps, sts, part, codes)
-            return None
-        except Exception as exc:  # noqa: BLE001 - reported per run by the caller
-            return exc
-
-    if len(parts) == 1:
-        return [call(parts[0])]
-    with ThreadPoolExecutor(len(parts)) as pool:
-        return list(pool.map(call, parts))
 
 
 def _check_errors(errors: str) -> None:
@@ -180,7 +150,7 @@ def run_many(strategies: list[Strategy], prepared: Prepared, *, n_threads: int |
     prepared : backtester.driver.Prepared
         The dataset under one config, shared by every run.
     n_threads : int, optional
-        Threads to split the plan-only runs over, one kernel call each (default: every core).
+        Threads to split the plan-only runs over (default: every core).
     errors : {'raise', 'return'}
         ``'return'``: a run that raises gives its exception in its place in the list instead
         of stopping the others.

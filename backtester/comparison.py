@@ -64,7 +64,7 @@ def fingerprint(engine) -> str:
             a[CI_TARGET_MODE] = 0  # fast path or hybrid is the strategy's business
         h.update(name.encode())
         h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(np.ascontiguousarray(a).view(np.uint8).tobytes())
+        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))  # the bytes, not a copy of them
     h.update(np.ascontiguousarray(engine.initial_cash, np.float64).tobytes())
     h.update(repr(engine.config.insurance_fund).encode())  # the fund's start (the state moves)
     h.update(repr(engine.layout.markets).encode() + repr(engine.layout.accounts).encode())
@@ -246,7 +246,8 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
             prepared = Prepared.build(setup.data, setup.config, setup.reorgs)
             if bar is not None:
                 bar.set_postfix_str(s_label[:60])
-            # the cell's shared inputs, hashed before and after its runs (the kernel only reads them)
+            # the cell's shared inputs, hashed once: they are read-only (Prepared.build), so a
+            # write into them fails where it happens; that they stayed so is checked below
             shared = Engine(prepared.inputs, prepared.layout, prepared.config)
             before = fingerprint(shared)
             # the plan-only strategies of a cell share kernel calls (backtester.batch)
@@ -262,8 +263,10 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
                     results[(s_label, label, seed)] = res
                 if bar is not None:
                     bar.update(1)
-            if fingerprint(shared) != before:
-                raise RuntimeError(f"the inputs of scenario {s_label!r}, seed {seed} changed during its runs")
+            opened = [f for f, a in zip(prepared.inputs._fields, prepared.inputs) if a.flags.writeable]
+            if opened:
+                raise RuntimeError(f"the inputs of scenario {s_label!r}, seed {seed} may have changed during its "
+                                   f"runs: {', '.join(opened)} made writable (the runs share them read-only)")
     finally:
         if bar is not None:
             bar.close()

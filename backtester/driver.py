@@ -18,7 +18,7 @@ from .context import Context
 from .engine import Engine
 from .kernel import enums as E
 from .kernel import hooks
-from .kernel.state import CI_TARGET_MODE
+from .kernel.state import CI_TARGET_MODE, conform
 from .market_data import MarketData
 from .prepare import layout_for, prepare, with_decisions
 from .result import Result
@@ -81,7 +81,10 @@ class Prepared(NamedTuple):
         config = config or SimConfig()
         layout = layout_for(data, config)
         inputs, _ = prepare(data, config, layout, reorgs=reorgs)
-        return cls(data, config, layout, inputs, tuple(reorgs))
+        # read-only (views, no copy): the runs share these arrays, so a write into them is an
+        # error at once rather than a difference found later (and the kernel's own types are
+        # read-only, so it cannot write either)
+        return cls(data, config, layout, conform(inputs), tuple(reorgs))
 
 
 def run_prepared(strategy: Strategy, prepared: Prepared, *, progress: bool = False) -> Result:

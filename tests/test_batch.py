@@ -1,10 +1,12 @@
-"""Many plan-only runs in one kernel call (``backtester.batch``, ``kernel/batch_nb.py``).
+"""Many plan-only runs on threads without the GIL (``backtester.batch``).
 
 The contract: a run inside a batch gives exactly the records it gives alone, whatever the
 other runs of the batch, the number of threads or the buffer sizes it starts with; and the
-batch really is one kernel call (no per-run ``run_nb`` from Python).
+runs of a batch really run on the threads asked for, with the GIL released.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -12,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import backtester as bt
+import data_loaders as dl
 import backtester.batch as batch_mod
-import backtester.engine as engine_mod
 from backtester.batch import run_engines, run_many
 from backtester.driver import Prepared, run_prepared
 from backtester.engine import Engine
@@ -65,28 +67,71 @@ def test_run_many_equals_runs_alone(prepared, n_threads):
     assert len({round(r.stats()["final_equity"], 6) for r in together}) == len(together)  # runs differ
 
 
-def test_plan_only_runs_share_one_kernel_call(prepared, monkeypatch):
+def _counting(calls: list):
+    """A ``run_nb`` that records (thread, run's state reference) of every call."""
+    import threading
+
+    real = batch_mod.run_nb
+
+    def counting(inp, st):
+        calls.append((threading.get_ident(), st))
+        return real(inp, st)
+
+    return counting
+
+
+def test_plan_only_runs_are_dealt_to_threads(prepared, monkeypatch):
     calls = []
-    real = batch_mod.run_batch_nb
-
-    def counting(inps, sts, todo, codes):
-        calls.append(len(todo))
-        return real(inps, sts, todo, codes)
-
-    def no_single_runs(*args):
-        raise AssertionError("a plan-only run went through run_nb one by one")
-
-    monkeypatch.setattr(batch_mod, "run_batch_nb", counting)
-    monkeypatch.setattr(engine_mod, "run_nb", no_single_runs)
+    monkeypatch.setattr(batch_mod, "run_nb", _counting(calls))
     results = run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared, n_threads=1)
-    assert calls == [5]
+    assert len(calls) == 5 and len({t for t, _ in calls}) == 1  # one call per run, one thread
     assert all(int(r.engine.state.counters[E.C_EVENT]) == len(prepared.inputs.ev_ts) for r in results)
     calls.clear()
     run_many([MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)], prepared, n_threads=2)
-    assert sorted(calls) == [2, 3]  # one call per thread
+    threads = {}
+    for t, _ in calls:
+        threads[t] = threads.get(t, 0) + 1
+    assert sorted(threads.values()) == [2, 3]  # round-robin over two threads
     calls.clear()
     run_many([MaCross(fast=3, slow=60)], prepared, n_threads=8)
-    assert calls == [1]  # never more threads than runs
+    assert len(calls) == 1  # never more threads than runs
+
+
+def test_python_runs_while_a_batched_run_is_in_the_kernel():
+    """While a batch's thread is inside the kernel, other threads run Python: the kernel
+    released the GIL. (The switch interval is set far longer than the run, so with the GIL
+    held the main thread could only run again once the call had returned and said so.)"""
+    import sys
+    import threading
+
+    big = Prepared.build(dl.sample(), bt.SimConfig())
+    run_engines([_planned_engine(MaCross(fast=3, slow=60), big)], 1)  # the kernel loaded (I/O frees the GIL)
+    engine = _planned_engine(MaCross(fast=3, slow=60, every="1s"), big)
+    inside, seen = [False], [False]
+    real = batch_mod.run_nb
+
+    def flagged(inp, st):
+        inside[0] = True
+        try:
+            return real(inp, st)
+        finally:
+            inside[0] = False
+
+    interval = sys.getswitchinterval()
+    batch_mod.run_nb = flagged
+    sys.setswitchinterval(30.0)
+    try:
+        worker = threading.Thread(target=run_engines, args=([engine], 1))
+        worker.start()
+        while worker.is_alive():
+            seen[0] = seen[0] or inside[0]
+            time.sleep(0.0005)  # releases the GIL: the worker is never held up by this loop
+        worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+        batch_mod.run_nb = real
+    assert int(engine.state.counters[E.C_EVENT]) == len(big.inputs.ev_ts)
+    assert seen[0], "no Python ran while the run was in the kernel: is the GIL released?"
 
 
 def test_full_buffers_grow_inside_a_batch(prepared):
@@ -98,18 +143,12 @@ def test_full_buffers_grow_inside_a_batch(prepared):
         _shrink(eng)
         engines.append(eng)
     calls = []
-    real = batch_mod.run_batch_nb
-
-    def counting(inps, sts, todo, codes):
-        calls.append(len(todo))
-        return real(inps, sts, todo, codes)
-
-    batch_mod.run_batch_nb, saved = counting, real
+    batch_mod.run_nb, saved = _counting(calls), batch_mod.run_nb
     try:
         run_engines(engines, 1)
     finally:
-        batch_mod.run_batch_nb = saved
-    assert len(calls) > 1 and calls[0] == 2
+        batch_mod.run_nb = saved
+    assert len(calls) > 2  # each run left the kernel to grow at least once
     for a, b in zip(alone, engines):
         assert_same_records(a.engine, b)
 
@@ -127,17 +166,17 @@ def _shrink(eng: Engine) -> None:
                              samples=np.zeros(2, E.sample_dt))
 
 
-def _failing_at(bad: int):
-    """A ``run_batch_nb`` that runs a part's runs in order and fails (once) on run ``bad``."""
-    real = batch_mod.run_batch_nb
+def _failing_at(engines, bad: int):
+    """A ``run_nb`` that fails (once) when it is given run ``bad``'s state."""
+    real = batch_mod.run_nb
+    target = engines[bad].refs()[1]  # the reference run_engines hands over (Engine.refs caches it)
     state = {"failed": False}
 
-    def fake(inps, sts, part, codes):
-        for j, r in enumerate(part):
-            if r == bad and not state["failed"]:
-                state["failed"] = True
-                raise MemoryError("boom in the kernel")
-            real(inps, sts, part[j:j + 1], codes)
+    def fake(inp, st):
+        if st is target and not state["failed"]:
+            state["failed"] = True
+            raise MemoryError("boom in the kernel")
+        return real(inp, st)
 
     return fake
 
@@ -147,14 +186,14 @@ def test_a_failing_run_does_not_take_its_batch_with_it(prepared, monkeypatch, n_
     strategies = [MaCross(fast=f, slow=60) for f in (3, 5, 8, 13, 21)]
     alone = [run_prepared(s, prepared) for s in strategies]
     engines = [_planned_engine(s, prepared) for s in strategies]
-    monkeypatch.setattr(batch_mod, "run_batch_nb", _failing_at(0))  # the first run of its part
+    monkeypatch.setattr(batch_mod, "run_nb", _failing_at(engines, 0))  # the first run of its part
     out = run_engines(engines, n_threads, errors="return")
     assert isinstance(out[0], MemoryError)
     for i in range(1, 5):
         assert isinstance(out[i], float) and out[i] > 0
         assert_same_records(alone[i].engine, engines[i], f"run {i}")
     engines = [_planned_engine(s, prepared) for s in strategies]
-    monkeypatch.setattr(batch_mod, "run_batch_nb", _failing_at(2))
+    monkeypatch.setattr(batch_mod, "run_nb", _failing_at(engines, 2))
     with pytest.raises(MemoryError, match="boom"):
         run_engines(engines, n_threads)
     assert all(int(engines[i].state.counters[E.C_EVENT]) == len(prepared.inputs.ev_ts) for i in (0, 1, 3, 4))
@@ -182,10 +221,10 @@ def test_engines_listed_twice_are_refused(prepared):
         run_engines([eng, eng])
 
 
-def test_the_batch_kernel_releases_the_gil():
-    from backtester.kernel.batch_nb import run_batch_nb
+def test_the_kernel_releases_the_gil():
+    from backtester.kernel.loop_nb import run_nb
 
-    assert run_batch_nb.targetoptions.get("nogil") is True
+    assert run_nb.targetoptions.get("nogil") is True
 
 
 _SHARED = {}

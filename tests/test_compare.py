@@ -90,13 +90,23 @@ def test_compare_raises_when_a_run_gets_other_inputs(tape, monkeypatch):
 def test_compare_raises_when_a_run_writes_to_the_shared_inputs(tape, monkeypatch):
     real = compare_mod.run_many
 
-    def writes(strategies, prepared, **kw):  # a kernel bug writing into its inputs
+    def writes(strategies, prepared, **kw):  # a bug writing into the shared inputs
         out = real(strategies, prepared, **kw)
         prepared.inputs.tr_price[0] += 1.0
         return out
 
     monkeypatch.setattr(compare_mod, "run_many", writes)
-    with pytest.raises(RuntimeError, match="changed during its runs"):
+    with pytest.raises(ValueError, match="read-only"):  # refused where it happens
+        compare(_strategies(), tape, progress=False)
+
+    def opens(strategies, prepared, **kw):  # the same after making the array writable again
+        out = real(strategies, prepared, **kw)
+        prepared.inputs.tr_price.flags.writeable = True
+        prepared.inputs.tr_price[0] += 1.0
+        return out
+
+    monkeypatch.setattr(compare_mod, "run_many", opens)
+    with pytest.raises(RuntimeError, match="may have changed during its runs: tr_price made writable"):
         compare(_strategies(), tape, progress=False)
 
 

@@ -9,7 +9,7 @@ import pytest
 import backtester as bt
 import data_loaders as dl
 from strategies import BuyAndHold, MaCross
-from strategies.ma_cross import _last_prices
+from strategies._signals import _last_prices
 
 BTC = "BTC-USD"
 STATS_KEYS = ["total_return", "sharpe", "sortino", "max_drawdown", "fees", "slippage_cost", "funding", "gas",

@@ -118,9 +118,12 @@ def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_nb(inp, st):
     """Run until done, a full buffer or an error in the decision hook; return EXIT_* .
+
+    Releases the GIL (the decision hook's objmode block takes it back), so fast-path runs of a
+    batch run side by side on threads (:func:`backtester.batch.run_engines`).
 
     Same-timestamp event order (docs/simulation.md, "Event order at one timestamp"):
 
