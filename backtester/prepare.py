@@ -56,19 +56,14 @@ class Layout:
         self.market_index = {m: i for i, m in enumerate(self.markets)}
 
 
-def _writable(a: np.ndarray, dtype) -> np.ndarray:
-    """Contiguous and writable: numba types read-only arrays apart, so a zero-copy view of a
-    single Arrow chunk would make it compile (and cache) a second kernel."""
-    a = np.ascontiguousarray(a, dtype=dtype)
-    return a if a.flags.writeable else a.copy()
-
-
 def _ns(col: pa.ChunkedArray) -> np.ndarray:
-    return _writable(col.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    # zero-copy where Arrow allows (one chunk, no nulls): the kernel takes its inputs
+    # read-only (kernel.state.conform), so a view of the table's own buffer is enough
+    return np.ascontiguousarray(col.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
 
 
 def _f64(col: pa.ChunkedArray) -> np.ndarray:
-    return _writable(col.to_numpy(zero_copy_only=False), np.float64)
+    return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), np.float64)
 
 
 def _codes(col: pa.ChunkedArray, names: list) -> np.ndarray:

@@ -119,11 +119,14 @@ class Dataset:
             if table.num_rows == 0:
                 ts, px = np.zeros(0, np.int64), np.zeros(0)
             else:
-                t = table.filter(pc.equal(table.column("market").cast(pa.string()), market))
+                rows = _rows_of(table.column("market"), market)
+                t = table if rows is None else table.filter(rows)  # one market's table: no copy
                 ts = t.column("ts").cast(pa.int64()).to_numpy()
                 px = t.column("price").to_numpy().astype(np.float64, copy=False)
-                order = np.argsort(ts, kind="stable")
-                ts, px = ts[order], px[order]
+                if len(ts) > 1 and not np.all(ts[1:] >= ts[:-1]):
+                    order = np.argsort(ts, kind="stable")
+                    ts, px = ts[order], px[order]
+                ts, px = ts.view(), px.view()  # views: the flags below leave the table's buffers alone
             ts.setflags(write=False)
             px.setflags(write=False)
             memo[key] = (ts, px)
@@ -249,6 +252,23 @@ class Dataset:
             if f.exists():
                 tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f))
         return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+
+
+def _rows_of(column: pa.ChunkedArray, market: str):
+    """Which rows of a market column are ``market``: a boolean array for ``Table.filter``, or
+    None when all of them are (a one-market table needs no filtered copy). Dictionary columns
+    are compared by their indices: casting ten million rows to strings costs more than the
+    prices themselves."""
+    masks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            codes = np.flatnonzero(np.asarray(chunk.dictionary.to_pylist(), dtype=object) == market)
+            idx = chunk.indices.to_numpy(zero_copy_only=False)
+            masks.append(np.isin(idx, codes) if len(codes) != 1 else idx == codes[0])
+        else:
+            masks.append(pc.equal(chunk.cast(pa.string()), market).to_numpy(zero_copy_only=False))
+    mask = np.concatenate(masks) if masks else np.zeros(0, bool)
+    return None if mask.all() else pa.array(mask)
 
 
 def _unify(table: pa.Table) -> pa.Table:
