@@ -427,6 +427,12 @@ def pnl_breakdown(res) -> pd.Series:
     True
     """
     _check_result(res, "pnl_breakdown")
+    return pd.Series(pnl_values(res), name="pnl")[PNL_ITEMS]
+
+
+def pnl_values(res) -> dict:
+    """The lines of :func:`pnl_breakdown` as a dict (no pandas: ``stats()`` of every sweep run
+    reads them)."""
     # from the raw records (codes, not names; no frames): this runs in every sweep run's stats()
     fr = res.engine.records("fills", copy=False)
     f = fr[~fr["reverted"]]
@@ -440,7 +446,7 @@ def pnl_breakdown(res) -> pd.Series:
         raise RuntimeError(f"{int(liq_fill.sum())} liquidation fills but {len(liq)} liquidation records")
     if len(liq):  # fills and records are written together, in the same order
         value[liq_fill] = liq["oracle_price"]
-    marks = res.marks().to_numpy()
+    marks = res.final_marks()
     held = np.zeros(len(marks))
     np.add.at(held, f["market"], q)
     price_pnl = float(-(q * value).sum() + sum(held[m] * marks[m] for m in range(len(marks)) if held[m] != 0.0))
@@ -449,7 +455,7 @@ def pnl_breakdown(res) -> pd.Series:
     led = led[(acc >= 0) & (acc < len(res.layout.accounts))]  # the trader's, not the insurance funds'
     total = lambda *kinds: float(led["amount"][np.isin(led["kind"], kinds)].sum())  # noqa: E731
     spread = float(-(q[liq_fill] * (f["price"][liq_fill] - value[liq_fill])).sum())
-    out = pd.Series({
+    return {
         "price_pnl": price_pnl,
         "fees": -float(f["fee"].sum()),
         "slippage": -float(f["slippage_cost"].sum()),
@@ -457,9 +463,8 @@ def pnl_breakdown(res) -> pd.Series:
         "gas": total(E.LG_GAS),
         "liquidation_losses": spread + total(E.LG_LIQ_FEE),
         "insurance_cover": total(E.LG_INSURANCE, E.LG_SOCIALIZED),
-        "net": res.final_equity() - float(res.initial_cash.sum()),
-    }, name="pnl")
-    return out[PNL_ITEMS]
+        "net": res.final_equity() - float(np.sum(res.engine.initial_cash)),
+    }
 
 
 # ============================================================================ funding and sizing

@@ -253,7 +253,7 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
             # the plan-only strategies of a cell share kernel calls (backtester.batch)
             runs = run_many([copy.deepcopy(strategy) for _, strategy in strategies], prepared)
             for (label, _), res in zip(strategies, runs):
-                stats = res.stats()
+                stats = res.stats_values()
                 rows.extend((s_label, label, seed, k, float(v)) for k, v in stats.items())
                 # a run given the very arrays of the cell carries its hash; anything else is
                 # hashed in full (hashing ~70 MB per run again would cost 0.1 s each)

@@ -99,12 +99,16 @@ class Result:
 
     def rejections(self) -> pd.Series:
         """Rejected orders counted by reason (an empty Series when none were rejected)."""
-        o = self.engine.records("orders")
-        reasons = o["reason"][o["status"] == E.ST_REJECTED]
-        if not len(reasons):
+        counts = self.rejection_counts()
+        if not counts:
             return pd.Series(dtype=np.int64, name="rejected")
-        codes, counts = np.unique(reasons, return_counts=True)
-        return pd.Series(counts.astype(np.int64), index=[E.REASON_NAMES[c] for c in codes], name="rejected")
+        return pd.Series(list(counts.values()), index=list(counts), dtype=np.int64, name="rejected")
+
+    def rejection_counts(self) -> dict:
+        """``{reason: rejected orders}`` (:meth:`rejections` as a dict; empty when none)."""
+        o = self.engine.records("orders", copy=False)
+        codes, counts = np.unique(o["reason"][o["status"] == E.ST_REJECTED], return_counts=True)
+        return {E.REASON_NAMES[c]: int(n) for c, n in zip(codes, counts)}
 
     def warn_rejections(self) -> None:
         """Warn once (:class:`RejectedOrdersWarning`) when the run rejected orders, naming how
@@ -191,14 +195,19 @@ class Result:
         """
         names = self.layout.markets
         if at is None:  # the engine's own marks after its last event
-            st = self.engine.state
-            px = [mark_price_nb(float(st.oracle[m]), float(st.last[m])) for m in range(len(names))]
+            px = self.final_marks()
         else:
             if "_market_data" not in self._cache:
                 self._cache["_market_data"] = MarketData(self.engine.inputs)
             md, t = self._cache["_market_data"], to_ns(at)
             px = [mark_price_nb(md.last_oracle(m, t), md.last_trade(m, t)) for m in range(len(names))]
         return pd.Series(dict(zip(names, px)), dtype=float, name="price")
+
+    def final_marks(self) -> np.ndarray:
+        """The mark of every market after the run's last event, in ``layout.markets`` order
+        (:meth:`marks` without pandas)."""
+        st = self.engine.state
+        return np.array([mark_price_nb(float(o), float(x)) for o, x in zip(st.oracle, st.last)])
 
     @property
     def equity(self) -> pd.DataFrame:
@@ -225,6 +234,19 @@ class Result:
         from .stats import compute_stats
 
         return compute_stats(self)
+
+    def stats_values(self) -> dict:
+        """:meth:`stats` as a plain ``{name: float or int}`` dict, in the same order; cheaper
+        (no pandas), for loops over many runs.
+
+        Examples
+        --------
+        >>> res.stats_values()["total_return"] == res.stats()["total_return"]   # doctest: +SKIP
+        True
+        """
+        from .stats import stats_values
+
+        return stats_values(self)
 
     def plot(self, kind: str = "equity", **kwargs):
         """Plot this run; returns the matplotlib Figure (see :mod:`backtester.plots`).

@@ -13,15 +13,21 @@ REJECTION_REASONS = ("insufficient_margin", "venue_down", "no_price")
 
 
 def compute_stats(res) -> pd.Series:
+    """:func:`stats_values` as a Series named after the strategy (``Result.stats``)."""
+    return pd.Series(stats_values(res), name=res.strategy.name)
+
+
+def stats_values(res) -> dict:
     """Total return, annualised Sharpe and Sortino (from equity samples), max drawdown, price
     P&L and costs by kind (fees, slippage, funding, gas, liquidation losses, insurance cover: the lines of
     :func:`backtester.analysis.pnl_breakdown`, as positive costs, funding positive = received),
     liquidations, trading fills, minimum margin ratio, time to finality (mean and worst), and
-    rejected orders (in all, and by reason), as one Series. Fills reverted by a reorg count nowhere."""
+    rejected orders (in all, and by reason), as a dict in that order. Fills reverted by a reorg
+    count nowhere."""
     # from the raw records and sample columns (no frames): this runs once per sweep run
     samples = res.engine.records("samples", copy=False)
     equity = samples["equity"]
-    initial = float(res.initial_cash.sum())
+    initial = float(np.sum(res.engine.initial_cash))
     final = res.final_equity()
     rets = np.zeros(0)
     if len(equity) > 1:
@@ -31,10 +37,10 @@ def compute_stats(res) -> pd.Series:
     per_year = _YEAR / res.sample_every
     sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
     downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
-    from .analysis import pnl_breakdown
+    from .analysis import pnl_values
 
     # the cost lines are the P&L waterfall's, so stats and the waterfall plot always agree
-    pnl = pnl_breakdown(res)
+    pnl = pnl_values(res)
     fills = res.engine.records("fills", copy=False)
     liq = res.engine.records("liquidations", copy=False)
     live = fills[~fills["reverted"]]
@@ -62,11 +68,11 @@ def compute_stats(res) -> pd.Series:
         "mean_time_to_finality_s": float(ttf.mean().total_seconds()) if len(ttf) else np.nan,
         "worst_time_to_finality_s": float(ttf.max().total_seconds()) if len(ttf) else np.nan,
     }
-    rejected = res.rejections()
-    out["n_rejected"] = int(rejected.sum())
+    rejected = res.rejection_counts()
+    out["n_rejected"] = sum(rejected.values())
     for reason in REJECTION_REASONS:
-        out[f"rejected_{reason}"] = int(rejected.get(reason, 0))
-    return pd.Series(out, name=res.strategy.name)
+        out[f"rejected_{reason}"] = rejected.get(reason, 0)
+    return out
 
 
 def _min_margin_ratio(res, samples) -> float:

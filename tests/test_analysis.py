@@ -309,6 +309,9 @@ def test_waterfall_bars_sum_to_net_pnl(name):
 def test_stats_agree_with_the_frames(name):
     res = runs()[name]
     s = res.stats()
+    values = res.stats_values()  # the same numbers without pandas (what sweeps read)
+    assert list(values) == list(s.index)
+    assert all(v == s[k] or (np.isnan(v) and np.isnan(s[k])) for k, v in values.items())
     eq, fills, liq = res.equity, res.fills, res.liquidations
     live = fills[~fills["reverted"]]
     rets = eq["equity"].pct_change().replace([np.inf, -np.inf], np.nan).dropna()

@@ -99,14 +99,15 @@ def test_compare_raises_when_a_run_writes_to_the_shared_inputs(tape, monkeypatch
     with pytest.raises(ValueError, match="read-only"):  # refused where it happens
         compare(_strategies(), tape, progress=False)
 
-    def opens(strategies, prepared, **kw):  # the same after making the array writable again
+    def opens(strategies, prepared, **kw):  # the same after making an array writable again
         out = real(strategies, prepared, **kw)
-        prepared.inputs.tr_price.flags.writeable = True
-        prepared.inputs.tr_price[0] += 1.0
+        # (the trade columns are views of the Arrow table's buffers and cannot be made writable)
+        prepared.inputs.ev_ts.flags.writeable = True
+        prepared.inputs.ev_ts[0] -= 1
         return out
 
     monkeypatch.setattr(compare_mod, "run_many", opens)
-    with pytest.raises(RuntimeError, match="may have changed during its runs: tr_price made writable"):
+    with pytest.raises(RuntimeError, match="may have changed during its runs: ev_ts made writable"):
         compare(_strategies(), tape, progress=False)
 
 

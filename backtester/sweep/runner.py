@@ -311,7 +311,7 @@ def _run_batch(task: Task, prepared, runs, n_threads) -> list:
             continue
         t0 = time.perf_counter()
         try:
-            metrics[i] = {k: float(v) for k, v in res.stats().items()}
+            metrics[i] = {k: float(v) for k, v in res.stats_values().items()}
         except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
             errors[i] = exc
         spent[i] += res.elapsed_s + time.perf_counter() - t0
