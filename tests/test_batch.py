@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import backtester as bt
 import data_loaders as dl
 import backtester.batch as batch_mod
-from backtester.batch import run_engines, run_many
+from backtester.batch import iter_runs, run_engines, run_many
 from backtester.driver import Prepared, run_prepared
 from backtester.engine import Engine
 from backtester.kernel import enums as E
@@ -355,3 +355,27 @@ def test_distinct_trade_times_equal_np_unique():
             for case in (ts, np.sort(ts)):
                 out = _distinct_sorted(case)
                 assert out.dtype == np.int64 and np.array_equal(out, np.unique(case))
+
+
+class _Broken(bt.Strategy):
+    params = dict(market="BTC-USD")
+    every = "1h"
+
+    def init(self, data):
+        raise ZeroDivisionError("init broke")
+
+
+def test_iter_runs_yields_each_run_once_as_it_finishes(prepared):
+    strategies = mixed() + [_Broken()]
+    alone = [run_prepared(s, prepared) for s in mixed()]
+    seen = {}
+    for i, res in iter_runs(strategies, prepared, n_threads=2, errors="return"):
+        assert i not in seen
+        seen[i] = res
+    assert sorted(seen) == list(range(len(strategies)))
+    assert isinstance(seen[len(strategies) - 1], ZeroDivisionError)
+    for i, a in enumerate(alone):
+        assert_same_records(a.engine, seen[i].engine, f"run {i}")
+        assert seen[i].elapsed_s > 0
+    with pytest.raises(ZeroDivisionError, match="init broke"):
+        list(iter_runs([_Broken()] + mixed()[:1], prepared))

@@ -85,7 +85,7 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
         Runs per task (and per part file); default: a few tasks per worker, at most 32.
     n_threads : int, optional
         Threads per process for the runs of a plan-only strategy, which go to the kernel in
-        batches of 4 per thread (:func:`backtester.batch.run_many`; the kernel releases the
+        batches of 16 per thread (:func:`backtester.batch.iter_runs`; the kernel releases the
         GIL, the runs' ``init`` and ``stats()`` stay on one thread).
         Default: every core in this process, 1 in each worker process.
 

@@ -39,12 +39,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..batch import run_many, thread_count
+from ..batch import iter_runs, thread_count
 from ..driver import Prepared
 
 #: plan-only runs per thread in one batch (a batch holds every one of its runs' record buffers
 #: until their stats are taken, so it stays small; enough to keep each thread busy)
-RUNS_PER_THREAD = 4
+RUNS_PER_THREAD = 16
 #: Prepared groups a worker keeps (each holds the kernel's arrays of the whole dataset)
 PREPARED_CACHE_SIZE = 2
 _KINDS = ("trades", "funding", "oracle", "latency", "book")
@@ -274,7 +274,7 @@ def iter_task(task: Task, cache: PreparedCache | None = None, n_threads: int | N
 
     Runs go in batches of ``batch_size`` (default :func:`batch_size_for`): the plan-only ones of
     a batch share kernel calls, one per thread of ``n_threads``
-    (:func:`backtester.batch.run_many`); the others run one by one. Row keys: ``run_id``,
+    (:func:`backtester.batch.iter_runs`); the others run one by one. Row keys: ``run_id``,
     ``status`` (``'ok'`` or ``'error'``), ``error`` (message or None), ``elapsed_s`` (the run's
     ``init``, its kernel time, with a batched call's wall time split evenly between its runs,
     and its ``stats()``; not the shared preparation), then the :meth:`Result.stats` metrics of
@@ -304,8 +304,9 @@ def _run_batch(task: Task, prepared, runs, n_threads) -> list:
         except Exception as exc:  # noqa: BLE001 - recorded; the sweep goes on
             errors[i] = exc
         spent[i] += time.perf_counter() - t0
-    results = run_many(strategies, prepared, n_threads=n_threads, errors="return") if strategies else []
-    for i, res in zip(slots, results):
+    # stats of the runs already done while the kernel threads run the others
+    for j, res in iter_runs(strategies, prepared, n_threads=n_threads, errors="return"):
+        i = slots[j]
         if isinstance(res, Exception):
             errors[i] = res
             continue
