@@ -89,6 +89,18 @@ class Dataset:
             object.__setattr__(self, kind, value)
         object.__setattr__(self, "_memo", {})  # derived arrays (market_prices), not a field
 
+    @classmethod
+    def _of_valid(cls, tables: dict, markets: dict, meta: dict) -> "Dataset":
+        """A Dataset of canonical tables that were validated already (this package's own
+        files: the sample cache); absent kinds are empty. Skips the second validation."""
+        ds = object.__new__(cls)
+        for kind in KINDS:
+            object.__setattr__(ds, kind, tables[kind] if tables.get(kind) is not None else empty_table(kind))
+        object.__setattr__(ds, "markets", markets)
+        object.__setattr__(ds, "meta", meta)
+        object.__setattr__(ds, "_memo", {})
+        return ds
+
     # ------------------------------------------------------------------ descriptions
     def table(self, kind: str) -> pa.Table:
         """The table of ``kind`` ('trades', 'funding', 'oracle', 'latency' or 'book')."""

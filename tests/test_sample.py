@@ -3,6 +3,8 @@
 The expected real values are read straight from the shipped files with pandas (not through
 the package's readers), so a reader bug cannot hide behind itself.
 """
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,3 +186,77 @@ def test_real_dydx_funding_unknown_market():
     with pytest.raises(ValueError, match="SOL-USD") as err:
         real_dydx_funding("SOL-USD")
     assert "BTC-USD" in str(err.value) and "ETH-USD" in str(err.value)
+
+
+# ---------------------------------------------------------------- the generated sample's disk cache
+# Catches: a cache read that differs from the sample built afresh (types, meta), a stale or
+# broken entry served, a failure to write that breaks sample(), removing what is not ours.
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    smp = sys.modules["data_loaders.sample"]  # (the package's name 'sample' is the function)
+
+    monkeypatch.setenv(smp.CACHE_ENV, str(tmp_path / "cache"))
+    smp._build.cache_clear()
+    yield tmp_path / "cache"
+    smp._build.cache_clear()
+
+
+def _same(a: Dataset, b: Dataset):
+    for kind in KINDS:
+        assert a.table(kind).equals(b.table(kind)) and a.table(kind).schema == b.table(kind).schema, kind
+    assert a.meta == b.meta and a.markets == b.markets
+
+
+def test_generated_sample_is_read_back_from_the_cache(fresh_cache, monkeypatch):
+    smp = sys.modules["data_loaders.sample"]  # (the package's name 'sample' is the function)
+
+    built = sample()
+    (entry,) = fresh_cache.glob("sample-dydx-2022-11-*")
+    assert (entry / "backtester-sample-cache.json").is_file()
+    smp._build.cache_clear()
+
+    def no_build():
+        raise AssertionError("generated again although the cache holds it")
+
+    real = smp._dydx_2022_11
+    monkeypatch.setattr(smp, "_dydx_2022_11", no_build)
+    _same(sample(), built)
+    monkeypatch.setattr(smp, "_dydx_2022_11", real)
+    monkeypatch.setenv(smp.CACHE_ENV, "off")  # and the same as built with no cache at all
+    smp._build.cache_clear()
+    _same(sample(), built)
+
+
+def test_a_broken_cache_entry_is_rebuilt_and_a_foreign_folder_kept(fresh_cache, monkeypatch):
+    smp = sys.modules["data_loaders.sample"]  # (the package's name 'sample' is the function)
+
+    built = sample()
+    (entry,) = fresh_cache.glob("sample-dydx-2022-11-*")
+    (entry / "trades.parquet").write_bytes(b"not parquet")
+    foreign = fresh_cache / "sample-dydx-2022-11-someone-elses"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    calls = []
+    real = smp._dydx_2022_11
+    monkeypatch.setattr(smp, "_dydx_2022_11", lambda: calls.append(1) or real())
+    smp._build.cache_clear()
+    _same(sample(), built)
+    assert calls == [1]
+    assert (foreign / "keep.txt").read_text() == "mine"
+    smp._build.cache_clear()
+    _same(sample(), built)
+    assert calls == [1]  # the rewritten entry is read
+
+
+def test_an_unwritable_cache_folder_only_costs_the_rebuild(tmp_path, monkeypatch):
+    smp = sys.modules["data_loaders.sample"]  # (the package's name 'sample' is the function)
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(smp.CACHE_ENV, str(blocker / "cache"))
+    smp._build.cache_clear()
+    try:
+        assert sample().trades.num_rows > 0
+    finally:
+        smp._build.cache_clear()
+    assert blocker.read_text() == "not a folder"

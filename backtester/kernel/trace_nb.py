@@ -6,10 +6,10 @@ first row). A venue without rows has zero latencies, zero gas and is always up.
 from numba import njit
 
 from .enums import DOWNTIME_QUEUE
-from .state import CF_LATENCY_SCALE, CI_DOWNTIME
+from .state import CF_LATENCY_SCALE, CI_DOWNTIME, typed
 
 
-@njit(cache=True)
+@typed("i8(INP, i8, i8)")  # venues come as int32 (record fields) and int64: one copy
 def trace_row_nb(inp, v, t):
     """Row of venue ``v``'s trace in force at ``t`` (-1 if the venue has no trace)."""
     lo = inp.vt_start[v]
