@@ -12,6 +12,7 @@ reaches the engine before the next one is sent). Ids are returned at once.
 """
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 
 import numpy as np
@@ -201,7 +202,7 @@ class Context:
         total = 0.0
         for m in markets:
             px = self.mark(m)
-            if np.isfinite(px):
+            if math.isfinite(px):
                 fraction = getattr(self.market_spec(m), self.REQUIREMENT_FRACTIONS[kind])
                 total += requirement_nb(abs(self.expected_position(m)), px, fraction)
         return float(total)
@@ -275,10 +276,17 @@ class Context:
 
     def cancel(self, order_id: int) -> bool:
         """Send a cancel for ``order_id`` (gas is paid); False if it is already done."""
+        live = self.is_live(order_id)
+        self._queue(E.IN_CANCEL, int(order_id), 0, 0.0)
+        return live
+
+    def is_live(self, order_id: int) -> bool:
+        """True while order ``order_id`` is not done: in flight, resting, an armed stop, or
+        queued in this decision (a cheap check before :meth:`cancel`, which pays gas even
+        for an order already done). ``KeyError`` for an id never given out."""
         n = int(self._st.counters[E.C_ORDERS]) + self._orders_queued
         if not 0 <= order_id < n:
             raise KeyError(f"no order {order_id}; ids so far are 0..{n - 1}")
-        self._queue(E.IN_CANCEL, int(order_id), 0, 0.0)
         if order_id >= int(self._st.counters[E.C_ORDERS]):
             return True  # queued in this decision: still live
         return bool(is_live_nb(int(self._st.orders[order_id]["status"])))

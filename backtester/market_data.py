@@ -30,7 +30,7 @@ class MarketData:
 
     def _last(self, kind, m, t, values):
         rows, ts = self._of(kind, m)
-        i = np.searchsorted(ts, t, side="right") - 1
+        i = ts.searchsorted(t, "right") - 1  # the method: this runs a few times per decision
         return float(values[rows[i]]) if i >= 0 else float("nan")
 
     def last_trade(self, m, t):

@@ -155,7 +155,6 @@ class TrendFollowing(Strategy):
     def _cancel_stop(self, ctx):
         if self._stop_id is None:
             return
-        live = ctx.open_orders()
-        if len(live) and (live["order_id"] == self._stop_id).any():
+        if ctx.is_live(self._stop_id):
             ctx.cancel(self._stop_id)
         self._stop_id = None

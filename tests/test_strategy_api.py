@@ -236,3 +236,36 @@ def test_misspelt_market_and_config_fields_suggest_close_matches():
 def test_misspelt_constructor_keyword_suggests_close_match(make, field):
     with pytest.raises(TypeError, match=f"did you mean '{field}'"):
         make()
+
+
+class LiveCheck(bt.Strategy):
+    """Rests a far limit buy at the first decision, checks it at the next ones, cancels once."""
+
+    every = "30s"
+
+    def init(self, data):
+        self.seen = []
+        self.oid = None
+
+    def on_decision(self, ctx):
+        if self.oid is None:
+            self.oid = ctx.submit("BTC-USD", 0.001, limit=ctx.price("BTC-USD") * 0.5)
+            self.seen.append(("queued", ctx.is_live(self.oid)))
+            with pytest.raises(KeyError, match="no order 99"):
+                ctx.is_live(99)
+            return
+        live = ctx.is_live(self.oid)
+        self.seen.append(("later", live))
+        if live:
+            ctx.cancel(self.oid)
+
+
+# Catches: is_live answering from a stale status (an order cancelled or queued in this decision),
+# or disagreeing with open_orders.
+def test_is_live_follows_the_order(tape):
+    s = LiveCheck()
+    res = bt.run(s, tape)
+    assert s.seen[0] == ("queued", True)  # queued in this decision: live
+    later = [live for what, live in s.seen[1:]]
+    assert later[0] is True and len(later) > 2 and not any(later[1:])  # cancelled at the 2nd decision
+    assert res.orders.iloc[0]["status"] == "cancelled"
