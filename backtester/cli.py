@@ -150,7 +150,7 @@ def _cmd_run(args) -> int:
     print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
           f"slippage x{args.slippage}; {len(strategies)} strategies x {len(scenarios)} scenarios")
     if not is_cached():
-        print("first run: compiling the numba kernel (about a minute, cached afterwards)...",
+        print("first run: compiling the numba kernel (about 20 s of CPU, cached afterwards)...",
               file=sys.stderr, flush=True)
     cmp = bt.compare(strategies, ds, scenarios=scenarios, config=config, seeds=args.seeds,
                      keep_results=not args.no_report, progress=not args.quiet)

@@ -138,12 +138,9 @@ class Dataset:
                 if len(ts) > 1 and not np.all(ts[1:] >= ts[:-1]):
                     order = np.argsort(ts, kind="stable")
                     ts, px = ts[order], px[order]
-                ts, px = ts.view(), px.view()  # views: the flags below leave the table's buffers alone
-            ts.setflags(write=False)
-            px.setflags(write=False)
-            memo[key] = (ts, px)
+            memo[key] = (_sealed(ts), _sealed(px))
         ts, px = memo[key]
-        return ts[:], px[:]  # views of read-only owners: they cannot be made writable
+        return ts[:], px[:]  # views of sealed arrays: they cannot be made writable
 
     def prices_at(self, kind: str, market: str, times) -> np.ndarray:
         """The last price of ``kind`` ('trades' or 'oracle') of ``market`` at or before each of
@@ -264,6 +261,24 @@ class Dataset:
             if f.exists():
                 tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f))
         return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+
+
+def _sealed(a: np.ndarray) -> np.ndarray:
+    """``a`` read-only for good: itself when nothing can make it writable again (its own data,
+    now locked, or a view of Arrow's immutable buffers), else a locked copy (a view whose
+    owner is writable: a view's flag could be set back)."""
+    if a.flags.owndata:
+        a.setflags(write=False)
+        return a
+    probe = a.view()
+    try:
+        probe.setflags(write=True)
+    except ValueError:
+        a.setflags(write=False)
+        return a
+    a = a.copy()
+    a.setflags(write=False)
+    return a
 
 
 def _rows_of(column: pa.ChunkedArray, market: str):

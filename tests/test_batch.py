@@ -379,3 +379,10 @@ def test_iter_runs_yields_each_run_once_as_it_finishes(prepared):
         assert seen[i].elapsed_s > 0
     with pytest.raises(ZeroDivisionError, match="init broke"):
         list(iter_runs([_Broken()] + mixed()[:1], prepared))
+
+
+def test_iter_runs_wants_a_prepared_dataset():
+    import data_loaders as dl
+
+    with pytest.raises(TypeError, match="expected a Prepared dataset .*got Dataset"):
+        list(iter_runs([MaCross()], dl.sample("btcusdt-tape")))

@@ -99,9 +99,11 @@ def test_compare_raises_when_a_run_writes_to_the_shared_inputs(tape, monkeypatch
     with pytest.raises(ValueError, match="read-only"):  # refused where it happens
         compare(_strategies(), tape, progress=False)
 
-    def opens(strategies, prepared, **kw):  # the same after making an array writable again
+    def opens(strategies, prepared, **kw):  # the same after unlocking an array on purpose
         out = real(strategies, prepared, **kw)
-        # (the trade columns are views of the Arrow table's buffers and cannot be made writable)
+        with pytest.raises(ValueError, match="WRITEABLE"):  # a view cannot be unlocked alone
+            prepared.inputs.ev_ts.flags.writeable = True
+        prepared.inputs.ev_ts.base.flags.writeable = True
         prepared.inputs.ev_ts.flags.writeable = True
         prepared.inputs.ev_ts[0] -= 1
         return out

@@ -9,14 +9,15 @@ from numba import njit
 
 from .state import typed
 
-from .enums import C_BANDS_OK, C_LEDGER, LG_GAS
+from .enums import C_BANDS_OK, C_LEDGER, C_UNCHECKED, LG_GAS
 from .trace_nb import gas_nb
 
 
 @typed("void(ST, i8, i8, i8, i8, f8, i8)")
 def ledger_nb(st, ts, account, kind, market, amount, ref):
     """Append a ledger row (the caller moves the cash)."""
-    st.counters[C_BANDS_OK] = 0  # money moved: the margin bands no longer hold
+    st.counters[C_BANDS_OK] = 0  # money moved: the margin bands no longer hold,
+    st.counters[C_UNCHECKED] = 1  # and the next check event must check (a decision's gas too)
     n = st.counters[C_LEDGER]
     row = st.ledger[n]
     row.ts = ts
@@ -79,7 +80,8 @@ def mark_nb(st, m):
 @typed("f8(ST, i8, f8, f8)")
 def update_position_nb(st, m, q, p):
     """Apply a signed fill ``q`` at price ``p`` to market ``m``; return the realized PnL."""
-    st.counters[C_BANDS_OK] = 0  # the position moved: the margin bands no longer hold
+    st.counters[C_BANDS_OK] = 0  # the position moved: the margin bands no longer hold,
+    st.counters[C_UNCHECKED] = 1  # and the next check event must check
     s = st.pos[m]
     e = st.entry[m]
     if s == 0.0 or (s > 0.0) == (q > 0.0):

@@ -130,7 +130,8 @@ C_TRANSIT = 17       # all transfers before this index have arrived or were reje
 C_INTENTS = 18       # intents queued by the strategy at the current decision (hook mode)
 C_INTENT_DONE = 19   # intents of the current decision already executed
 C_BANDS_OK = 20      # 1 while State.band holds for the current cash and positions (0: stale)
-N_COUNTERS = 21
+C_UNCHECKED = 21     # 1 when money or a position moved since the last margin check began
+N_COUNTERS = 22
 
 NO_TS = np.iinfo(np.int64).max
 

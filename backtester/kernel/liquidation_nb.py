@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 from .accounts_nb import account_state_nb, has_position_nb, ledger_nb, mark_nb
-from .enums import (C_DEFERRED, C_LIQ, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, LQ_LIQUIDATION,
+from .enums import (C_DEFERRED, C_LIQ, C_UNCHECKED, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, LQ_LIQUIDATION,
                     R_LIQUIDATED)
 from .fills_nb import record_fill_nb
 from .orders_nb import cancel_all_nb
@@ -15,6 +15,7 @@ from .state import typed, CF_LIQ_SPREAD
 def check_margin_nb(inp, st, ts):
     """Margin check of every account, in account order: liquidate those with ``NC < MMR``
     whose venue is up; flag the others, which the next check after recovery liquidates."""
+    st.counters[C_UNCHECKED] = 0  # what moves during the check (a liquidation) sets it again
     n_acc = inp.ac_venue.shape[0]
     for a in range(n_acc):
         if not has_position_nb(inp, st, a):

@@ -15,7 +15,7 @@ from numba import njit, objmode, uint64
 from .accounts_nb import below_maintenance_nb, set_bands_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
-from .enums import (C_BANDS_OK, C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
+from .enums import (C_BANDS_OK, C_UNCHECKED, C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
                     C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
                     EV_REORG, EV_TRACE, EV_TRADE, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
                     MODE_HOOK, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
@@ -104,6 +104,15 @@ def _moves_margin_nb(position, px, bands_ok, low, high):
 
 
 @njit(cache=True)
+def _check_due_nb(counters):
+    """True when a check event must run the full margin check whatever moved at it: an
+    account waits for its venue to recover, or money or a position moved since the last check
+    began (a decision's gas, a transfer sent: the next trade, oracle or funding group checks,
+    as docs/simulation.md's order of events has it)."""
+    return counters[C_DEFERRED] > 0 or counters[C_UNCHECKED] == 1
+
+
+@njit(cache=True)
 def _marked_by_trades_nb(position, oracle):
     """True when a trade moves a held market's mark: it has no oracle price yet, so its mark is
     the last trade (:func:`.accounts_nb.mark_price_nb`) and each trade needs a margin check."""
@@ -183,7 +192,7 @@ def run_nb(inp, st):
     d = counters[C_DECISION]
     next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
     while True:
-        if not dirty and counters[C_DEFERRED] == 0:
+        if not dirty and not _check_due_nb(counters):
             # Quiet stretch: trades that meet no order and oracle rows that keep every held
             # market inside its margin band change nothing but a price, so they need no room,
             # sample, arrival or margin test. They run here until a due decision, sample or
@@ -266,7 +275,7 @@ def run_nb(inp, st):
                 before = counters[C_FILLS]
                 match_trade_nb(inp, st, i)
                 filled = counters[C_FILLS] > before
-            if filled or counters[C_DEFERRED] > 0 or _marked_by_trades_nb(pos[m], oracle[m]):
+            if filled or _check_due_nb(counters) or _marked_by_trades_nb(pos[m], oracle[m]):
                 check_margin_nb(inp, st, t)
                 counters[C_BANDS_OK] = 0
         elif typ == EV_ORACLE:
@@ -278,8 +287,8 @@ def run_nb(inp, st):
             if _moves_margin_nb(pos[m], px, bands and counters[C_BANDS_OK] == 1, band[m, 0], band[m, 1]):
                 dirty = True
             if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
-                if counters[C_DEFERRED] > 0 or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
-                                                                         mk_account, mk_mmf, n_acc)):
+                if _check_due_nb(counters) or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
+                                                                        mk_account, mk_mmf, n_acc)):
                     check_margin_nb(inp, st, t)
                 if dirty and bands:
                     set_bands_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, band)
@@ -289,7 +298,7 @@ def run_nb(inp, st):
             if pay_funding_nb(inp, st, i):
                 dirty = True
             if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
-                if dirty or counters[C_DEFERRED] > 0:
+                if dirty or _check_due_nb(counters):
                     check_margin_nb(inp, st, t)
                 dirty = False
         elif typ == EV_TRACE:

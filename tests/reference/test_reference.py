@@ -539,6 +539,43 @@ def test_zero_latency_send_after_step_4_is_processed_at_once(run_engine):
     conserved(res)
 
 
+@pytest.mark.parametrize("gas, liquidated", [(0.0, False), (2.0 ** -7, True)])
+def test_a_decisions_gas_under_maintenance_liquidates_at_the_next_trade(gas, liquidated, run_engine):
+    # Every trade is followed by a margin check, also when it fills nothing and the oracle did
+    # not move: what moved NC may be a decision's gas. Cash 92, IMF 1/8, MMF 1/16, no fees.
+    # Buy 8 sent at 0.5s fills at the 1s trade @64; oracle 56 at 2s: NC = 28 = MMR (safe).
+    # A cancel of the filled order at 20s pays the gas in force (2^-7 from 15s): NC = 28 - 2^-7
+    # < MMR, so the next trade (30s, no fill, same oracle) liquidates; with no gas, nothing does.
+    ds = make_dataset(trades((1, BTC, 64, 20), (10, BTC, 64, 1), (30, BTC, 64, 1), (40, BTC, 64, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0), dict(ts=s(2), market=BTC, price=56.0)],
+                      latency=trace((0, 0, 0, 0, True, 0), (15, 0, 0, 0, True, gas)))
+    res = run_engine(ds, [spec(imf=0.125, mmf=0.0625)], cfg(cash=92.0),
+                     [OrderIntent(s(0.5), BTC, 1, 8.0), CancelIntent(s(20), 0)])
+    assert ledger_sum(res, "dydx", "gas") == pytest.approx(-gas)
+    if liquidated:
+        (liq,) = res.liquidations.itertuples()
+        assert (liq.ts, liq.size, liq.oracle_price) == (s(30), 8.0, 56.0)
+    else:
+        assert len(res.liquidations) == 0
+    conserved(res)
+
+
+def test_a_decisions_gas_under_maintenance_liquidates_at_the_next_oracle_row_of_any_market(run_engine):
+    # As above, but the first check event after the gas is an oracle row of ETH, which the
+    # account does not hold (BTC's mark is unchanged): every oracle group is followed by a
+    # margin check, so the account is liquidated there, at 25s, before the 30s trade.
+    ds = make_dataset(trades((1, BTC, 64, 20), (10, BTC, 64, 1), (30, BTC, 64, 1), (40, BTC, 64, 1),
+                             (1, ETH, 8, 1)),
+                      oracle=[dict(ts=s(0), market=BTC, price=64.0), dict(ts=s(2), market=BTC, price=56.0),
+                              dict(ts=s(0), market=ETH, price=8.0), dict(ts=s(25), market=ETH, price=8.0)],
+                      latency=trace((0, 0, 0, 0, True, 0), (15, 0, 0, 0, True, 2.0 ** -7)))
+    res = run_engine(ds, [spec(imf=0.125, mmf=0.0625), spec(ETH, imf=0.125, mmf=0.0625)], cfg(cash=92.0),
+                     [OrderIntent(s(0.5), BTC, 1, 8.0), CancelIntent(s(20), 0)])
+    (liq,) = res.liquidations.itertuples()
+    assert (liq.ts, liq.market, liq.size) == (s(25), BTC, 8.0)
+    conserved(res)
+
+
 # ============================================================================ boundaries (issue 10)
 # Each test pins both sides of one edge with exactly representable numbers (powers of two), so
 # a `<` turned into `<=` (or the reverse) changes an exact answer.
