@@ -199,11 +199,11 @@ def iter_runs(strategies: list[Strategy], prepared: Prepared, *, n_threads: int 
     [0, 1]
     """
     _check_errors(errors)
+    if not strategies:
+        return
     if not isinstance(prepared, Prepared):
         raise TypeError(f"expected a Prepared dataset (backtester.driver.Prepared.build(data, config)), "
                         f"got {type(prepared).__name__}")
-    if not strategies:
-        return
     pool = KernelThreads(min(thread_count(n_threads), len(strategies)))
     running: dict[int, tuple] = {}  # index -> (engine, seconds of its init)
 

@@ -305,7 +305,7 @@ def _run_batch(task: Task, prepared, runs, n_threads) -> list:
             errors[i] = exc
         spent[i] += time.perf_counter() - t0
     # stats of the runs already done while the kernel threads run the others
-    for j, res in iter_runs(strategies, prepared, n_threads=n_threads, errors="return"):
+    for j, res in iter_runs(strategies, prepared, n_threads=n_threads, errors="return") if strategies else ():
         i = slots[j]
         if isinstance(res, Exception):
             errors[i] = res
