@@ -116,12 +116,14 @@ def instrument(t: Timers, strategy_classes) -> None:
     t.patch(Prepared, "build", "Prepared.build", kind=classmethod)
     t.patch(comparison, "run_many", "runs")
     t.patch(Result, "stats", "stats()")
-    # the kernel: hook-mode runs re-enter run_nb from Engine.step; fast-path runs are batched
+    t.patch(Result, "stats_values", "stats()")  # what compare reads (stats() wraps it)
+    # the kernel: hook-mode runs re-enter run_nb from Engine.step; fast-path runs call it on
+    # the kernel threads of backtester.batch (their time can overlap this thread's Python)
     import backtester.batch as batch
     import backtester.engine as engine
 
     t.patch(engine, "run_nb", "kernel")
-    t.patch(batch, "run_engines", "kernel")
+    t.patch(batch, "run_nb", "kernel")
 
     class TimedHook(hooks.installed):
         def __init__(self, callback):
