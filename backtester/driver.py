@@ -12,6 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from data_loaders.dataset import sealed
+
 from .cadence import decision_times
 from .config import SimConfig
 from .context import Context
@@ -81,16 +83,10 @@ class Prepared(NamedTuple):
         config = config or SimConfig()
         layout = layout_for(data, config)
         inputs, _ = prepare(data, config, layout, reorgs=reorgs)
-        # read-only: the runs share these arrays, so a write into them is an error at once
-        # rather than a difference found later (the kernel's own types are read-only too). The
-        # arrays prepare made are this object's alone: each is locked and handed out as a view,
-        # whose flag cannot be set back while its owner is locked
-        locked = {}
-        for name, a in zip(inputs._fields, inputs):
-            if a.flags.owndata:
-                a.flags.writeable = False
-                locked[name] = a.view()
-        return cls(data, config, layout, conform(inputs._replace(**locked)), tuple(reorgs))
+        # read-only for good: the runs share these arrays, so a write into them is an error at
+        # once rather than a difference found later (the kernel's own types are read-only too)
+        locked = inputs._make(sealed(a)[:] for a in inputs)
+        return cls(data, config, layout, conform(locked), tuple(reorgs))
 
 
 def run_prepared(strategy: Strategy, prepared: Prepared, *, progress: bool = False) -> Result:

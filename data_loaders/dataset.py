@@ -138,7 +138,7 @@ class Dataset:
                 if len(ts) > 1 and not np.all(ts[1:] >= ts[:-1]):
                     order = np.argsort(ts, kind="stable")
                     ts, px = ts[order], px[order]
-            memo[key] = (_sealed(ts), _sealed(px))
+            memo[key] = (sealed(ts), sealed(px))
         ts, px = memo[key]
         return ts[:], px[:]  # views of sealed arrays: they cannot be made writable
 
@@ -263,10 +263,18 @@ class Dataset:
         return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
 
 
-def _sealed(a: np.ndarray) -> np.ndarray:
+def sealed(a: np.ndarray) -> np.ndarray:
     """``a`` read-only for good: itself when nothing can make it writable again (its own data,
     now locked, or a view of Arrow's immutable buffers), else a locked copy (a view whose
-    owner is writable: a view's flag could be set back)."""
+    owner is writable: a view's flag could be set back). Hand out views of the result: an
+    array owning its data can always be unlocked, a view of a locked owner cannot.
+
+    Examples
+    --------
+    >>> a = sealed(np.arange(3.0))[:]
+    >>> a.flags.writeable
+    False
+    """
     if a.flags.owndata:
         a.setflags(write=False)
         return a
@@ -291,7 +299,7 @@ def _rows_of(column: pa.ChunkedArray, market: str):
         if pa.types.is_dictionary(chunk.type):
             codes = np.flatnonzero(np.asarray(chunk.dictionary.to_pylist(), dtype=object) == market)
             idx = chunk.indices.to_numpy(zero_copy_only=False)
-            masks.append(np.isin(idx, codes) if len(codes) != 1 else idx == codes[0])
+            masks.append(np.isin(idx, codes))
         else:
             masks.append(pc.equal(chunk.cast(pa.string()), market).to_numpy(zero_copy_only=False))
     mask = np.concatenate(masks) if masks else np.zeros(0, bool)

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .dataset import Dataset
+from .schemas import KINDS
 from .loaders import load_book, load_funding, load_trades
 from .synthetic import APP_CHAIN, Outage, synthetic
 
@@ -119,8 +120,7 @@ def _as_stored(ds: Dataset) -> Dataset:
     """``ds`` with ``markets`` and ``meta`` as JSON gives them back (tuples as lists), so a
     sample read from the cache and one just built are the same."""
     markets, meta = (json.loads(json.dumps(d, default=str)) for d in (ds.markets, ds.meta))
-    return Dataset._of_valid({k: ds.table(k) for k in ("trades", "funding", "oracle", "latency", "book")},
-                             markets, meta)
+    return Dataset._of_valid({k: ds.table(k) for k in KINDS}, markets, meta)
 
 
 def _disk_cached(key: str, build) -> Dataset:
@@ -142,10 +142,9 @@ def _disk_cached(key: str, build) -> Dataset:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=folder))
-        for kind in ("trades", "funding", "oracle", "latency", "book"):
+        for kind in KINDS:
             pq.write_table(ds.table(kind), tmp / f"{kind}.parquet")
-        (tmp / _CACHE_MARK).write_text(json.dumps({"tables": ["trades", "funding", "oracle", "latency", "book"],
-                                                   "markets": ds.markets, "meta": ds.meta}))
+        (tmp / _CACHE_MARK).write_text(json.dumps({"tables": list(KINDS), "markets": ds.markets, "meta": ds.meta}))
         if mark.is_file():  # an unreadable entry of ours: replaced (nothing else is ever removed)
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
