@@ -87,7 +87,7 @@ def plot_margin(res, ax=None):
         ax.set_yscale("symlog", linthresh=1.0)
     else:
         ax.set_yscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    plain = FuncFormatter(_plain)  # a module function, so the figure pickles (report workers)
     ax.yaxis.set_major_formatter(plain)
     values = np.concatenate([finite, ev_y, [1.0]])
     if values.max() / max(values.min(), 1e-12) < 20:  # under ~a decade: label the minor ticks too
@@ -101,3 +101,7 @@ def plot_margin(res, ax=None):
     ax.grid(alpha=0.3, which="both")
     time_axis(ax)
     return fig
+
+
+def _plain(value, _pos) -> str:
+    return f"{value:g}"

@@ -14,13 +14,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import copy
 import math
-import multiprocessing as mp
 import os
 import tempfile
 import time
 import warnings
 from concurrent.futures.process import BrokenProcessPool
 
+from .._workers import context as worker_context
 from ..batch import thread_count
 from ..config import SimConfig
 from ..strategy import Strategy
@@ -299,7 +299,7 @@ def _run_parallel(todo, configs, data, cls, base_params, digest, store, executor
 
     tasks = [pack(t) for t in _tasks(todo, configs, shared, cls, base_params, digest, chunk, n_threads)]
     if owned:
-        executor = cf.ProcessPoolExecutor(workers, mp_context=_context())
+        executor = cf.ProcessPoolExecutor(workers, mp_context=worker_context())
     ok = False
     try:
         _drain(executor, tasks, 2 * workers, record)
@@ -309,17 +309,6 @@ def _run_parallel(todo, configs, data, cls, base_params, digest, store, executor
             executor.shutdown(wait=ok, cancel_futures=not ok)
         if tmp is not None:
             tmp.cleanup()
-
-
-def _context():
-    """Fresh worker processes: forking a process that already runs pyarrow or tqdm threads is
-    unsafe. Where available, a fork server that has imported the backtester once forks the
-    workers (about 1.5 s less start-up per sweep than spawn on a 2-core machine)."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["backtester.sweep.runner", "strategies"])  # used if the server starts now
-    return ctx
 
 
 def _drain(executor, tasks, window: int, record) -> None:
