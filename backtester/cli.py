@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -112,13 +113,11 @@ def _slug(text):
 def _cmd_run(args) -> int:
     import time
 
-    import pandas as pd
-
     import backtester as bt
     import data_loaders as dl
     from backtester import scenarios as sc
     from backtester.kernel import is_cached
-    from backtester.report import comparison_text, write_report
+    from backtester.report import ReportPlots, expected_plots, write_report
 
     t0 = time.perf_counter()
     ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
@@ -152,8 +151,32 @@ def _cmd_run(args) -> int:
     if not is_cached():
         print("first run: compiling the numba kernel (about 20 s of CPU, cached afterwards)...",
               file=sys.stderr, flush=True)
-    cmp = bt.compare(strategies, ds, scenarios=scenarios, config=config, seeds=args.seeds,
-                     keep_results=not args.no_report, progress=not args.quiet)
+    # the plots are drawn as each scenario's runs finish and saved by worker processes while
+    # the next scenario runs (report.ReportPlots)
+    drawing = None if args.no_report or args.no_plots else ReportPlots(
+        args.out, progress=not args.quiet, expected=expected_plots(len(scenarios), len(strategies)))
+    with drawing or contextlib.nullcontext():
+        cmp = bt.compare(strategies, ds, scenarios=scenarios, config=config, seeds=args.seeds,
+                         keep_results=not args.no_report, progress=not args.quiet, on_cell=drawing)
+        _print_tables(cmp)
+        if not args.no_report:
+            notes = [f"Data: {ds!r}. " + ("Real: " + ", ".join(ds.meta.get("real", [])) + "; generated: "
+                                            + ", ".join(ds.meta.get("generated", [])) + "."
+                                            if ds.meta.get("real") is not None else ""),
+                     f"Config: {config!r}.",
+                     "Every strategy ran on identical inputs per scenario (input hashes in fingerprints.csv)."]
+            page = write_report(cmp, args.out, title="Strategies under the normal venue and the stress suite",
+                                notes=notes, plots=drawing or False, progress=not args.quiet)
+            print(f"\nreport: {page} (plots and CSV tables in {Path(args.out)})")
+    print(f"done in {time.perf_counter() - t0:,.1f} s")
+    return 0
+
+
+def _print_tables(cmp) -> None:
+    import pandas as pd
+
+    from backtester.report import comparison_text
+
     print()
     print(comparison_text(cmp, "total_return"))
     print()
@@ -162,17 +185,6 @@ def _cmd_run(args) -> int:
                                     "n_liquidations", "min_margin_ratio"]]
         print(f"costs and margin under {cmp.scenarios[0]} (quote; funding > 0 = received):")
         print(costs.to_string(float_format=lambda v: f"{v:,.2f}"))
-    if not args.no_report:
-        notes = [f"Data: {ds!r}. " + ("Real: " + ", ".join(ds.meta.get("real", [])) + "; generated: "
-                                        + ", ".join(ds.meta.get("generated", [])) + "."
-                                        if ds.meta.get("real") is not None else ""),
-                 f"Config: {config!r}.",
-                 "Every strategy ran on identical inputs per scenario (input hashes in fingerprints.csv)."]
-        page = write_report(cmp, args.out, title="Strategies under the normal venue and the stress suite",
-                            notes=notes, plots=not args.no_plots, progress=not args.quiet)
-        print(f"\nreport: {page} (plots and CSV tables in {Path(args.out)})")
-    print(f"done in {time.perf_counter() - t0:,.1f} s")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -189,7 +189,7 @@ class Comparison:
 
 
 def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *, seeds=1,
-            keep_results: bool = True, progress: bool = True) -> Comparison:
+            keep_results: bool = True, progress: bool = True, on_cell=None) -> Comparison:
     """Run every strategy under every scenario on identical inputs.
 
     Parameters
@@ -211,6 +211,10 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
         Keep every :class:`Result` (needed for plots; turn off for large comparisons).
     progress : bool
         Progress bar over runs.
+    on_cell : callable, optional
+        Called as ``on_cell(scenario_label, seed, {strategy_label: Result})`` after each
+        (scenario, seed) cell, in order, e.g. a :class:`backtester.report.ReportPlots` that
+        draws the cell's plots while the next cell runs.
 
     Returns
     -------
@@ -263,6 +267,8 @@ def compare(strategies, data, scenarios=None, config: SimConfig | None = None, *
                     results[(s_label, label, seed)] = res
                 if bar is not None:
                     bar.update(1)
+            if on_cell is not None:
+                on_cell(s_label, seed, {label: res for (label, _), res in zip(strategies, runs)})
             opened = [f for f, a in zip(prepared.inputs._fields, prepared.inputs) if a.flags.writeable]
             if opened:
                 raise RuntimeError(f"the inputs of scenario {s_label!r}, seed {seed} may have changed during its "

@@ -87,20 +87,30 @@ def equity_overlay(cmp, scenario: str, ax=None):
 
     Returns the Figure. Downtime comes from the scenario's latency trace (rows with
     ``up=False``), so an outage shows where it happened.
+
+    Examples
+    --------
+    >>> fig = bt.report.equity_overlay(cmp, cmp.scenarios[0])   # doctest: +SKIP
     """
+    seed = _first_seed(cmp, scenario)
+    runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario and k[2] == seed}
+    if not runs:
+        raise KeyError(f"no kept results for scenario {scenario!r} (compare(keep_results=True) keeps them)")
+    return _overlay(runs, cmp.strategies, scenario, ax)
+
+
+def _overlay(runs: dict, order: list, scenario: str, ax=None):
+    """The overlay of ``runs`` ({strategy label: Result}), strategies in ``order``."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 4.2))
     else:
         fig = ax.figure
-    runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario}
-    if not runs:
-        raise KeyError(f"no kept results for scenario {scenario!r} (compare(keep_results=True) keeps them)")
     from .plots._common import times
 
     styles = ["-", "--", "-.", ":"]
-    for i, name in enumerate(cmp.strategies):  # line styles too: identical curves stay visible
+    for i, name in enumerate(order):  # line styles too: identical curves stay visible
         if name in runs:
             eq = runs[name].equity["equity"]
             # naive UTC datetime64: matplotlib converts a tz-aware index one Timestamp at a time
@@ -169,6 +179,9 @@ def _save_pickled(blob: bytes, path: str) -> str:
 
 #: plots per worker process below which saving in this process is quicker than starting workers
 PLOTS_PER_WORKER = 6
+#: pickled figures waiting for a worker at most: bounds memory (about 0.1-1.5 MB each) without
+#: making the drawing wait on a typical report
+SAVES_IN_FLIGHT = 96
 
 
 class _Savers:
@@ -208,8 +221,9 @@ class _Savers:
 
     @property
     def window(self) -> int:
-        """Saves in flight before :meth:`submit`'s caller should collect the oldest."""
-        return 2 * self.jobs if self._pool is not None else 0
+        """Saves in flight before :meth:`submit`'s caller should collect the oldest: enough
+        that drawing never waits for a worker (a pickled figure is about 0.1-1.5 MB)."""
+        return SAVES_IN_FLIGHT if self._pool is not None else 0
 
     def submit(self, fig, path: Path):
         """Start saving ``fig``; returns a callable that gives the file name (or raises)."""
@@ -250,89 +264,181 @@ def _raiser(exc):
     return done
 
 
+#: heatmaps of the report, in page order
+HEATMAP_METRICS = ("total_return", "max_drawdown", "funding", "slippage_cost", "n_liquidations")
+SECTIONS = ("survival", "costs", "liquidation", "heatmaps", "finality")
+
+
+class ReportPlots:
+    """The PNG plots of a comparison, drawn while its runs still go on.
+
+    Pass it as ``on_cell`` to :func:`backtester.compare`: each scenario's plots (the equity
+    overlay; for the first scenario also every strategy's waterfall, ladder, margin, drawdown,
+    finality and funding views) are drawn as soon as the scenario's runs finish, and worker
+    processes save them while the next scenario runs. :meth:`finish` adds the plots that need
+    every scenario (heatmaps, each strategy's worst scenario). :func:`write_plots` does the same
+    from a finished comparison; the files and the page are the same either way.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if missing.
+    jobs : int, optional
+        Worker processes that save figures (default: one per CPU, fewer for a handful of
+        plots; 0 saves them in this process).
+    progress : bool
+        Progress bar over plots (shown by :meth:`finish`).
+    expected : int, optional
+        Number of plots expected, to size ``jobs`` (default: as many workers as CPUs).
+
+    Examples
+    --------
+    >>> with bt.report.ReportPlots("report/") as plots:                      # doctest: +SKIP
+    ...     cmp = bt.compare(strategies, data, scenarios, on_cell=plots)
+    ...     sections = plots.finish(cmp)
+    """
+
+    def __init__(self, folder, *, jobs: int | None = None, progress: bool = False, expected: int | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self._savers = _Savers(expected if expected is not None else PLOTS_PER_WORKER * 64, jobs)
+        self._pending: deque = deque()
+        self._done: list = []  # (order key, section, caption, file name or None)
+        self._seen: set = set()
+        self._base = None
+        self._order: list | None = None
+        self._bar = None
+
+    def __enter__(self):
+        self._savers.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._savers.__exit__(*exc)
+
+    # compare(on_cell=...) calls this after each (scenario, seed) cell
+    def __call__(self, scenario: str, seed: int, runs: dict) -> None:
+        if scenario in self._seen:  # plots show the first seed of a scenario
+            return
+        self._seen.add(scenario)
+        if self._order is None:
+            self._order = list(runs)
+            self._base = scenario
+        from . import plots
+
+        n = len(self._seen) - 1
+        self._draw((0, n), "survival", f"Equity of every strategy: {scenario}", f"equity-{slug(scenario)}.png",
+                   lambda: _overlay(runs, self._order, scenario))
+        if scenario != self._base:
+            return
+        for i, (name, res) in enumerate(runs.items()):
+            s = slug(name)
+            views = [
+                ("costs", f"P&L waterfall: {name} ({scenario})", f"waterfall-{s}.png", plots.plot_waterfall),
+                ("liquidation", f"Liquidation ladder: {name} ({scenario})", f"ladder-{s}.png", plots.plot_ladder),
+                ("liquidation", f"Margin ratio: {name} ({scenario})", f"margin-{s}.png", plots.plot_margin),
+                ("survival", f"Equity and drawdown: {name} ({scenario})", f"drawdown-{s}.png", plots.plot_equity),
+                ("finality", f"Time to finality: {name} ({scenario})", f"finality-{s}.png", plots.plot_finality),
+            ]
+            carry = getattr(res.strategy, "sizing", None) is not None or hasattr(res.strategy, "plan")
+            if carry and res.data.funding.num_rows:  # nothing to draw on a tape without funding
+                views.append(("costs", f"Funding, z-score and sizing: {name} ({scenario})", f"funding-{s}.png",
+                              plots.plot_funding))
+            for j, (section, caption, fname, draw) in enumerate(views):
+                self._draw((2, i, j), section, caption, fname, lambda d=draw, r=res: d(r))
+
+    def finish(self, cmp) -> dict:
+        """Draw the plots that need every scenario, wait for every file; returns
+        ``{section: [(caption, file name or None)]}`` in page order."""
+        if self.progress:
+            from tqdm.auto import tqdm
+            self._bar = tqdm(total=len(self._done) + len(self._pending), desc="plots", unit="plot",
+                             initial=len(self._done))
+        try:
+            return self._finish(cmp)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+
+    def _finish(self, cmp) -> dict:
+        from . import plots
+
+        for scenario in cmp.scenarios:  # scenarios not fed through on_cell
+            seed = _first_seed(cmp, scenario)
+            runs = {k[1]: r for k, r in cmp.results.items() if k[0] == scenario and k[2] == seed}
+            if runs:
+                self(scenario, seed, {name: runs[name] for name in cmp.strategies if name in runs})
+        table_metrics = set(cmp.table["metric"])
+        if len(cmp.scenarios) * len(cmp.strategies) > 1:
+            for i, metric in enumerate(m for m in HEATMAP_METRICS if m in table_metrics):
+                self._draw((1, i), "heatmaps", f"{metric} by scenario and strategy", f"heatmap-{metric}.png",
+                           lambda m=metric: plots.heatmap(cmp.table, m))
+        worst = cmp.pivot("total_return").idxmin() if len(cmp.scenarios) > 1 else None
+        order = list(cmp.strategies)
+        for name in order if worst is not None else ():
+            bad = worst.get(name)
+            if bad is None or bad == self._base:
+                continue
+            res = cmp.results.get((bad, name, _first_seed(cmp, bad)))
+            if res is None:
+                continue
+            s, tag = slug(name), f"{name} under its worst scenario, {bad}"
+            views = [("costs", f"P&L waterfall: {tag}", f"waterfall-{s}-worst.png", plots.plot_waterfall),
+                     ("liquidation", f"Margin ratio: {tag}", f"margin-{s}-worst.png", plots.plot_margin),
+                     ("liquidation", f"Liquidation ladder: {tag}", f"ladder-{s}-worst.png", plots.plot_ladder)]
+            for j, (section, caption, fname, draw) in enumerate(views):
+                self._draw((2, order.index(name), 10 + j), section, caption, fname, lambda d=draw, r=res: d(r))
+        while self._pending:
+            self._collect()
+        sections: dict = {name: [] for name in SECTIONS}
+        for _, section, caption, fname in sorted(self._done, key=lambda e: e[0]):
+            sections[section].append((caption, fname))
+        return sections
+
+    def _draw(self, key, section, caption, fname, make) -> None:
+        try:
+            done = self._savers.submit(make(), self.folder / fname)
+        except Exception as exc:  # noqa: BLE001 - reported by _collect, in order
+            done = _raiser(exc)
+        self._pending.append((key, section, caption, done))
+        if self._bar is not None:  # plots drawn by finish() join the bar's total
+            self._bar.total += 1
+            self._bar.refresh()
+        while len(self._pending) > self._savers.window:
+            self._collect()
+
+    def _collect(self) -> None:
+        key, section, caption, done = self._pending.popleft()
+        try:
+            entry = (caption, done())
+        except Exception as exc:  # noqa: BLE001 - one bad plot must not lose the whole report
+            msg = f"{caption}: not drawn ({type(exc).__name__}: {exc})"
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)
+            entry = (msg, None)
+        self._done.append((key, section, *entry))
+        if self._bar is not None:
+            self._bar.update()
+
+
+def expected_plots(n_scenarios: int, n_strategies: int) -> int:
+    """About how many plots a report of this size draws (to size its worker processes)."""
+    return n_scenarios + len(HEATMAP_METRICS) + 9 * n_strategies
+
+
 def write_plots(cmp, folder: Path, progress: bool = False, jobs: int | None = None) -> dict:
     """PNG plots of a comparison; returns {section: [(caption, file name)]}.
 
     ``jobs`` worker processes save the figures while this process draws the next ones
     (default: one per CPU, fewer for a handful of plots; 0 saves them all here). The files
     are the same either way; a plot that fails becomes a RuntimeWarning and a caption saying
-    so, and the rest of the report is still written.
+    so, and the rest of the report is still written. :class:`ReportPlots` draws them while
+    the comparison still runs.
     """
-    from . import plots
-
-    folder.mkdir(parents=True, exist_ok=True)
-    sections: dict = {"survival": [], "costs": [], "liquidation": [], "heatmaps": [], "finality": []}
-    tasks = []
-    for scenario in cmp.scenarios:
-        tasks.append(("survival", f"Equity of every strategy: {scenario}", f"equity-{slug(scenario)}.png",
-                      lambda s=scenario: equity_overlay(cmp, s)))
-    for metric in ("total_return", "max_drawdown", "funding", "slippage_cost", "n_liquidations"):
-        if metric in set(cmp.table["metric"]) and len(cmp.scenarios) * len(cmp.strategies) > 1:
-            tasks.append(("heatmaps", f"{metric} by scenario and strategy", f"heatmap-{metric}.png",
-                          lambda m=metric: plots.heatmap(cmp.table, m)))
-    base = cmp.scenarios[0]
-    worst = cmp.pivot("total_return").idxmin() if len(cmp.scenarios) > 1 else None
-    for name in cmp.strategies:
-        res = cmp.results.get((base, name, _first_seed(cmp, base)))
-        if res is None:
-            continue
-        s = slug(name)
-        tasks += [
-            ("costs", f"P&L waterfall: {name} ({base})", f"waterfall-{s}.png", lambda r=res: plots.plot_waterfall(r)),
-            ("liquidation", f"Liquidation ladder: {name} ({base})", f"ladder-{s}.png", lambda r=res: plots.plot_ladder(r)),
-            ("liquidation", f"Margin ratio: {name} ({base})", f"margin-{s}.png", lambda r=res: plots.plot_margin(r)),
-            ("survival", f"Equity and drawdown: {name} ({base})", f"drawdown-{s}.png", lambda r=res: plots.plot_equity(r)),
-            ("finality", f"Time to finality: {name} ({base})", f"finality-{s}.png", lambda r=res: plots.plot_finality(r)),
-        ]
-        carry = getattr(res.strategy, "sizing", None) is not None or hasattr(res.strategy, "plan")
-        if carry and res.data.funding.num_rows:  # nothing to draw on a tape without funding
-            tasks.append(("costs", f"Funding, z-score and sizing: {name} ({base})", f"funding-{s}.png",
-                          lambda r=res: plots.plot_funding(r)))
-        bad = worst.get(name) if worst is not None else None
-        if bad is not None and bad != base:  # the same views under the strategy's worst scenario
-            wres = cmp.results.get((bad, name, _first_seed(cmp, bad)))
-            if wres is not None:
-                tag = f"{name} under its worst scenario, {bad}"
-                tasks += [
-                    ("costs", f"P&L waterfall: {tag}", f"waterfall-{s}-worst.png",
-                     lambda r=wres: plots.plot_waterfall(r)),
-                    ("liquidation", f"Margin ratio: {tag}", f"margin-{s}-worst.png", lambda r=wres: plots.plot_margin(r)),
-                    ("liquidation", f"Liquidation ladder: {tag}", f"ladder-{s}-worst.png",
-                     lambda r=wres: plots.plot_ladder(r)),
-                ]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(tasks), desc="plots", unit="plot")
-    pending: deque = deque()
-
-    def collect():
-        section, caption, done = pending.popleft()
-        try:
-            sections[section].append((caption, done()))
-        except Exception as exc:  # noqa: BLE001 - one bad plot must not lose the whole report
-            msg = f"{caption}: not drawn ({type(exc).__name__}: {exc})"
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
-            sections[section].append((msg, None))
-        if bar is not None:
-            bar.update()
-
-    try:
-        with _Savers(len(tasks), jobs) as savers:
-            for section, caption, fname, make in tasks:
-                try:
-                    done = savers.submit(make(), folder / fname)
-                except Exception as exc:  # noqa: BLE001 - reported by collect, in order
-                    done = _raiser(exc)
-                pending.append((section, caption, done))
-                while len(pending) > savers.window:
-                    collect()
-            while pending:
-                collect()
-    finally:
-        if bar is not None:
-            bar.close()
-    return sections
+    expected = expected_plots(len(cmp.scenarios), len(cmp.strategies))
+    with ReportPlots(folder, jobs=jobs, progress=progress, expected=expected) as stream:
+        return stream.finish(cmp)
 
 
 def _first_seed(cmp, scenario):
@@ -383,7 +489,7 @@ def write_html(cmp, folder: Path, tables: dict, sections: dict, *, title: str, n
     return path
 
 
-def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), plots: bool = True,
+def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), plots=True,
                  progress: bool = False, jobs: int | None = None) -> Path:
     """Write tables (CSV), plots (PNG) and ``index.html`` for a :class:`Comparison`.
 
@@ -396,8 +502,9 @@ def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), p
     title : str
     notes : sequence of str
         Paragraphs shown under the title (data provenance, config).
-    plots : bool
-        False writes tables and the page only.
+    plots : bool or ReportPlots
+        False writes tables and the page only; a :class:`ReportPlots` that was drawing while
+        ``cmp`` ran (``compare(on_cell=...)``) finishes its plots instead of drawing anew.
     progress : bool
         Progress bar over plots.
     jobs : int, optional
@@ -411,14 +518,19 @@ def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), p
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tables = write_tables(cmp, folder)
-    sections = write_plots(cmp, folder, progress=progress, jobs=jobs) if plots and cmp.results else {}
+    if isinstance(plots, ReportPlots):
+        sections = plots.finish(cmp)
+    else:
+        sections = write_plots(cmp, folder, progress=progress, jobs=jobs) if plots and cmp.results else {}
     return write_html(cmp, folder, tables, sections, title=title, notes=list(notes))
 
 
 __all__ = [
+    "ReportPlots",
     "comparison_text",
     "downtime_windows",
     "equity_overlay",
+    "expected_plots",
     "slug",
     "write_html",
     "write_plots",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def _in_range(table: pa.Table, start, end) -> pa.Table:
 PRICES_AT_KEPT = 4
 
 
+#: canonical tables validated already, by (id, kind). Arrow tables are immutable, so a table
+#: carried into a new Dataset unchanged (``dataclasses.replace``, a scenario's copy of the data
+#: with one table changed) is not checked again; the entry goes when the table does.
+_VALID: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 @dataclass(frozen=True)
 class Dataset:
     """The tables of one backtest: trades, funding, oracle, latency trace, book top.
@@ -84,8 +91,9 @@ class Dataset:
                 value = empty_table(kind)
             elif isinstance(value, pd.DataFrame):
                 value = conform(value, kind, source=f"Dataset.{kind} (DataFrame)")
-            else:
+            elif _VALID.get((id(value), kind)) is not value:
                 validate(value, kind, source=f"Dataset.{kind}")
+            _VALID[(id(value), kind)] = value
             object.__setattr__(self, kind, value)
         object.__setattr__(self, "_memo", {})  # derived arrays (market_prices), not a field
 
@@ -95,7 +103,9 @@ class Dataset:
         files: the sample cache); absent kinds are empty. Skips the second validation."""
         ds = object.__new__(cls)
         for kind in KINDS:
-            object.__setattr__(ds, kind, tables[kind] if tables.get(kind) is not None else empty_table(kind))
+            table = tables[kind] if tables.get(kind) is not None else empty_table(kind)
+            _VALID[(id(table), kind)] = table
+            object.__setattr__(ds, kind, table)
         object.__setattr__(ds, "markets", markets)
         object.__setattr__(ds, "meta", meta)
         object.__setattr__(ds, "_memo", {})

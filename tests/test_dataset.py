@@ -124,6 +124,28 @@ def test_bad_arrow_tables_raise_data_error():
         Dataset(trades=[1, 2, 3])
 
 
+def test_a_table_carried_into_a_new_dataset_is_not_validated_again(ds, monkeypatch):
+    from dataclasses import replace
+
+    import data_loaders.dataset as dataset_mod
+
+    checked = []
+    real = dataset_mod.validate
+    monkeypatch.setattr(dataset_mod, "validate", lambda table, kind, **kw: checked.append(kind) or real(table, kind, **kw))
+    trades = conform(frames()["trades"], "trades")
+    changed = trades.slice(0, 5)
+    out = replace(ds, trades=changed)  # a scenario's copy: one table new, the rest carried over
+    assert checked == ["trades"]  # only the new table
+    assert out.funding is ds.funding and out.trades is changed
+    # the same table as another kind is checked as that kind (and fails: it is no book)
+    with pytest.raises(DataError, match="missing required column"):
+        Dataset(book=changed)
+    # a table made invalid is a new object: checked again
+    backwards = changed.take(pa.array(np.arange(changed.num_rows)[::-1]))
+    with pytest.raises(DataError, match="non-decreasing"):
+        replace(ds, trades=backwards)
+
+
 def test_table_by_kind(ds):
     assert ds.table("oracle") is ds.oracle
     with pytest.raises(ValueError, match="unknown table kind 'quotes'"):
