@@ -161,7 +161,7 @@ class Context:
     def total_equity(self) -> float:
         """Net collateral summed over every account plus collateral on a bridge: what
         ``Result.equity['equity']`` samples."""
-        return float(np.sum(self._st.snapshot[:, E.SN_NC]) + self._st.transit[0])
+        return float(self._st.snapshot[:, E.SN_NC].sum() + self._st.transit[0])
 
     def free_collateral(self, market: str | None = None) -> float:
         """Net collateral less the initial margin requirement."""
@@ -313,7 +313,9 @@ class Context:
     def mark(self, market: str) -> float:
         """Observed oracle price, else the last observed trade (NaN before either): the price
         targets convert and band with (the kernel's mark rule on observed data)."""
-        return float(mark_price_nb(self.oracle(market), self.price(market)))
+        oracle = self.oracle(market)
+        # the trade is looked up only when the rule falls back to it (as observed_price_nb)
+        return float(mark_price_nb(oracle, self.price(market) if math.isnan(oracle) else math.nan))
 
     def to_position(self, market: str, value: float, kind: str = "position") -> float:
         """A target of ``kind`` as a position in base units, as the ``target_*`` methods and the
