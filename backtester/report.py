@@ -154,6 +154,13 @@ def downtime_windows(data) -> list:
     return out
 
 
+#: resolution of the report's PNG files
+PNG_DPI = 110
+#: zlib level of the PNG files: 1 saves about 7 % of ``savefig`` time for files about 10 %
+#: larger than matplotlib's default (6); the pixels are the same
+PNG_COMPRESS_LEVEL = 1
+
+
 def _save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.layout_engine import ConstrainedLayoutEngine
@@ -162,7 +169,8 @@ def _save(fig, path: Path) -> str:
     # measure every artist again after the layout's dry-run draw and crop to it (the equity
     # overlays, legend outside the axes and no layout engine, still need it)
     tight = not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
-    fig.savefig(path, dpi=110, **({"bbox_inches": "tight"} if tight else {}))
+    fig.savefig(path, dpi=PNG_DPI, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL},
+                **({"bbox_inches": "tight"} if tight else {}))
     plt.close(fig)
     return path.name
 

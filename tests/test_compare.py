@@ -206,7 +206,7 @@ def test_constrained_layout_figures_are_saved_without_a_tight_bbox(small, tmp_pa
     import matplotlib.pyplot as plt
 
     from backtester import plots
-    from backtester.report import _save, equity_overlay
+    from backtester.report import PNG_DPI, _save, equity_overlay
 
     measured = []
     tight = matplotlib.figure.Figure.get_tightbbox
@@ -216,11 +216,11 @@ def test_constrained_layout_figures_are_saved_without_a_tight_bbox(small, tmp_pa
     for make in (plots.plot_equity, plots.plot_margin, plots.plot_waterfall):
         fig = make(res)
         _save(fig, tmp_path / "fig.png")
-        size = (fig.get_size_inches() * 110).round().astype(int)
+        size = (fig.get_size_inches() * PNG_DPI).round().astype(int)
         assert plt.imread(tmp_path / "fig.png").shape[:2] == (size[1], size[0])  # the whole figure
     assert measured == []
     # the overlay's legend sits right of the axes, outside the figure: still cropped to fit it
     overlay = equity_overlay(small, small.scenarios[0])
     _save(overlay, tmp_path / "overlay.png")
     assert measured == [overlay]
-    assert plt.imread(tmp_path / "overlay.png").shape[1] > overlay.get_size_inches()[0] * 110
+    assert plt.imread(tmp_path / "overlay.png").shape[1] > overlay.get_size_inches()[0] * PNG_DPI

@@ -7,8 +7,8 @@ admitted after the trace, funding and oracle rows stamped ``a`` and before the t
 """
 from numba import njit
 
-from .enums import (C_ACTIVE, C_BOOK, C_OBS, NO_TS, R_CANCELLED, ST_INFLIGHT, STEP_ARRIVAL, STEP_END,
-                    STEP_OBSERVE)
+from .enums import (C_ACTIVE, C_BOOK, C_OBS, EV_TRADE, NO_TS, R_CANCELLED, ST_INFLIGHT, STEP_ARRIVAL,
+                    STEP_END, STEP_OBSERVE)
 from .match_nb import observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
 from .state import typed, CI_FEED_LATENCY
@@ -76,6 +76,7 @@ def advance_nb(inp, st, t, step):
         elif kind == TRANSFER:
             land_transfer_nb(st, who)
         else:
-            observe_trade_nb(inp, st, inp.ev_idx[who], bt)
+            if inp.ev_type[who] == EV_TRADE:  # a scan horizon (next_observation_nb) may be any event
+                observe_trade_nb(inp, st, inp.ev_idx[who], bt)
             st.counters[C_OBS] = who + 1
     refresh_next_nb(inp, st)

@@ -206,6 +206,11 @@ def cancel_all_nb(st, a, t, reason):
             i += 1
 
 
+#: events the stop observer scans per call at most (then it wakes the loop at that horizon):
+#: ~5 us of scanning, against a wake every 4096 events while a stop is armed
+OBS_SCAN_EVENTS = 4096
+
+
 @njit(cache=True)
 def next_observation_nb(inp, st):
     """Event index of the next trade that triggers an armed stop (-1: none, or no stops).
@@ -214,6 +219,11 @@ def next_observation_nb(inp, st):
     waking the loop for each one cost microseconds per trade. Skipping ahead is safe because
     the armed set only loosens (stops trigger or are cancelled) until a new stop is armed, and
     arming re-points the observer (:func:`sync_observer_nb`).
+
+    The scan stops after :data:`OBS_SCAN_EVENTS` events and returns that horizon instead: the
+    loop wakes there, observes it (a no-op unless it is a trade crossing a trigger) and scans
+    on. A strategy that moves a far stop at every decision (a trailing stop) re-arms, and so
+    rescans, often: without the horizon each rescan ran to the trigger or the end of the tape.
     """
     if st.n_armed.sum() == 0:
         return -1
@@ -223,7 +233,8 @@ def next_observation_nb(inp, st):
     tr_market, tr_price = inp.tr_market, inp.tr_price
     n_armed, active, orders = st.n_armed, st.active, st.orders
     n_active = st.counters[C_ACTIVE]
-    while k < n:
+    end = min(n, k + OBS_SCAN_EVENTS)
+    while k < end:
         if ev_type[k] == EV_TRADE:
             row = ev_idx[k]
             m = tr_market[row]

@@ -400,6 +400,24 @@ def test_stop_market_trigger_with_feed_latency(run_engine):
     conserved(res)
 
 
+def test_stop_market_trigger_far_down_a_long_tape(run_engine):
+    # As above, with 6000 trades @100 (0.01s apart from 1s, each with its derived oracle row:
+    # 12000 events, more than the kernel's stop observer scans at once) between the stop and
+    # the trade that crosses it: 65s @106, observed at 67s, sends market order id 1 arriving at
+    # 68s, which the 68s trade fills at 108. Nothing triggers before.
+    quiet = [(1 + i * 0.01, BTC, 100, 0.1) for i in range(6000)]
+    ds = make_dataset(trades(*quiet, (65, BTC, 106, 1), (66, BTC, 107, 1), (68, BTC, 108, 1), (69, BTC, 109, 1)),
+                      latency=trace((0, 1, 0.5, 0, True, 0.05)))
+    res = run_engine(ds, [spec()], cfg(feed_latency_ns=2 * SEC),
+                     [OrderIntent(s(0), BTC, 1, 1.0, "stop_market", trigger_price=105.0)])
+    o = res.orders.set_index("order_id")
+    assert o.loc[0, "status"] == "triggered"
+    assert (o.loc[1, "parent_id"], o.loc[1, "sent_ts"], o.loc[1, "arrive_ts"]) == (0, s(67), s(68))
+    (f,) = res.fills.itertuples()
+    assert (f.order_id, f.ts, f.price) == (1, s(68), 108.0)
+    conserved(res)
+
+
 # ============================================================================ reorg
 def test_reorg_reverts_pending_fill(run_engine):
     # Finality 60s, no latency, taker fee 0.001. A first print at 0s @100 (derived oracle 100)
