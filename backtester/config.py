@@ -141,6 +141,9 @@ class SimConfig:
             raise TypeError(f"SimConfig.funding: expected True or False, got {self.funding!r}")
         for name in ("feed_latency", "impact_window", "oracle_delay", "bridge_delay"):
             _td_ns(getattr(self, name), name)
+        if _td_ns(self.impact_window, "impact_window") == 0:  # V over an empty window would be 0
+            raise ValueError("SimConfig.impact_window: must be a positive duration (the impact rule divides by "
+                             "the size traded in it)")
         if self.sample_every != "auto" and _td_ns(self.sample_every, "sample_every") == 0:
             raise ValueError("SimConfig.sample_every: must be a positive duration or 'auto'")
         for name, m in self.markets.items():

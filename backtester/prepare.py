@@ -24,6 +24,7 @@ from .kernel.enums import (
     EV_TRADE,
 )
 from .kernel.enums import MODE_HOOK as E_MODE_HOOK
+from .kernel.fills_nb import rolling_volume_nb
 from .kernel.state import (
     CF_LATENCY_SCALE,
     CF_LIQ_SPREAD,
@@ -85,7 +86,8 @@ def _codes(col: pa.ChunkedArray, names: list) -> np.ndarray:
 def _names(table: pa.Table, column: str) -> list:
     if table.num_rows == 0:
         return []
-    return sorted(set(table.column(column).cast(pa.string()).unique().to_pylist()))
+    # distinct values first: casting a dictionary column to strings first builds every row's string
+    return sorted(set(table.column(column).unique().cast(pa.string()).to_pylist()))
 
 
 def _by_time(table: pa.Table) -> pa.Table:
@@ -96,16 +98,15 @@ def _by_time(table: pa.Table) -> pa.Table:
 
 
 def rolling_volume(ts: np.ndarray, market: np.ndarray, size: np.ndarray, window_ns: int) -> np.ndarray:
-    """Traded size of each row's market over ``(ts - window, ts]`` up to and including the row."""
-    out = np.empty(len(ts))
-    for m in np.unique(market):
-        rows = np.flatnonzero(market == m)
-        t = ts[rows]
-        cum = np.cumsum(size[rows])
-        j = np.searchsorted(t, t - window_ns, side="right")
-        before = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
-        out[rows] = cum - before
-    return out
+    """Traded size of each row's market over ``(ts - window, ts]`` up to and including the row
+    (rows in time order; :func:`~backtester.kernel.fills_nb.rolling_volume_nb`)."""
+    if len(ts) == 0:
+        return np.zeros(0)
+    top = int(market.max()) + 1
+    if market.min() < 0:  # rows of a market outside the layout (code -1) form a group of their own
+        market = np.where(market < 0, top, market)
+        top += 1
+    return rolling_volume_nb(ts, market, size, int(window_ns), top)
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:

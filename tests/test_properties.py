@@ -702,3 +702,24 @@ def test_sample_before_a_stop_trigger_excludes_its_gas():
     cash, _ = _minute_cash(_stop_then_decision_inputs())
     assert cash[T0] == 10_000.0
     assert cash[T0 + MIN] == 10_000.0, f"sample at 00:01:00 sees the gas paid at 00:01:10:\n{cash}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(-1, 3), st.floats(0.001, 100.0)), max_size=60),
+       st.integers(1, 40))
+def test_rolling_volume_is_the_size_traded_in_the_window_up_to_the_row(rows, window):
+    # V of the impact rule (docs/simulation.md, "Fills"): the market's size in (t - window, t],
+    # this row included and later rows of the same instant not, summed in row order
+    from backtester.prepare import rolling_volume
+
+    rows = sorted(rows, key=lambda r: r[0])  # time order, stable
+    ts = np.array([r[0] for r in rows], np.int64)
+    market = np.array([r[1] for r in rows], np.int32)
+    size = np.array([r[2] for r in rows])
+    got = rolling_volume(ts, market, size, window)
+    for i in range(len(rows)):
+        mine = [j for j in range(i + 1) if market[j] == market[i]]
+        inside = [j for j in mine if ts[j] > ts[i] - window]
+        expected = sum(size[j] for j in mine) - sum(size[j] for j in mine if j not in inside)
+        assert got[i] == expected  # the same sequential sums: equal to the bit
+        assert got[i] == pytest.approx(sum(size[j] for j in inside))

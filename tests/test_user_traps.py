@@ -446,6 +446,7 @@ def test_implausible_market_fees_are_errors(kw, match):
     (dict(slippage_multiplier=-1.0), ValueError, "slippage_multiplier"),
     (dict(liq_spread=-1.0), ValueError, "liq_spread"),
     (dict(funding="no"), TypeError, "funding"),
+    (dict(impact_window="0s"), ValueError, "impact_window: must be a positive duration"),
 ])
 def test_bad_config_numbers_fail_when_the_config_is_built(kw, err, match):
     with pytest.raises(err, match=match):

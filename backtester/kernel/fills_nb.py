@@ -35,6 +35,31 @@ def multiplier_nb(inp, t):
 
 
 @njit(cache=True)
+def rolling_volume_nb(ts, market, size, window, n_markets):
+    """``V`` of the impact rule for every trade row: its market's traded size over
+    ``(ts - window, ts]``, the row included (rows in time order, ``market`` codes below
+    ``n_markets``). One pass with a trailing pointer per market; the sums are the same
+    sequential prefix sums a cumulative sum gives, so ``V`` is exact to the bit."""
+    n = ts.shape[0]
+    out = np.empty(n)
+    total = np.zeros(n_markets)    # size traded so far, per market
+    dropped = np.zeros(n_markets)  # of which before the window
+    left = np.zeros(n_markets, np.int64)
+    for r in range(n):
+        m = market[r]
+        total[m] += size[r]
+        lo = ts[r] - window
+        j = left[m]
+        while j < r and (market[j] != m or ts[j] <= lo):
+            if market[j] == m:
+                dropped[m] += size[j]
+            j += 1
+        left[m] = j
+        out[r] = total[m] - dropped[m]
+    return out
+
+
+@njit(cache=True)
 def taker_price_nb(inp, m, side, size, trade_row):
     """Price a taker of ``size`` pays against trade ``trade_row``."""
     t = inp.tr_ts[trade_row]
