@@ -213,12 +213,10 @@ class _Savers:
 
     def __enter__(self):
         if self.jobs:
-            import concurrent.futures as cf
-
-            from ._workers import context
+            from ._workers import pool
 
             try:
-                self._pool = cf.ProcessPoolExecutor(self.jobs, mp_context=context())
+                self._pool = pool(self.jobs)
             except (OSError, ValueError, ImportError):  # no process support here: save in-process
                 self._pool = None
         return self

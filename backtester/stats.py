@@ -10,6 +10,12 @@ from .result import drawdown, margin_ratio
 _YEAR = pd.Timedelta(days=365)
 #: the reasons an order can be rejected with (docs/simulation.md, "Orders"): one stats line each
 REJECTION_REASONS = ("insufficient_margin", "venue_down", "no_price")
+#: the keys of :func:`stats_values`, in order (a sweep file's ``metric`` is checked against them
+#: before any run; a test keeps the two equal)
+METRICS = ("initial_equity", "final_equity", "total_return", "sharpe", "sortino", "max_drawdown", "price_pnl",
+           "fees", "slippage_cost", "funding", "gas", "liquidation_losses", "insurance_cover", "n_liquidations",
+           "n_fills", "min_margin_ratio", "mean_time_to_finality_s", "worst_time_to_finality_s", "n_rejected",
+           *(f"rejected_{reason}" for reason in REJECTION_REASONS))
 
 
 def compute_stats(res) -> pd.Series:

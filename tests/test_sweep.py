@@ -304,7 +304,7 @@ def test_two_workers_equal_one_process(local, data, tmp_path):
     _same(par, local)
     _same(load(tmp_path / "p").set_index("run_id").loc[local["run_id"]].reset_index(), local)
     assert len(list((tmp_path / "p" / "runs").glob("part-*.parquet"))) == 1  # compacted at the end
-    assert not (tmp_path / "p" / "_data").exists()  # the workers' copy of the data is removed
+    assert not (tmp_path / "p" / ".backtester-shared").exists()  # the workers' copy of the data is removed
 
 
 def test_a_class_workers_cannot_import_travels_by_value(local, data):

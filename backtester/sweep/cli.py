@@ -26,6 +26,10 @@ config fields, scenarios and data::
 Instead of ``[grid]``, ``[random]`` with ``n``, ``seed`` and a ``[random.space]`` table
 draws ``n`` points: a list is a set of choices, ``{low = 5, high = 50}`` a range.
 
+A sweep file is trusted input, like a Python script: ``"module:Class"`` imports ``module``
+(which runs its code). Only a ``bt.Strategy`` subclass is accepted as the strategy, checked
+before anything is called, and ``out`` must be a new or empty folder or an earlier sweep's.
+
 Examples
 --------
 ::
@@ -36,6 +40,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import time
 import tomllib
@@ -129,6 +134,12 @@ def build_strategy(name: str, params: dict, data):
             cls = getattr(importlib.import_module(mod_name), cls_name)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"strategy {name!r}: cannot import {cls_name} from {mod_name} ({exc})") from None
+        from ..strategy import Strategy
+
+        # checked before anything is called: "os:system" with [params] would run a command
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise ValueError(f"strategy {name!r}: {cls_name} is not a bt.Strategy subclass (a sweep file names "
+                             "a strategy class as module:Class)")
         return cls(**params)
     from strategies.catalog import build
 
@@ -138,6 +149,16 @@ def build_strategy(name: str, params: dict, data):
     inst = build(name, market=market, leverage=float(params.get("leverage", 3.0)),
                  hedge_market=params.get("hedge_market", others[0] if others else None))
     return type(inst)(**{**inst.params, **params})
+
+
+def _check_metric(metric: str) -> None:
+    from ..stats import METRICS
+
+    known = (*METRICS, "elapsed_s")
+    if metric not in known:
+        close = difflib.get_close_matches(metric, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"metric {metric!r} is not a statistic of a run; {hint}known: {', '.join(known)}")
 
 
 def grid_of(spec: dict):
@@ -212,6 +233,7 @@ def cmd_sweep(args) -> int:
         raise ValueError(str(exc)) from None
     out = args.out or spec.get("out") or f"{Path(args.config).stem}-sweep"
     metric = args.metric or spec.get("metric", "sharpe")
+    _check_metric(metric)  # before any run: a typo must not cost the whole sweep
     top = args.top or int(spec.get("top", 10))
     print(f"data: {ds!r}")
     print(f"strategy: {strategy.name}; results in {out}")
@@ -221,8 +243,6 @@ def cmd_sweep(args) -> int:
                    progress=not args.quiet)
     except TypeError as exc:
         raise ValueError(str(exc)) from None
-    if metric not in df.columns and (df["status"] == "ok").any():
-        raise ValueError(f"unknown metric {metric!r}; have {[c for c in df.columns[df.columns.get_loc('elapsed_s') + 1:]]}")
     df.to_csv(Path(out) / "sweep.csv", index=False)
     n_err = int((df["status"] == "error").sum())
     print(f"\n{len(df)} runs, {n_err} raised" + (f" (first: {df.loc[df['status'] == 'error', 'error'].iloc[0]})"
@@ -234,6 +254,6 @@ def cmd_sweep(args) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 30):
             print(f"best {top} by {metric}:")
             print(best(df, metric, n=top)[shown].to_string(float_format=lambda v: f"{v:,.4g}"))
-    print(f"\ntable: {Path(out) / 'sweep.csv'} (all runs: backtester.sweep.load({str(out)!r}))")
+    print(f"\ntable: {Path(out) / 'sweep.csv'} (all runs: from backtester.sweep import load; load({str(out)!r}))")
     print(f"done in {time.perf_counter() - t0:,.1f} s")
     return 0

@@ -20,7 +20,7 @@ import time
 import warnings
 from concurrent.futures.process import BrokenProcessPool
 
-from .._workers import context as worker_context
+from .._workers import pool as worker_pool
 from ..batch import thread_count
 from ..config import SimConfig
 from ..strategy import Strategy
@@ -136,39 +136,43 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
         store = RunStore(out, _meta(cls, base_params, config, digest), resume=resume)
         wanted = {r.run_id for r in plan.runs}
         done = {row["run_id"]: row for row in store.rows() if row["run_id"] in wanted}
-    todo = [r for r in plan.runs if r.run_id not in done]
-    by_id = {r.run_id: r for r in plan.runs}
+    try:  # the store's lock on out is released however the sweep ends
+        todo = [r for r in plan.runs if r.run_id not in done]
+        by_id = {r.run_id: r for r in plan.runs}
 
-    fresh: list = []
-    n_errors = 0
-    bar = _bar(progress, len(plan.runs), len(done), cls.__name__)
+        fresh: list = []
+        n_errors = 0
+        bar = _bar(progress, len(plan.runs), len(done), cls.__name__)
 
-    def record(rows):
-        """Rows of finished runs: kept, appended to the store, counted on the bar."""
-        nonlocal n_errors
-        full = [_full_row(by_id[row["run_id"]], row, plan.param_columns) for row in rows]
-        fresh.extend(full)
+        def record(rows):
+            """Rows of finished runs: kept, appended to the store, counted on the bar."""
+            nonlocal n_errors
+            full = [_full_row(by_id[row["run_id"]], row, plan.param_columns) for row in rows]
+            fresh.extend(full)
+            if store is not None:
+                store.write(full)
+            if bar is not None:
+                n_errors += sum(r["status"] == "error" for r in full)
+                if n_errors:
+                    bar.set_postfix_str(f"{n_errors} error(s)", refresh=False)
+                bar.update(len(rows))
+
+        try:
+            if todo and not parallel:
+                tasks = _tasks(todo, configs, data, cls, base_params, digest, None)
+                _run_local(tasks, record, chunk_size or MAX_CHUNK, n_threads)
+            elif todo:
+                _run_parallel(todo, configs, data, cls, base_params, digest, store, executor, workers, record,
+                              chunk_size, n_threads or 1)
+        finally:
+            if bar is not None:
+                bar.close()
         if store is not None:
-            store.write(full)
-        if bar is not None:
-            n_errors += sum(r["status"] == "error" for r in full)
-            if n_errors:
-                bar.set_postfix_str(f"{n_errors} error(s)", refresh=False)
-            bar.update(len(rows))
-
-    try:
-        if todo and not parallel:
-            tasks = _tasks(todo, configs, data, cls, base_params, digest, None)
-            _run_local(tasks, record, chunk_size or MAX_CHUNK, n_threads)
-        elif todo:
-            _run_parallel(todo, configs, data, cls, base_params, digest, store, executor, workers, record,
-                          chunk_size, n_threads or 1)
+            store.compact()
+            store.drop_data(digest)
     finally:
-        if bar is not None:
-            bar.close()
-    if store is not None:
-        store.compact()
-        store.drop_data()
+        if store is not None:
+            store.close()
     rows = {**done, **{r["run_id"]: r for r in fresh}}
     table = frame([rows[r.run_id] for r in plan.runs], plan.param_columns)
     n_err = int((table["status"] == "error").sum())
@@ -299,7 +303,7 @@ def _run_parallel(todo, configs, data, cls, base_params, digest, store, executor
 
     tasks = [pack(t) for t in _tasks(todo, configs, shared, cls, base_params, digest, chunk, n_threads)]
     if owned:
-        executor = cf.ProcessPoolExecutor(workers, mp_context=worker_context())
+        executor = worker_pool(workers)
     ok = False
     try:
         _drain(executor, tasks, 2 * workers, record)

@@ -91,8 +91,8 @@ class SharedData:
 
     Examples
     --------
-    >>> SharedData("/shared/sweep/_data/ab12", "ab12").path     # doctest: +SKIP
-    '/shared/sweep/_data/ab12'
+    >>> SharedData("/shared/sweep/.backtester-shared/ab12", "ab12").path   # doctest: +SKIP
+    '/shared/sweep/.backtester-shared/ab12'
     """
 
     path: str
@@ -108,37 +108,100 @@ class SharedData:
         return ds
 
 
+#: who wrote a shared dataset folder (in its ``dataset.json``): the only folders a sweep removes
+SHARED_MARK = "backtester sweep shared dataset"
+
+
+def _file_digest(path: Path) -> str:
+    """blake2b of a file's bytes (a worker checks the shared files with it before use)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _shared_info(path: Path):
+    """The ``dataset.json`` of a folder :func:`share` wrote (None: absent, unreadable, or not
+    written by a sweep)."""
+    try:
+        info = json.loads((path / _META).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("written_by") == SHARED_MARK else None
+
+
+def _stale_files(path: Path, info: dict) -> list:
+    """Files of a shared folder whose bytes differ from the checksums its writer recorded."""
+    files = info.get("files", {})
+    bad = [kind for kind in _KINDS if kind not in files]
+    for kind, want in files.items():
+        f = path / f"{kind}.arrow"
+        if not f.exists() or _file_digest(f) != want:
+            bad.append(kind)
+    return bad
+
+
 def share(data, folder, digest: str | None = None) -> SharedData:
-    """Write ``data`` as Arrow IPC files into ``folder/<digest>`` (once; reused if complete).
+    """Write ``data`` as Arrow IPC files into ``folder/<digest>`` (once; reused if complete and
+    unchanged).
 
     Each file is written under a temporary name and renamed into place, and ``dataset.json``
-    is written last, so a folder with ``dataset.json`` is complete.
+    (the files' checksums and a mark saying a sweep wrote them) is written last, so a folder
+    with it is complete. A folder whose files no longer match their checksums is rewritten.
     """
     digest = digest or dataset_digest(data)
     path = Path(folder) / digest
-    if (path / _META).exists():
+    info = _shared_info(path)
+    if info is not None and info.get("digest") == digest and not _stale_files(path, info):
         return SharedData(str(path), digest)
     path.mkdir(parents=True, exist_ok=True)
+    files = {}
     for kind in _KINDS:
         table = data.table(kind)
         tmp = path / f".{kind}.{uuid.uuid4().hex}.tmp"
         with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
+        files[kind] = _file_digest(tmp)
         os.replace(tmp, path / f"{kind}.arrow")
     tmp = path / f".{_META}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps({"markets": data.markets, "meta": data.meta}, default=str))
+    tmp.write_text(json.dumps({"written_by": SHARED_MARK, "digest": digest, "files": files,
+                               "markets": data.markets, "meta": data.meta}, default=str))
     os.replace(tmp, path / _META)
     return SharedData(str(path), digest)
+
+
+def remove_shared(folder, digest: str) -> None:
+    """Remove ``folder/<digest>`` if :func:`share` wrote it: only the files it wrote, then the
+    folders if they are left empty. Anything else there (a user's file, another sweep's
+    dataset) stays."""
+    folder = Path(folder)
+    path = folder / digest
+    if _shared_info(path) is None:
+        return
+    for kind in _KINDS:
+        (path / f"{kind}.arrow").unlink(missing_ok=True)
+    (path / _META).unlink(missing_ok=True)
+    for d in (path, folder):
+        try:
+            d.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _read(path: Path):
     from data_loaders import Dataset
 
-    if not (path / _META).exists():
+    info = _shared_info(path)
+    if info is None:
         raise FileNotFoundError(f"sweep worker: no shared dataset at {path} (on a cluster, the sweep's "
                                 "data folder must be on a file system every worker can read: pass out= "
                                 "on a shared path)")
-    info = json.loads((path / _META).read_text())
+    bad = _stale_files(path, info)
+    if bad:  # a stale or edited copy would change every result of the sweep
+        raise RuntimeError(f"sweep worker: the shared dataset at {path} changed after the sweep wrote it "
+                           f"({', '.join(f'{k}.arrow' for k in bad)} no longer match their checksums); "
+                           "run the sweep again (it rewrites the folder)")
     tables = {}
     for kind in _KINDS:
         t = pa.ipc.open_file(pa.memory_map(str(path / f"{kind}.arrow"))).read_all()

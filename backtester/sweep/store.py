@@ -2,9 +2,15 @@
 
 Layout of ``out``::
 
-    out/sweep.json          what was swept (strategy, data hash, base config): resume checks it
-    out/runs/part-*.parquet one file per finished chunk of runs, full rows
-    out/_data/<hash>/       the dataset as Arrow IPC files for worker processes (while running)
+    out/sweep.json                  what was swept (strategy, data hash, base config): resume checks it
+    out/runs/part-*.parquet         one file per finished chunk of runs, full rows
+    out/.backtester-shared/<hash>/  the dataset as Arrow IPC files for worker processes (while running)
+    out/.backtester-sweep.lock      held by the sweep writing to ``out`` (one at a time)
+
+A sweep never deletes what it did not write: ``out`` must be a new or empty folder or one
+holding a sweep (its ``sweep.json``), and of ``.backtester-shared`` it removes only the files
+of the dataset folder it wrote (marked in that folder's ``dataset.json``). The lock file stays
+(it is empty of meaning once no process holds it).
 
 Every part file is written under a hidden temporary name in ``runs/`` and renamed into place
 (``os.replace`` is atomic on one file system), so a killed sweep leaves whole part files or
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +41,10 @@ import pyarrow.parquet as pq
 from .space import FIXED_COLUMNS
 
 _META = "sweep.json"
+#: the workers' copies of the dataset, under ``out`` (a name no user folder is likely to have)
+SHARED_DIR = ".backtester-shared"
+#: held (``flock``) by the process whose sweep writes to ``out``
+LOCK_FILE = ".backtester-sweep.lock"
 _SCALARS = (bool, int, float, str, type(None), np.generic, pd.Timestamp, pd.Timedelta)
 
 
@@ -60,7 +70,22 @@ class RunStore:
     def __init__(self, out, meta: dict, resume: bool = True):
         self.root = Path(out)
         self.runs_dir = self.root / "runs"
-        self.data_dir = self.root / "_data"
+        self.data_dir = self.root / SHARED_DIR
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"sweep: out={str(out)!r} is a file, not a folder")
+        if self.root.is_dir() and not (self.root / _META).exists() and any(self.root.iterdir()):
+            raise ValueError(f"sweep: out={str(out)!r} is a folder that holds other files and no sweep "
+                             f"({_META}); a sweep writes only to a new or empty folder or to its own, so "
+                             "nothing of yours is overwritten or removed: choose another out")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_lock(self.root)
+        try:
+            self._open(meta, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, meta: dict, resume: bool) -> None:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for tmp in self.runs_dir.glob(".part-*.tmp"):  # a crash mid-write left these: never counted
             tmp.unlink(missing_ok=True)
@@ -117,9 +142,49 @@ class RunStore:
         for p in parts:  # a crash here leaves duplicates, which reading drops
             p.unlink(missing_ok=True)
 
-    def drop_data(self) -> None:
-        """Remove the workers' copy of the dataset."""
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+    def drop_data(self, digest: str) -> None:
+        """Remove the workers' copy of the dataset ``digest``, if this package wrote it (only its
+        files; :func:`~backtester.sweep.runner.remove_shared`)."""
+        from .runner import remove_shared
+
+        remove_shared(self.data_dir, digest)
+
+    def close(self) -> None:
+        """Release ``out`` for other sweeps (also when this process dies: the lock is the
+        kernel's)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _take_lock(root: Path):
+    """An open lock file of ``root``, locked for this process; ValueError naming the process
+    that holds it. Without ``fcntl`` (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on this platform
+        return None
+    path = root / LOCK_FILE
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise ValueError(f"sweep: out={str(root)!r} is in use by another sweep ({holder}); wait for it to finish, "
+                         "or use another out folder") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    f.flush()
+    return f
 
 
 def read_rows(parts) -> list[dict]:
