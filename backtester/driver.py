@@ -159,8 +159,8 @@ def _hybrid(engine: Engine, strategy: Strategy, progress: bool) -> None:
             bar.update(1)
 
     try:
-        # one hook-mode run at a time per process: the kernel finds the callback in a module
-        with hooks.HOOK_LOCK, hooks.installed(callback) as hook:
+        # the kernel finds the callback in the hooks module, per thread
+        with hooks.installed(callback) as hook:
             code = engine.step()
             if code == E.EXIT_ERROR:
                 hook.raise_pending()

@@ -22,6 +22,17 @@ _COUNTER = {"orders": E.C_ORDERS, "fills": E.C_FILLS, "funding": E.C_FUNDING, "l
             "ledger": E.C_LEDGER, "samples": E.C_SAMPLES, "transfers": E.C_TRANSFERS}
 
 
+def _padding(dt: np.dtype) -> np.ndarray:
+    """Byte offsets of an aligned record dtype that belong to no field."""
+    used = np.zeros(dt.itemsize, bool)
+    for name in dt.names:
+        sub, offset = dt.fields[name][:2]
+        used[offset: offset + sub.itemsize] = True
+    return np.flatnonzero(~used)
+
+
+_PADDING = {name: _padding(dt) for name, dt in _BUFFERS.items()}
+
 #: most orders, cancels and transfers one decision may queue (hook mode)
 INTENT_CAPACITY = 4096
 #: slack of :meth:`Engine.ensure_room`: twice the kernel's own (``loop_nb.ROOM_SLACK``), so a
@@ -187,10 +198,18 @@ class Engine:
     # ------------------------------------------------------------------ records
     def records(self, name: str, copy: bool = True) -> np.ndarray:
         """The filled part of a record buffer: a copy, or with ``copy=False`` a read-only view
-        (valid until the engine runs again or grows its buffers)."""
+        (valid until the engine runs again or grows its buffers). Padding bytes between fields
+        are zero, so identical runs give identical bytes (hashes, checksums)."""
         part = getattr(self.state, name)[: int(self.state.counters[_COUNTER[name]])]
-        if copy:
-            return part.copy()
+        pad = _PADDING[name]
+        if len(pad) and len(part):  # the kernel writes whole records through stack copies
+            if not part.flags.writeable:
+                part = part.copy()
+            part.view(np.uint8).reshape(len(part), -1)[:, pad] = 0
+        if copy:  # not part.copy(): numpy copies a struct field by field into uninitialised memory
+            out = np.zeros(len(part), part.dtype)
+            out[...] = part
+            return out
         part = part.view()
         part.flags.writeable = False
         return part

@@ -315,6 +315,7 @@ class ReportPlots:
         self._base = None
         self._order: list | None = None
         self._bar = None
+        self._slugs: dict = {}
 
     def __enter__(self):
         self._savers.__enter__()
@@ -334,12 +335,12 @@ class ReportPlots:
         from . import plots
 
         n = len(self._seen) - 1
-        self._draw((0, n), "survival", f"Equity of every strategy: {scenario}", f"equity-{slug(scenario)}.png",
+        self._draw((0, n), "survival", f"Equity of every strategy: {scenario}", f"equity-{self._slug('scenario', scenario)}.png",
                    lambda: _overlay(runs, self._order, scenario))
         if scenario != self._base:
             return
         for i, (name, res) in enumerate(runs.items()):
-            s = slug(name)
+            s = self._slug("strategy", name)
             views = [
                 ("costs", f"P&L waterfall: {name} ({scenario})", f"waterfall-{s}.png", plots.plot_waterfall),
                 ("liquidation", f"Liquidation ladder: {name} ({scenario})", f"ladder-{s}.png", plots.plot_ladder),
@@ -390,7 +391,7 @@ class ReportPlots:
             res = cmp.results.get((bad, name, _first_seed(cmp, bad)))
             if res is None:
                 continue
-            s, tag = slug(name), f"{name} under its worst scenario, {bad}"
+            s, tag = self._slug("strategy", name), f"{name} under its worst scenario, {bad}"
             views = [("costs", f"P&L waterfall: {tag}", f"waterfall-{s}-worst.png", plots.plot_waterfall),
                      ("liquidation", f"Margin ratio: {tag}", f"margin-{s}-worst.png", plots.plot_margin),
                      ("liquidation", f"Liquidation ladder: {tag}", f"ladder-{s}-worst.png", plots.plot_ladder)]
@@ -402,6 +403,20 @@ class ReportPlots:
         for _, section, caption, fname in sorted(self._done, key=lambda e: e[0]):
             sections[section].append((caption, fname))
         return sections
+
+    def _slug(self, kind: str, name: str) -> str:
+        """A file-name part for ``name``, unique among the report's names of ``kind``: two
+        labels that slug alike ("Carry 3x", "carry-3x") get "carry-3x" and "carry-3x-2"."""
+        names = self._slugs.setdefault(kind, {})
+        if name not in names:
+            base, n = slug(name), 1
+            taken = set(names.values())
+            candidate = base
+            while candidate in taken:
+                n += 1
+                candidate = f"{base}-{n}"
+            names[name] = candidate
+        return names[name]
 
     def _draw(self, key, section, caption, fname, make) -> None:
         try:

@@ -162,3 +162,12 @@ def test_jobs_must_be_a_count():
 def test_a_handful_of_plots_is_saved_without_workers():
     assert report._Savers(report.PLOTS_PER_WORKER - 1, None).jobs == 0
     assert report._Savers(report.PLOTS_PER_WORKER, None).jobs == 1
+
+
+def test_labels_that_slug_alike_get_files_of_their_own(tape, tmp_path):
+    strategies = {"Carry 3x": BuyAndHold(leverage=2.0), "carry-3x": BuyAndHold(leverage=1.0)}
+    both = compare(strategies, tape, scenarios=[sc.NORMAL, sc.Slippage(3.0)], progress=False)
+    sections = report.write_plots(both, tmp_path, jobs=0)
+    files = [name for entries in sections.values() for _, name in entries]
+    assert len(files) == len(set(files)) == len(list(tmp_path.glob("*.png")))
+    assert {"waterfall-carry-3x.png", "waterfall-carry-3x-2.png"} <= set(files)

@@ -1,7 +1,10 @@
-"""Sweeps never delete what they did not make, never run what is not a strategy, never trust a
-changed copy of the data, never share an ``out`` folder, and leave no process behind.
+"""Processes, sweeps and runs (issue 12): a sweep never deletes what it did not make, never
+runs what is not a strategy, never trusts a changed copy of the data, never shares an ``out``
+folder and leaves no process behind; identical runs give identical bytes; a run may start
+another on any thread; the dependencies exclude known-vulnerable versions.
 
-Grouped by class: the out folder, the sweep file, the shared dataset, concurrency, processes.
+Grouped by class: the out folder, the sweep file, the shared dataset, concurrency, processes,
+runs, packaging.
 """
 import os
 import signal
@@ -270,3 +273,73 @@ def test_workers_exit_when_the_sweeps_process_is_killed(tmp_path):
     finally:
         for pid in _group(parent.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+# ============================================================================ runs
+def test_identical_runs_give_identical_record_bytes():
+    # the record dtypes are aligned structs: the bytes between fields must not be stack garbage
+    import backtester as bt
+    from strategies import TrendFollowing
+
+    ds = dl.sample()
+    for strategy in (MaCross(fast=5, slow=30), TrendFollowing()):
+        a, b = bt.run(strategy, ds), bt.run(strategy, ds)
+        for name in ("orders", "fills", "ledger", "funding", "samples", "liquidations"):
+            assert a.engine.records(name).tobytes() == b.engine.records(name).tobytes(), name
+            assert a.engine.records(name, copy=False).tobytes() == b.engine.records(name).tobytes(), name
+
+
+
+def test_a_hook_mode_run_started_on_another_thread_inside_on_decision_finishes():
+    import threading
+
+    import backtester as bt
+
+    ds = dl.sample("btcusdt-tape")
+    inner_done = []
+
+    class Inner(bt.Strategy):
+        every = "1min"
+
+        def on_decision(self, ctx):
+            pass
+
+    class Outer(bt.Strategy):
+        every = "1min"
+
+        def on_decision(self, ctx):
+            if not inner_done:
+                worker = threading.Thread(target=lambda: inner_done.append(bt.run(Inner(), ds)), daemon=True)
+                worker.start()
+                worker.join(timeout=120)  # it deadlocked forever on a process-wide hook lock
+                assert not worker.is_alive(), "the inner run never finished"
+
+    res = bt.run(Outer(), ds)
+    assert len(inner_done) == 1 and len(res.equity) > 0
+    # and a run stacked on the same thread still works
+    same = []
+
+    class OuterSameThread(bt.Strategy):
+        every = "1min"
+
+        def on_decision(self, ctx):
+            if not same:
+                same.append(bt.run(Inner(), ds))
+
+    bt.run(OuterSameThread(), ds)
+    assert len(same) == 1
+
+
+# ============================================================================ packaging
+def test_pyarrow_below_the_fix_of_cve_2023_47248_is_not_allowed():
+    # pyarrow 14.0.0 and older execute code while reading crafted IPC or Parquet files
+    import configparser
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    reqs = [Requirement(line) for line in cfg["options"]["install_requires"].split("\n") if line.strip()]
+    (arrow,) = [r for r in reqs if r.name == "pyarrow"]
+    assert not arrow.specifier.contains(Version("14.0.0")) and arrow.specifier.contains(Version("14.0.1"))
