@@ -611,12 +611,17 @@ class Simulation(DecisionRules):
                                            slippage_cost))
         self.fills[-1].realized_pnl = pnl
         o.filled_size += size
-        if size >= o.remaining:
+        # CHOICE: the unfilled size is ``size - filled_size`` (the running sum of the fills) and
+        # the order is filled once that sum reaches its size. A running difference
+        # (remaining -= size) lands an ulp away after many partial fills, and a reduce-only clip
+        # exactly at the boundary then ends the order as "filled" in one bookkeeping and as
+        # "cancelled (REDUCE_ONLY)" with dust left in the other.
+        if o.filled_size >= o.size:
             o.remaining = 0.0
             o.status = "filled"
             o.in_book = False
         else:
-            o.remaining -= size
+            o.remaining = o.size - o.filled_size
             o.status = "partially_filled"
 
     def fill_record(self, fill_id, order_id, ts, venue, account, market, side, size, price,

@@ -358,6 +358,24 @@ def test_reduce_only_clipping(run_engine):
     conserved(res)
 
 
+def test_reduce_only_limit_filled_in_parts_ends_filled(run_engine):
+    # #0 sell 0.4 (0.5s) fills @100 at 1s: short 0.4. #1 reduce-only buy limit 0.4 @99 (2s)
+    # rests; the 3s print @98 x0.1 fills 0.1 (maker), the 4s print @98 x0.3 fills the rest:
+    # size - filled = 0.4 - 0.1 = 0.30000000000000004 in floats, the clip to |S| gives 0.3, and
+    # the fills sum to 0.1 + 0.3 = 0.4 = size: filled, not "cancelled (REDUCE_ONLY)" with 5.6e-17
+    # of dust at the 5s print, which a running difference 0.4 - 0.1 - 0.3 would leave
+    # (CHOICES.md item 38).
+    ds = make_dataset(trades((0, BTC, 100, 5), (1, BTC, 100, 5), (3, BTC, 98, 0.1), (4, BTC, 98, 0.3),
+                             (5, BTC, 97, 1)))
+    res = run_engine(ds, [spec()], cfg(),
+                     [OrderIntent(s(0.5), BTC, -1, 0.4),
+                      OrderIntent(s(2), BTC, 1, 0.4, "limit", limit_price=99.0, reduce_only=True)])
+    o = res.orders
+    assert list(o.status) == ["filled", "filled"] and list(o.reason) == [NONE, NONE]
+    assert list(res.fills["size"]) == [0.4, 0.1, 0.3]
+    conserved(res)
+
+
 def test_ioc_unfilled_and_cancel(run_engine):
     # A first print at 0s @100 gives the market a price, so both orders (sent and processed at
     # 0.5s) pass admission (IMR' = 1*100*0.05 = 5 each, then 10).
