@@ -300,6 +300,10 @@ def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int
     tg = (np.full((len(dc), M), np.nan) if targets is None else np.ascontiguousarray(targets, np.float64))
     if tg.shape != (len(dc), M):
         raise ValueError(f"targets must have shape (decisions, markets) = {(len(dc), M)}, got {tg.shape}")
+    if targets is not None and np.isinf(tg).any():  # the kernel's band would send nothing for them
+        d, m = (int(x[0]) for x in np.nonzero(np.isinf(tg)))
+        raise ValueError(f"targets: {int(np.isinf(tg).sum())} values are infinite, the first at decision {d}, "
+                         f"market {m}; a target must be finite (NaN means no order at this decision)")
     cfg_i = inp.cfg_i.copy()
     cfg_i[CI_TARGET_MODE] = target_mode
     return inp._replace(dc_ts=dc, tg_value=tg, cfg_i=cfg_i)
