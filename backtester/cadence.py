@@ -33,6 +33,11 @@ import numpy as np
 import pandas as pd
 
 _WEEK_NS = 7 * 24 * 3600 * 10**9
+#: most decision times one grid may have. A run holds about 8 bytes a decision plus 8 per market
+#: (fast-path targets), so 50 million is a few hundred MB: deciding every second for a year and a
+#: half. ``every="1ns"`` on six minutes of data would be 3.6e11 decisions (terabytes). Raise it
+#: (``backtester.cadence.MAX_DECISIONS = ...``) to allow longer grids.
+MAX_DECISIONS = 50_000_000
 #: Monday 1970-01-05 00:00 UTC: the origin of week-multiple cadences
 _MONDAY_NS = 4 * 24 * 3600 * 10**9
 
@@ -148,4 +153,10 @@ def _grid(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     step = pd.Timedelta(_fixed(every)).value
     origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
     first = origin + -(-(start_ns - origin) // step) * step
+    count = (end_ns - first) // step + 1 if first <= end_ns else 0
+    if count > MAX_DECISIONS:  # counted before np.arange allocates them
+        span = pd.Timedelta(end_ns - start_ns, "ns")
+        raise ValueError(f"every={every!r} gives {count:,} decision times over the data's {span}, more than "
+                         f"backtester.cadence.MAX_DECISIONS = {MAX_DECISIONS:,}; choose a coarser cadence, or raise "
+                         "MAX_DECISIONS if the run really needs that many")
     return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")

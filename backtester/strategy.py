@@ -140,6 +140,8 @@ class Strategy:
         own = cls.__dict__.get("params") or {}
         if not isinstance(own, dict):
             raise TypeError(f"{cls.__name__}.params must be a dict of defaults, got {type(own).__name__}")
+        if "every" in cls.__dict__:  # a class-level cadence fails with the class, not mid-run
+            check_every(cls.__dict__["every"])
         merged = cls._defaults()
         for key in merged:
             if not isinstance(key, str) or not key.isidentifier():
