@@ -130,6 +130,7 @@ class Engine:
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
         self.n_trades = n_trades
+        self.traded = traded  # per market: has the data any trade of it (else nothing can fill)
 
     # ------------------------------------------------------------------ kernel references
     def refs(self) -> tuple:
