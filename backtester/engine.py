@@ -107,7 +107,10 @@ class Engine:
         counters = np.zeros(E.N_COUNTERS, np.int64)
         every_ns = int(inputs.cfg_i[CI_SAMPLE_EVERY])
         counters[E.C_NEXT_SAMPLE] = (-(-layout.start_ns // every_ns) * every_ns) if every_ns > 0 else 0
-        traded = np.bincount(inputs.tr_market[inputs.tr_market >= 0], minlength=M)[:M] > 0
+        if layout.traded is not None:  # known from the dataset's names: no pass over the trades per run
+            traded = np.array(layout.traded, bool)
+        else:
+            traded = np.bincount(inputs.tr_market[inputs.tr_market >= 0], minlength=M)[:M] > 0
         cash = account_cash(config, layout, traded)
         up = np.ones(V, np.bool_)
         for v in range(V):  # before a venue's first trace row, that row applies

@@ -52,6 +52,8 @@ class Layout:
     market_specs: list     # the Market objects used
     start_ns: int
     end_ns: int
+    #: per market: has the data any trade of it (None: not known, the engine counts the trades)
+    traded: list | None = None
 
     def __post_init__(self):
         self.market_index = {m: i for i, m in enumerate(self.markets)}
@@ -157,8 +159,9 @@ def sample_every_ns(config, trade_ts: np.ndarray, layout: Layout) -> int:
 
 
 def layout_for(dataset, config) -> Layout:
-    markets = sorted(set(_names(dataset.trades, "market")) | set(_names(dataset.oracle, "market"))
-                     | set(_names(dataset.funding, "market")) | set(config.markets))
+    traded = set(_names(dataset.trades, "market"))
+    markets = sorted(traded | set(_names(dataset.oracle, "market")) | set(_names(dataset.funding, "market"))
+                     | set(config.markets))
     if not markets:
         raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
     specs = [config.market(m) for m in markets]
@@ -172,7 +175,7 @@ def layout_for(dataset, config) -> Layout:
         raise ValueError("the dataset has no trades: orders could never fill")
     start = dataset.trades.column("ts")
     ts = _ns(start)
-    return Layout(markets, venues, accounts, specs, int(ts.min()), int(ts.max()))
+    return Layout(markets, venues, accounts, specs, int(ts.min()), int(ts.max()), [m in traded for m in markets])
 
 
 def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, targets=None,
