@@ -15,7 +15,7 @@ from .config import SimConfig
 from .context import Context
 from .driver import NoDecisionsWarning, run
 from .market import Market, UnknownMarketWarning
-from .result import RejectedOrdersWarning, Result
+from .result import RejectedOrdersWarning, Result, UnfillableOrdersWarning
 from .strategy import Strategy
 
 from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
@@ -26,5 +26,5 @@ from .sweep import sweep  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
-           "RejectedOrdersWarning", "UnknownMarketWarning", "NoDecisionsWarning",
+           "RejectedOrdersWarning", "UnknownMarketWarning", "NoDecisionsWarning", "UnfillableOrdersWarning",
            "scenarios", "report", "sweep", "__version__"]

@@ -33,6 +33,11 @@ import numpy as np
 import pandas as pd
 
 _WEEK_NS = 7 * 24 * 3600 * 10**9
+#: most decision times one grid may have. A run holds about 8 bytes a decision plus 8 per market
+#: (fast-path targets), so 50 million is a few hundred MB: deciding every second for a year and a
+#: half. ``every="1ns"`` on six minutes of data would be 3.6e11 decisions (terabytes). Raise it
+#: (``backtester.cadence.MAX_DECISIONS = ...``) to allow longer grids.
+MAX_DECISIONS = 50_000_000
 #: Monday 1970-01-05 00:00 UTC: the origin of week-multiple cadences
 _MONDAY_NS = 4 * 24 * 3600 * 10**9
 
@@ -120,11 +125,18 @@ def decision_times(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     -------
     pandas.DatetimeIndex
         UTC.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``every``, or a grid of more than :data:`MAX_DECISIONS` times.
     """
     check_every(every)
     explicit = _as_times(every)
     if explicit is not None:
         return pd.DatetimeIndex(explicit.view("datetime64[ns]"), tz="UTC")
+    # before the cache, so a lowered MAX_DECISIONS also applies to a grid built earlier
+    _check_count(every, int(start_ns), int(end_ns))
     try:
         hash(every)
     except TypeError:
@@ -140,12 +152,31 @@ def _shared_grid(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     return _grid(every, start_ns, end_ns)
 
 
+def _first_and_step(every, start_ns: int) -> tuple[int, int]:
+    """First decision time at or after ``start_ns`` of a fixed-duration ``every``, and its step."""
+    step = pd.Timedelta(_fixed(every)).value
+    origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
+    return origin + -(-(start_ns - origin) // step) * step, step
+
+
+def _check_count(every, start_ns: int, end_ns: int) -> None:
+    """``ValueError`` when a fixed-duration grid would hold more than :data:`MAX_DECISIONS`
+    times: counted, not built (calendar frequencies step by a business hour at the finest)."""
+    if _calendar(every) is not None:
+        return
+    first, step = _first_and_step(every, start_ns)
+    count = (end_ns - first) // step + 1 if first <= end_ns else 0
+    if count > MAX_DECISIONS:
+        span = pd.Timedelta(end_ns - start_ns, "ns")
+        raise ValueError(f"every={every!r} gives {count:,} decision times over the data's {span}, more than "
+                         f"backtester.cadence.MAX_DECISIONS = {MAX_DECISIONS:,}; choose a coarser cadence, or raise "
+                         "MAX_DECISIONS if the run really needs that many")
+
+
 def _grid(every, start_ns: int, end_ns: int) -> pd.DatetimeIndex:
     offset = _calendar(every)
     if offset is not None:
         return pd.date_range(pd.Timestamp(start_ns, tz="UTC"), pd.Timestamp(end_ns, tz="UTC"),
                              freq=offset).as_unit("ns")
-    step = pd.Timedelta(_fixed(every)).value
-    origin = _MONDAY_NS if step % _WEEK_NS == 0 else 0
-    first = origin + -(-(start_ns - origin) // step) * step
+    first, step = _first_and_step(every, start_ns)
     return pd.DatetimeIndex(np.arange(first, end_ns + 1, step, dtype=np.int64).view("datetime64[ns]"), tz="UTC")

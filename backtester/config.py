@@ -63,7 +63,8 @@ class SimConfig:
         Initial insurance-fund balance per venue.
     margin_mode : {'cross', 'isolated'}
         Cross: one account per venue. Isolated: one account per market, funded with an equal
-        split of its venue's ``initial_cash``.
+        split of its venue's ``initial_cash`` among the venue's markets that have trades (a
+        market only in funding or oracle rows starts at 0; docs/simulation.md, "Accounting").
     latency_scale : float
         Multiplies order, acknowledgement and finality latency from the traces.
     feed_latency : str or Timedelta

@@ -26,6 +26,17 @@ from .kernel.state import CI_FEED_LATENCY
 from .records import decode_columns
 
 
+def _finite_target(method: str, market: str, value) -> float:
+    """``value`` as a float for a target method; NaN passes (it means "no order at this
+    decision", as on the fast path) but +-inf is a ``ValueError``: no position is infinite, and
+    the rebalance band of an infinite target is infinite too, so it would silently trade nothing."""
+    v = float(value)
+    if math.isinf(v):
+        raise ValueError(f"{method}({market!r}, {value!r}): a target must be a finite number (NaN means "
+                         "no order at this decision)")
+    return v
+
+
 class Context:
     """Handed to ``Strategy.on_decision``; see the module docstring.
 
@@ -321,7 +332,8 @@ class Context:
         """A target of ``kind`` as a position in base units, as the ``target_*`` methods and the
         fast path convert it: ``'position'`` as given, ``'leverage'`` x the account's net
         collateral (negative equity counts as 0) at :meth:`mark`, ``'notional'`` (quote) at
-        :meth:`mark`. NaN when a conversion needs a price and none was observed.
+        :meth:`mark`. NaN when a conversion needs a price and none was observed, or for a NaN
+        ``value``; an infinite ``value`` is a ``ValueError``.
 
         Examples
         --------
@@ -332,8 +344,9 @@ class Context:
         """
         if kind not in E.TARGET_KIND_NAMES:
             raise ValueError(f"target kind must be 'position', 'leverage' or 'notional', got {kind!r}")
+        value = _finite_target("to_position", market, value)
         if kind == "position":
-            return float(value)
+            return value
         px = self.mark(market)
         if not np.isfinite(px):
             return float("nan")
@@ -366,9 +379,10 @@ class Context:
 
         No order when the gap is within ``SimConfig.rebalance_band`` of the target's notional
         or under ``min_trade_notional`` (:meth:`would_trade`), nor for a NaN target (as on the
-        fast path).
+        fast path). An infinite ``size`` is a ``ValueError``.
         """
-        if np.isnan(size):
+        size = _finite_target("target_position", market, size)
+        if math.isnan(size):
             return None
         current = self.expected_position(market)
         if not np.isfinite(self.mark(market)):
@@ -378,11 +392,13 @@ class Context:
         return self.submit(market, float(size) - current)
 
     def target_leverage(self, market: str, leverage: float) -> int | None:
-        """Trade toward ``leverage`` x net collateral in ``market`` (signed: negative is short)."""
-        size = self.to_position(market, leverage, "leverage")
+        """Trade toward ``leverage`` x net collateral in ``market`` (signed: negative is short).
+        NaN: no order; infinite: ``ValueError``."""
+        size = self.to_position(market, _finite_target("target_leverage", market, leverage), "leverage")
         return None if not np.isfinite(size) else self.target_position(market, size)
 
     def target_notional(self, market: str, notional: float) -> int | None:
-        """Trade toward a position worth ``notional`` (quote, signed)."""
-        size = self.to_position(market, notional, "notional")
+        """Trade toward a position worth ``notional`` (quote, signed). NaN: no order; infinite:
+        ``ValueError``."""
+        size = self.to_position(market, _finite_target("target_notional", market, notional), "notional")
         return None if not np.isfinite(size) else self.target_position(market, size)

@@ -61,6 +61,7 @@ def run(strategy: Strategy, data, config: SimConfig | None = None, *, reorgs=(),
     config = config or SimConfig()
     result = run_prepared(strategy, Prepared.build(data, config, reorgs), progress=progress)
     result.warn_rejections()
+    result.warn_unfillable()
     return result
 
 

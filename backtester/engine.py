@@ -46,6 +46,49 @@ def _grow(arr: np.ndarray, minimum: int) -> np.ndarray:
     return out
 
 
+def account_cash(config, layout: Layout, traded) -> np.ndarray:
+    """Initial cash of each margin account (docs/simulation.md, "Accounting").
+
+    Cross: each venue's ``initial_cash``. Isolated: a venue's cash split equally among its
+    markets that have trades in the data; a market seen only in funding or oracle rows (or only
+    named in ``SimConfig.markets``) can never fill an order, so it takes no share away from the
+    traded ones. A venue none of whose markets trade splits over all of them (nothing can trade
+    there, but its cash still counts in the run's equity).
+
+    Parameters
+    ----------
+    config : SimConfig
+    layout : Layout
+    traded : array of bool
+        Per market (layout order): does the data have at least one trade of it?
+
+    Returns
+    -------
+    numpy.ndarray
+        Cash per account (layout order).
+
+    Examples
+    --------
+    >>> import backtester as bt
+    >>> lay = Layout(["BTC-USD", "ETH-USD"], ["dydx"], ["dydx/BTC-USD", "dydx/ETH-USD"],
+    ...              [bt.Market("BTC-USD"), bt.Market("ETH-USD")], 0, 1)
+    >>> account_cash(bt.SimConfig(initial_cash=1000, margin_mode="isolated"), lay, [True, False]).tolist()
+    [1000.0, 0.0]
+    """
+    cash = np.zeros(len(layout.accounts))
+    if config.margin_mode == "cross":
+        for a, v in enumerate(layout.venues):
+            cash[a] = config.per_venue("initial_cash", v)
+        return cash
+    traded = np.asarray(traded, bool)
+    for v in layout.venues:
+        mine = [m for m, spec in enumerate(layout.market_specs) if spec.venue == v]
+        funded = [m for m in mine if traded[m]] or mine
+        for m in funded:
+            cash[m] = config.per_venue("initial_cash", v) / len(funded)
+    return cash
+
+
 class Engine:
     """The state of one simulation and the loop that advances it.
 
@@ -75,14 +118,11 @@ class Engine:
         counters = np.zeros(E.N_COUNTERS, np.int64)
         every_ns = int(inputs.cfg_i[CI_SAMPLE_EVERY])
         counters[E.C_NEXT_SAMPLE] = (-(-layout.start_ns // every_ns) * every_ns) if every_ns > 0 else 0
-        cash = np.zeros(A)
-        if config.margin_mode == "cross":
-            for a, v in enumerate(layout.venues):
-                cash[a] = config.per_venue("initial_cash", v)
+        if layout.traded is not None:  # known from the dataset's names: no pass over the trades per run
+            traded = np.array(layout.traded, bool)
         else:
-            for m, spec in enumerate(layout.market_specs):
-                same = sum(1 for s in layout.market_specs if s.venue == spec.venue)
-                cash[m] = config.per_venue("initial_cash", spec.venue) / same
+            traded = np.bincount(inputs.tr_market[inputs.tr_market >= 0], minlength=M)[:M] > 0
+        cash = account_cash(config, layout, traded)
         up = np.ones(V, np.bool_)
         for v in range(V):  # before a venue's first trace row, that row applies
             lo, hi = inputs.vt_start[v], inputs.vt_start[v + 1]
@@ -104,6 +144,7 @@ class Engine:
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()
         self.n_trades = n_trades
+        self.traded = traded  # per market: has the data any trade of it (else nothing can fill)
 
     # ------------------------------------------------------------------ kernel references
     def refs(self) -> tuple:

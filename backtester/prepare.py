@@ -52,6 +52,8 @@ class Layout:
     market_specs: list     # the Market objects used
     start_ns: int
     end_ns: int
+    #: per market: has the data any trade of it (None: not known, the engine counts the trades)
+    traded: list | None = None
 
     def __post_init__(self):
         self.market_index = {m: i for i, m in enumerate(self.markets)}
@@ -157,8 +159,9 @@ def sample_every_ns(config, trade_ts: np.ndarray, layout: Layout) -> int:
 
 
 def layout_for(dataset, config) -> Layout:
-    markets = sorted(set(_names(dataset.trades, "market")) | set(_names(dataset.oracle, "market"))
-                     | set(_names(dataset.funding, "market")) | set(config.markets))
+    traded = set(_names(dataset.trades, "market"))
+    markets = sorted(traded | set(_names(dataset.oracle, "market")) | set(_names(dataset.funding, "market"))
+                     | set(config.markets))
     if not markets:
         raise ValueError("the dataset has no trades, oracle or funding rows: nothing to simulate")
     specs = [config.market(m) for m in markets]
@@ -172,7 +175,7 @@ def layout_for(dataset, config) -> Layout:
         raise ValueError("the dataset has no trades: orders could never fill")
     start = dataset.trades.column("ts")
     ts = _ns(start)
-    return Layout(markets, venues, accounts, specs, int(ts.min()), int(ts.max()))
+    return Layout(markets, venues, accounts, specs, int(ts.min()), int(ts.max()), [m in traded for m in markets])
 
 
 def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, targets=None,
@@ -300,6 +303,10 @@ def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int
     tg = (np.full((len(dc), M), np.nan) if targets is None else np.ascontiguousarray(targets, np.float64))
     if tg.shape != (len(dc), M):
         raise ValueError(f"targets must have shape (decisions, markets) = {(len(dc), M)}, got {tg.shape}")
+    if targets is not None and np.isinf(tg).any():  # the kernel's band would send nothing for them
+        d, m = (int(x[0]) for x in np.nonzero(np.isinf(tg)))
+        raise ValueError(f"targets: {int(np.isinf(tg).sum())} values are infinite, the first at decision {d}, "
+                         f"market {m}; a target must be finite (NaN means no order at this decision)")
     cfg_i = inp.cfg_i.copy()
     cfg_i[CI_TARGET_MODE] = target_mode
     return inp._replace(dc_ts=dc, tg_value=tg, cfg_i=cfg_i)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .kernel import enums as E
 from .kernel.accounts_nb import mark_price_nb
+from .kernel.orders_nb import is_live_nb
 from .kernel.state import CI_SAMPLE_EVERY
 from .market_data import MarketData
 from .records import decode, names_of, to_ns
@@ -23,6 +24,12 @@ from .records import to_timestamps as _ts
 
 class RejectedOrdersWarning(UserWarning):
     """A run had orders rejected (too little margin, venue down, no price yet)."""
+
+
+class UnfillableOrdersWarning(UserWarning):
+    """A run sent orders on a market that has no trades in the data: they could never fill (a
+    market seen only in funding or oracle rows still has a price, so they are admitted and wait
+    to the end)."""
 
 _YEAR_NS = 365 * 24 * 3600 * 10**9
 
@@ -123,6 +130,25 @@ class Result:
         warnings.warn(f"{self.strategy.name}: {int(rejected.sum())} of {n_orders} orders were rejected ({why})"
                       f"{hint}; see res.orders[res.orders.status == 'rejected']", RejectedOrdersWarning,
                       stacklevel=3)
+
+    def warn_unfillable(self) -> None:
+        """Warn once (:class:`UnfillableOrdersWarning`) when the run sent orders on markets with
+        no trades in the data, naming the markets and how many orders are still open at the
+        end: nothing else would tell such an order from one that merely waits for its price.
+        Rejected orders are left to :meth:`warn_rejections`."""
+        traded = getattr(self.engine, "traded", None)
+        if traded is None or traded.all():
+            return
+        o = self.engine.records("orders", copy=False)
+        idle = ~traded[o["market"]] & (o["status"] != E.ST_REJECTED)
+        if not idle.any():
+            return
+        markets = [self.layout.markets[m] for m in np.unique(o["market"][idle])]
+        still_open = int(np.count_nonzero(idle & is_live_nb(o["status"])))
+        warnings.warn(f"{self.strategy.name}: {int(idle.sum())} orders on {', '.join(markets)}, which "
+                      f"{'has' if len(markets) == 1 else 'have'} no trades in the data, could never fill "
+                      f"({still_open} still open at the end); see res.orders[res.orders.market.isin({markets!r})]",
+                      UnfillableOrdersWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ frames
     def _frame(self, name: str) -> pd.DataFrame:

@@ -140,6 +140,8 @@ class Strategy:
         own = cls.__dict__.get("params") or {}
         if not isinstance(own, dict):
             raise TypeError(f"{cls.__name__}.params must be a dict of defaults, got {type(own).__name__}")
+        if "every" in cls.__dict__:  # a class-level cadence fails with the class, not mid-run
+            check_every(cls.__dict__["every"])
         merged = cls._defaults()
         for key in merged:
             if not isinstance(key, str) or not key.isidentifier():
@@ -218,7 +220,8 @@ class Strategy:
         values : pandas.Series or array
             One value per decision time (``self.decision_times``): a Series is aligned to
             them (forward-filled, NaN before its first value = no order), an array must
-            have their length. NaN means "no order at this decision".
+            have their length. NaN means "no order at this decision"; an infinite value is a
+            ``ValueError`` here, when the plan is built (it would otherwise trade nothing).
         kind : {'leverage', 'position', 'notional'}
             Leverage of net collateral (signed), position in base units, or notional in quote.
         """
@@ -239,6 +242,12 @@ class Strategy:
             if arr.shape != (len(times),):
                 raise ValueError(f"targets for {market!r}: expected {len(times)} values (one per "
                                  f"decision time), got shape {arr.shape}")
+        infinite = np.flatnonzero(np.isinf(arr))
+        if len(infinite):
+            i = int(infinite[0])
+            raise ValueError(f"targets for {market!r} ({kind}): {len(infinite)} of {len(arr)} values are infinite, "
+                             f"the first {arr[i]} at decision {i} ({times[i]}); a target must be finite "
+                             "(NaN means no order at this decision)")
         self._targets[market] = arr
         self._target_kind = kind
 

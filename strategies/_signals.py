@@ -18,6 +18,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def check_finite(strategy, *names) -> None:
+    """``ValueError`` naming the first parameter of ``names`` that is not a finite number.
+
+    A NaN leverage makes every planned target NaN, which the contract reads as "no order at
+    this decision", and an infinite one a target no band can trade: either way the strategy
+    would silently stay flat.
+
+    Examples
+    --------
+    >>> from strategies import BuyAndHold
+    >>> check_finite(BuyAndHold(leverage=float("nan")), "leverage")
+    Traceback (most recent call last):
+    ...
+    ValueError: BuyAndHold: leverage must be a finite number, got nan
+    """
+    for name in names:
+        value = getattr(strategy, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise ValueError(f"{type(strategy).__name__}: {name} must be a finite number, got {value!r}")
+
 
 def _last_prices(data, market: str, times: pd.DatetimeIndex) -> pd.Series:
     """Last trade price at or before each time (what a decision at that time has seen)."""

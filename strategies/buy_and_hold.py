@@ -3,6 +3,8 @@ import numpy as np
 
 from backtester import Strategy
 
+from ._signals import check_finite
+
 
 class BuyAndHold(Strategy):
     """Go long ``leverage`` x equity in ``market`` at the first decision and hold.
@@ -26,6 +28,7 @@ class BuyAndHold(Strategy):
     every = "1min"
 
     def init(self, data):
+        check_finite(self, "leverage")
         plan = np.full(len(self.decision_times), np.nan)
         if len(plan):
             plan[0] = self.leverage  # one order at the first decision, then hold

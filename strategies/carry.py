@@ -8,7 +8,7 @@ import pandas as pd
 
 from backtester import Strategy
 
-from ._signals import _last_prices, funding_series, observed_lag
+from ._signals import _last_prices, check_finite, funding_series, observed_lag
 from .sizing import FundingAwareSizing
 
 
@@ -109,6 +109,7 @@ class FundingCarry(Strategy):
                   rebalance=0.25, every="1h")
 
     def init(self, data):
+        check_finite(self, "max_leverage")
         if not 0 <= self.z_exit <= self.z_entry:
             raise ValueError(f"need 0 <= z_exit <= z_entry, got z_exit={self.z_exit}, z_entry={self.z_entry}")
         if self.max_leverage <= 0 or self.rebalance < 0:
@@ -221,6 +222,7 @@ class HedgedCarry(FundingCarry):
     params = dict(hedge_market="ETH-USD", hedge_ratio=1.0)
 
     def init(self, data):
+        check_finite(self, "hedge_ratio")
         if self.hedge_market == self.market:
             raise ValueError(f"hedge_market must differ from market ({self.market!r})")
         if self.hedge_ratio < 0:

@@ -3,7 +3,7 @@ import numpy as np
 
 from backtester import Strategy
 
-from ._signals import rolling_mean
+from ._signals import check_finite, rolling_mean
 
 
 class MaCross(Strategy):
@@ -29,6 +29,7 @@ class MaCross(Strategy):
     every = "1min"
 
     def init(self, data):
+        check_finite(self, "leverage")
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
         px = data.prices_at("trades", self.market, self.decision_times)  # what each decision has seen

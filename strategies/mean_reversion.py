@@ -5,7 +5,7 @@ import numpy as np
 
 from backtester import Strategy
 
-from ._signals import PriceWindow, liquidation_cap
+from ._signals import PriceWindow, check_finite, liquidation_cap
 
 #: entries (and guard reductions) go to this fraction of the liquidation cap, so ordinary drift
 #: between decisions does not at once breach the distance and force a reduction
@@ -73,6 +73,7 @@ class MeanReversion(Strategy):
                   min_liq_distance=0.15, every="5min")
 
     def init(self, data):
+        check_finite(self, "leverage")
         if int(self.lookback) < 2:
             raise ValueError(f"lookback must be >= 2 decisions, got {self.lookback!r}")
         if not 0 <= self.z_exit <= self.z_entry:

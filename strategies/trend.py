@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from backtester import Strategy
 
-from ._signals import PriceWindow
+from ._signals import PriceWindow, check_finite
 
 
 class TrendFollowing(Strategy):
@@ -66,6 +66,7 @@ class TrendFollowing(Strategy):
                   every="5min")
 
     def init(self, data):
+        check_finite(self, "leverage")
         if int(self.lookback) < 1:
             raise ValueError(f"lookback must be >= 1 decision, got {self.lookback!r}")
         if not 0 < self.trail < 1:

@@ -135,12 +135,16 @@ class Simulation(DecisionRules):
                 self.oracle_updates.append((t["ts"] + self.cfg.oracle_delay_ns, t["market"], t["price"], n + i))
 
     def _open_accounts(self):
-        """Accounting: one account per venue (cross) or per market (isolated, equal cash split)."""
+        """Accounting: one account per venue (cross) or per market (isolated: "each market's
+        account starts with an equal share of its venue's cash among the venue's markets that
+        have trades; a venue none of whose markets trade splits over all of them")."""
         self.accounts: dict[str, Account] = {}
         self.account_of: dict[str, str] = {}
+        traded = {t["market"] for t in self.trades}
         for v in self.venues:
             cash = float(self.cfg.initial_cash.get(v, 0.0))
             vm = [m for m in self.market_names if self.specs[m].venue == v]
+            funded = [m for m in vm if m in traded] or vm
             if self.cfg.margin_mode == "cross":
                 self.accounts[v] = Account(v, v, cash, {m: [0.0, 0.0] for m in vm})
                 for m in vm:
@@ -148,7 +152,8 @@ class Simulation(DecisionRules):
             else:
                 for m in vm:
                     name = f"{v}/{m}"
-                    self.accounts[name] = Account(name, v, cash / len(vm), {m: [0.0, 0.0]})
+                    self.accounts[name] = Account(name, v, cash / len(funded) if m in funded else 0.0,
+                                                  {m: [0.0, 0.0]})
                     self.account_of[m] = name
         # Money conservation: one counterparty book takes the other side of everything.
         self.cp = Account(ACCOUNT_CP, "", 0.0, {m: [0.0, 0.0] for m in self.market_names})

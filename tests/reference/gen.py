@@ -415,7 +415,6 @@ def _liquidation_edge(draw, targets=False):
     S = side * size
     Q = abs(S) * mmf * P - S * (P - E)
     taker = draw(st.sampled_from([0.0, 2.0 ** -10, 2.0 ** -11]))
-    cash = (Q + taker * size * E) * n_accounts
     mode = draw(st.sampled_from(["equal", "below", "above"]))
     step = E / 1024
 
@@ -436,6 +435,10 @@ def _liquidation_edge(draw, targets=False):
     tail_oracle += [dict(ts=r["ts"], market=m0, price=r["price"]) for r in tail if r["market"] == m0]
     funding = [r for r in draw(funding_rows(markets, tail)) if r["ts"] > past_ts]
     latency += [r for r in draw(latency_rows(tail)) if r["ts"] > past_ts]
+    # isolated cash is split among the markets that trade (the tail may have no trade of the
+    # other market): market 0's account must start with exactly Q + its entry fee
+    n_funded = len({r["market"] for r in trades + tail}) if margin_mode == "isolated" else 1
+    cash = (Q + taker * size * E) * n_funded
     specs = draw(market_specs(markets))
     specs[0] = MarketSpec(name=m0, venue=VENUE, imf=imf, mmf=mmf, taker_fee=taker, maker_fee=specs[0].maker_fee,
                           half_spread=0.0, impact=0.0, liq_fee=specs[0].liq_fee)

@@ -484,6 +484,21 @@ def test_isolated_accounts_split_cash_and_liquidate_alone(run_engine):
     assert cross.liquidations.empty and cross.final["positions"][("dydx", BTC)]["size"] == 10.0
 
 
+def test_isolated_cash_is_split_among_the_markets_that_trade(run_engine):
+    # Isolated, 200 cash, BTC trades, ETH appears only in a funding row and an oracle row (it can
+    # never fill an order): the BTC account starts with all 200 and ETH's with 0. Buying 30 BTC
+    # @100 (imf 0.5: IMR' = 1500 > NC = 200) is rejected either way; buying 3 (IMR' = 150) is
+    # admitted with 200 but would have been rejected with 100 (the old equal split: IMR' > NC).
+    ds = make_dataset(trades((0, BTC, 100, 10), (2, BTC, 100, 10), (4, BTC, 100, 10)),
+                      funding=[dict(ts=s(1), market=ETH, rate=0.0001, oracle_price=50.0)],
+                      oracle=[dict(ts=s(1), market=ETH, price=50.0)])
+    res = run_engine(ds, [spec(BTC, imf=0.5, mmf=0.25), spec(ETH)], cfg(cash=200.0, margin_mode="isolated"),
+                     [OrderIntent(s(1), BTC, 1, 3.0)])
+    assert list(res.fills["size"]) == [3.0] and res.fills.price.iloc[0] == 100.0
+    assert res.final["cash"] == {"dydx/BTC-USD": 200.0, "dydx/ETH-USD": 0.0}
+    conserved(res)
+
+
 # ============================================================================ random runs
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(reference_inputs())
@@ -496,10 +511,9 @@ def test_money_conservation_and_invariants_on_random_runs(inputs):
     assert abs(f["trader_equity"] + sum(f["insurance"].values()) + f["counterparty_equity"]
                - f["initial_total"]) <= 1e-9 * scale
     # every trader cash movement is a ledger row
+    initial = initial_cash_of(inputs["markets"], inputs["config"], inputs["dataset"])
     for acct, cash in f["cash"].items():
-        initial = inputs["config"].initial_cash["dydx"] / (len(inputs["markets"])
-                                                           if inputs["config"].margin_mode == "isolated" else 1)
-        assert cash == pytest.approx(initial + ledger_sum(res, acct), abs=1e-6)
+        assert cash == pytest.approx(initial[acct] + ledger_sum(res, acct), abs=1e-6)
     assert all(v >= -1e-9 for v in f["insurance"].values())
     # orders: ids in send order; nothing fills before it arrives; ids of fills exist
     o = res.orders
@@ -1010,15 +1024,19 @@ def test_target_nan_or_without_price_sends_nothing(run_engine):
 
 
 # ============================================================================ random runs at the edges
-def initial_cash_of(markets, config):
-    """Initial cash per account name (cross: the venue's cash; isolated: an equal split)."""
+def initial_cash_of(markets, config, dataset):
+    """Initial cash per account name (cross: the venue's cash; isolated: an equal split among
+    the venue's markets with trades, all of them when none trades)."""
     venues = list(dict.fromkeys(m.venue for m in markets))
     if config.margin_mode == "cross":
         return {v: config.initial_cash.get(v, 0.0) for v in venues}
+    traded = set(dataset.trades.column("market").to_pylist())
     out = {}
     for v in venues:
         mine = [m.name for m in markets if m.venue == v]
-        out.update({f"{v}/{m}": config.initial_cash.get(v, 0.0) / len(mine) for m in mine})
+        funded = [m for m in mine if m in traded] or mine
+        out.update({f"{v}/{m}": config.initial_cash.get(v, 0.0) / len(funded) if m in funded else 0.0
+                    for m in mine})
     return out
 
 
@@ -1044,7 +1062,7 @@ def test_targets_and_transfers_on_random_runs(inputs):
     f = res.final
     scale = f["initial_total"] + sum(abs(x) for x in res.ledger.amount)
     assert f["max_conservation_error"] <= 1e-9 * scale
-    for acct, cash0 in initial_cash_of(inputs["markets"], inputs["config"]).items():
+    for acct, cash0 in initial_cash_of(inputs["markets"], inputs["config"], inputs["dataset"]).items():
         assert f["cash"][acct] == pytest.approx(cash0 + ledger_sum(res, acct), abs=1e-6)
     # transfers: accepted ones never exceed W, every accepted one has arrived by the end, and
     # the transfer rows of the ledger net to zero
