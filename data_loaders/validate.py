@@ -40,6 +40,10 @@ log = logging.getLogger("data_loaders")
 META_SORTED = b"data_loaders.sorted_rows"
 META_DEDUPED = b"data_loaders.dropped_duplicates"
 
+#: longest duration a table may hold (2^53 ns, about 104 days): the engine scales latencies in
+#: float64, which counts nanoseconds exactly only up to 2^53, and adds them to int64 times
+MAX_DURATION_NS = 2**53
+
 
 class DataError(ValueError):
     """A table that does not meet its canonical schema.
