@@ -354,6 +354,24 @@ class TestCli:
         assert code == 2 and out == ""
         assert one_line(err).startswith(f"error: {option} {value}:")
 
+    @pytest.mark.parametrize("argv, start", [
+        (["run", "--data", "nowhere"], "error: --data nowhere: no such directory"),
+        (["run", "--sample", "nope"], "error: --sample nope: unknown sample"),
+        (["run", "--scenario", "volcano", "--sample", "btcusdt-tape"], "error: --scenario volcano: unknown"),
+        (["data", "synth", "--out", "x", "--days", "nan"], "error: --days nan:"),
+        (["data", "synth", "--out", "x", "--days", "-1"], "error: --days -1:"),
+        (["data", "synth", "--out", "x", "--markets", ","], "error: --markets ',':"),
+        (["data", "synth", "--out", "x", "--start", "yesterday"], "error: --start yesterday:"),
+        (["data", "synth", "--out", "x", "--seed", "-1"], "error: --seed -1:"),
+        (["data", "validate", "--sample", "nope"], "error: --sample nope:"),
+    ])
+    def test_bad_values_name_the_option(self, capsys, tmp_path, monkeypatch, argv, start):
+        monkeypatch.chdir(tmp_path)  # data synth --out x writes nothing, but in a scratch folder if it did
+        code, out, err = run(capsys, *argv, "--no-report") if argv[0] == "run" else run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert one_line(err).startswith(start)
+        assert not (tmp_path / "x").exists()
+
     def test_run_bad_numbers_as_a_process(self):
         proc = process("run", "--cash", "nan", "--no-report", "--quiet")
         assert proc.returncode == 2 and one_line(proc.stderr).startswith("error: --cash nan:")
@@ -376,13 +394,10 @@ class TestCli:
         assert code == 2 and one_line(err).startswith("error: --strategy trnd:")
 
     def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(self, capsys, monkeypatch):
-        import data_loaders.sample as sample_module
-
         def broken(*args, **kwargs):
             raise KeyError("boom")
 
-        monkeypatch.setattr(sample_module, "sample", broken)
-        monkeypatch.setattr(dl, "sample", broken)
+        monkeypatch.setattr(dl, "sample", broken)  # a bug the CLI does not foresee
         code, _, err = run(capsys, "data", "validate", "--sample")
         assert code == 2 and "KeyError" in one_line(err) and "--debug" in err
         for argv in (["--debug", "data", "validate", "--sample"], ["data", "validate", "--sample", "--debug"]):
