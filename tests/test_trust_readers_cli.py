@@ -121,14 +121,17 @@ class TestReaders:
             assert err.value.column == "price" and err.value.row == 3 and "'x'" in text
             assert str(tmp_path / "date=2024-01-01" / "part-0.parquet") in text  # what set the type
 
-    def test_partition_whose_column_cannot_be_cast_is_named(self, tmp_path):
+    @pytest.mark.parametrize("odd, word", [
+        (pa.array([pd.Timestamp("2024-01-01", tz="UTC")] * 200), "timestamp"),
+        (pa.array([True] * 200), "bool"),  # pyarrow would cast it to 1.0 without a word
+    ], ids=["timestamp", "bool"])
+    def test_partition_whose_column_cannot_be_cast_is_named(self, tmp_path, odd, word):
         good = oracle_table()
-        odd = good.set_column(2, "price", pa.array([pd.Timestamp("2024-01-01", tz="UTC")] * good.num_rows))
-        for i, table in enumerate((good, odd)):
+        for i, table in enumerate((good, good.set_column(2, "price", odd))):
             pq.write_table(table, tmp_path / f"part-{i}.parquet")
         with pytest.raises(DataError) as err:
             dl.load_oracle(tmp_path)
-        names(err, tmp_path / "part-1.parquet", "price", "timestamp")
+        names(err, tmp_path / "part-1.parquet", "price", word)
 
     @pytest.mark.parametrize("value", [str(MAX_DURATION_NS + 1), str(2**63 + 5), "200000 days"])
     def test_csv_duration_above_2_53_ns(self, tmp_path, value):
