@@ -188,7 +188,7 @@ def _cmd_synth(args) -> int:
 
     markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
     try:
-        ds = dl.synthetic(days=args.days, markets=markets, start=args.start, seed=args.seed)
+        ds = dl.synthetic(days=float(args.days), markets=markets, start=args.start, seed=args.seed)
     except (ValueError, TypeError) as exc:  # the generator names its parameter ("days: ..."): name the option
         named = re.match(r"(days|markets|start|seed): (.*)", str(exc), re.S)
         if named is None:
@@ -246,6 +246,8 @@ def _check_numbers(args) -> None:
         value = getattr(args, attr)
         if not ok(value):
             raise ValueError(f"{option} {_spelling(value)}: expected {what}")
+        if isinstance(value, float):
+            setattr(args, attr, float(value))  # a plain float from here on (pickled to workers)
 
 
 def _slug(text):

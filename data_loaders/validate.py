@@ -329,7 +329,7 @@ def _cast_numeric(col, name, target, where):
             bad = [i for i, v in enumerate(col.to_pylist()) if v is not None and not _parses(v)]
             row = bad[0] if bad else None
             raise where.error(name, row, None if row is None else col[row].as_py(), f"a number ({target})") from None
-    if pa.types.is_boolean(t) and target != pa.bool_():  # True would pass as a price of 1.0 or a side of +1
+    if pa.types.is_boolean(t) and target != pa.bool_():  # True would pass as a price of 1.0, a side of +1
         raise where.error(name, None, str(t), f"a numeric column ({target})", message="wrong type")
     if target == pa.int8():  # side: any integer/float whose values are exactly +-1
         x = _as_float(col)
