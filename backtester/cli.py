@@ -10,15 +10,80 @@ Examples
     backtester data validate --sample            # check the bundled sample
     backtester data validate trades.csv --kind trades
     backtester data synth --out synth/ --days 3 --markets BTC-USD,ETH-USD --seed 7
+
+Exit codes: 0 success, 1 invalid data (the message names the file, and the column, row and
+line where known), 2 anything else that went wrong: a bad option (the message names it and its
+value) or an unexpected error. Every error is one line on stderr; ``--debug`` prints the
+traceback before it.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import re
 import sys
+import traceback
 from pathlib import Path
 
 KIND_CHOICES = ("trades", "funding", "oracle", "latency", "book")
+#: exit codes (see the module docstring)
+EXIT_INVALID_DATA = 1
+EXIT_USAGE = 2
+#: units of integer epoch times: canonical files and candles (--ts-unit), Binance (--time-unit)
+TS_UNITS = ("s", "ms", "us", "ns")
+TIME_UNITS = ("ms", "us")
+#: formats whose readers take ts_unit / time_unit
+_TS_UNIT_FORMATS = ("csv", "parquet", "feather", "dataset", "candles")
+_TIME_UNIT_FORMATS = ("binance", "binance-bookticker")
+#: reader parameters that data-validate messages name -> the option that sets them
+_OPTION_OF = {"ts_unit": "--ts-unit", "time_unit": "--time-unit", "tz": "--tz", "utc_offset": "--tz",
+              "market": "--market", "format": "--format", "bar": "--bar", "label": "--label",
+              "sort": "--sort", "drop_duplicates": "--drop-duplicates"}
+_PARAMETER = re.compile(r"\b(" + "|".join(_OPTION_OF) + r")=(?:'([^']*)'|True\b)?")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Number(float):
+    """A float that remembers how it was written, for error messages (``--cash -1000``)."""
+
+    text: str
+
+
+def number(text: str) -> float:
+    """argparse type: a float keeping its command-line spelling (argparse names it 'number')."""
+    value = _Number(float(text))
+    value.text = text
+    return value
+
+
+def _spelling(value) -> str:
+    """How an option's value reads on the command line."""
+    if hasattr(value, "text"):
+        return value.text
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _with_options(message: str) -> str:
+    """``message`` followed by the command-line options for the reader parameters it names.
+
+    Readers word their hints for the Python API (``pass ts_unit='ms'``); ``data validate``
+    reads the same files through options, so its errors also say which one to use.
+    """
+    hints = []
+    for match in _PARAMETER.finditer(message):
+        option = _OPTION_OF[match.group(1)]
+        value = match.group(2) if match.group(1) != "utc_offset" else None
+        hint = f"{option} {value}" if value else option
+        if option not in message and hint not in hints:
+            hints.append(hint)
+    return f"{message} (on the command line: {', '.join(hints)})" if hints else message
 
 
 def _guess_kind(path: Path) -> str | None:
@@ -37,20 +102,47 @@ def _print_summary(ds) -> None:
         print(ds.summary().to_string())
 
 
+def _is_dataset_dir(path: Path) -> bool:
+    """A folder written by ``Dataset.save``: its ``dataset.json`` or any of its table files."""
+    from data_loaders import KINDS
+
+    return path.is_dir() and ((path / "dataset.json").exists()
+                              or any((path / f"{kind}.parquet").is_file() for kind in KINDS))
+
+
+def _unit_options(args, fmt: str | None) -> dict:
+    """The reader arguments of ``--ts-unit`` / ``--time-unit``, or a usage error naming the
+    option when the format does not take it (``fmt`` None: a sample or dataset folder)."""
+    out = {}
+    for option, value, name, formats in (("--ts-unit", args.ts_unit, "ts_unit", _TS_UNIT_FORMATS),
+                                         ("--time-unit", args.time_unit, "time_unit", _TIME_UNIT_FORMATS)):
+        if value is None:
+            continue
+        if fmt not in formats:
+            what = "a bundled sample or dataset folder" if fmt is None else f"{fmt} files"
+            other = " (--time-unit is for Binance files)" if name == "ts_unit" else (
+                " (--ts-unit is for canonical files and candles)")
+            raise ValueError(f"{option} {value}: does not apply to {what}; it is for "
+                             f"{', '.join(formats)} files{other}")
+        out[name] = value
+    return out
+
+
 def _cmd_validate(args) -> int:
     import data_loaders as dl
 
     if args.sample and args.path is not None:
         print(f"error: pass a path or --sample, not both (got {args.path!r} and --sample {args.sample!r})",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.sample or args.path is None:
+        _unit_options(args, None)
         name = args.sample or "default"
         try:
             ds = dl.sample(name)
         except ValueError as exc:  # unknown sample name
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            print(f"error: --sample {name}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         _print_summary(ds)
         print(f"OK: sample {name!r} is valid ({', '.join(ds.meta.get('real', []))} real; "
               f"{', '.join(ds.meta.get('generated', []))} generated)")
@@ -58,9 +150,11 @@ def _cmd_validate(args) -> int:
     path = Path(args.path)
     if not path.exists():
         print(f"error: {path}: no such file or directory", file=sys.stderr)
-        return 2
-    if path.is_dir() and (path / "dataset.json").exists():
-        ds = dl.Dataset.load(path)
+        return EXIT_USAGE
+    if _is_dataset_dir(path):
+        _unit_options(args, None)
+        # what `backtester run --data` requires, so that OK here means it can run
+        ds = dl.Dataset.load(path, require=("trades",))
         _print_summary(ds)
         print(f"OK: dataset {path} is valid")
         return 0
@@ -68,14 +162,21 @@ def _cmd_validate(args) -> int:
     if kind is None:
         print(f"error: {path}: cannot tell the table kind from the name; pass --kind "
               f"({'|'.join(KIND_CHOICES)})", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     loader = getattr(dl, f"load_{kind}" if kind != "book" else "load_book")
     bars = {k: v for k, v in (("label", args.label), ("bar", args.bar)) if v is not None}
     if bars and args.format != "candles":
         print("error: --label and --bar are for --format candles", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.market is not None:
         bars["market"] = args.market
+    if args.ts_unit is not None or args.time_unit is not None:
+        from data_loaders.loaders import detect_format
+
+        fmt = (args.format or detect_format(path)).lower()
+        if fmt == "candles" and path.name.lower().endswith((".json", ".json.gz")):
+            fmt = "dYdX candles JSON"  # stamped by ISO text: no unit to give
+        bars.update(_unit_options(args, fmt))
     table = loader(str(path), format=args.format, tz=args.tz, sort=args.sort,
                    drop_duplicates=args.drop_duplicates, **bars)
     print(f"OK: {path} is a valid {kind} table: {table.num_rows:,} rows")
@@ -86,7 +187,15 @@ def _cmd_synth(args) -> int:
     import data_loaders as dl
 
     markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
-    ds = dl.synthetic(days=args.days, markets=markets, start=args.start, seed=args.seed)
+    try:
+        ds = dl.synthetic(days=float(args.days), markets=markets, start=args.start, seed=args.seed)
+    except (ValueError, TypeError) as exc:  # the generator names its parameter ("days: ..."): name the option
+        named = re.match(r"(days|markets|start|seed): (.*)", str(exc), re.S)
+        if named is None:
+            raise
+        option = named.group(1)
+        raise ValueError(f"--{option} {_spelling(getattr(args, option)) if option != 'markets' else repr(args.markets)}"
+                         f": {named.group(2)}") from exc
     out = ds.save(args.out)
     _print_summary(ds)
     print(f"wrote {out}")
@@ -101,7 +210,44 @@ def _strategies(args):
         names.remove("hedged-carry")  # asked for all: leave out what this data cannot run, and say so
         print("note: hedged-carry left out: the data has one market (give --hedge-market)", file=sys.stderr)
     # labelled by their command-line names: short, and the same in the table, plots and CSVs
-    return {n: build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market) for n in names}
+    out = {}
+    for n in names:
+        try:
+            out[n] = build(n, market=args.market, leverage=args.leverage, hedge_market=args.hedge_market)
+        except ValueError as exc:
+            raise ValueError(f"--strategy {n}: {exc}") from exc
+    return out
+
+
+def _scenarios(args, ds):
+    from backtester import scenarios as sc
+
+    try:
+        return sc.by_name(args.scenario or ["normal", "stress"], ds)
+    except ValueError as exc:
+        unknown = re.search(r"unknown scenario '([^']*)'", str(exc))
+        raise ValueError(f"--scenario {unknown.group(1)}: {exc}" if unknown else str(exc)) from exc
+
+
+#: (option, attribute, test, what it must be) of the numbers ``run`` takes
+_RUN_NUMBERS = (
+    ("--cash", "cash", lambda v: math.isfinite(v) and v > 0, "a finite amount of collateral > 0"),
+    ("--leverage", "leverage", lambda v: math.isfinite(v) and v > 0, "a finite leverage > 0"),
+    ("--latency-scale", "latency_scale", lambda v: math.isfinite(v) and v >= 0, "a finite multiplier >= 0"),
+    ("--slippage", "slippage", lambda v: math.isfinite(v) and v >= 0, "a finite multiplier >= 0"),
+    ("--seeds", "seeds", lambda v: v >= 1, "at least 1 seed"),
+)
+
+
+def _check_numbers(args) -> None:
+    """Reject numbers a run cannot use before loading anything (NaN leverage would run and
+    print a table of zeros)."""
+    for option, attr, ok, what in _RUN_NUMBERS:
+        value = getattr(args, attr)
+        if not ok(value):
+            raise ValueError(f"{option} {_spelling(value)}: expected {what}")
+        if isinstance(value, float):
+            setattr(args, attr, float(value))  # a plain float from here on (pickled to workers)
 
 
 def _slug(text):
@@ -117,17 +263,28 @@ def _cmd_run(args) -> int:
     import data_loaders as dl
     from backtester import scenarios as sc
     from backtester.kernel import is_cached
+    from data_loaders import DataError
     from backtester.report import ReportPlots, expected_plots, write_report
 
     t0 = time.perf_counter()
-    ds = dl.Dataset.load(args.data) if args.data else dl.sample(args.sample)
+    _check_numbers(args)
+    # trades are what a run replays: a dataset without them is invalid data, as data validate says
+    if args.data and not Path(args.data).is_dir():
+        raise ValueError(f"--data {args.data}: " + ("not a directory (a dataset is the folder Dataset.save or "
+                         "data synth writes)" if Path(args.data).exists() else "no such directory"))
+    try:
+        ds = dl.Dataset.load(args.data, require=("trades",)) if args.data else dl.sample(args.sample)
+    except DataError:
+        raise
+    except ValueError as exc:  # an unknown sample name
+        raise ValueError(f"--sample {args.sample}: {exc}") from exc
     if args.market is None:
         args.market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
     for flag, market in (("--market", args.market), ("--hedge-market", args.hedge_market)):
         if market is not None and market not in ds.markets_traded:
             print(f"error: {flag} {market}: the data has no trades of it; markets: "
                   f"{', '.join(ds.markets_traded)}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     if args.hedge_market is None:
         others = [m for m in ds.markets_traded if m != args.market]
         args.hedge_market = others[0] if others else None
@@ -141,8 +298,8 @@ def _cmd_run(args) -> int:
         for s in sc.stress_suite(ds):
             print(f"  {_slug(s.name):16s} {s.name}")
         return 0
+    scenarios = _scenarios(args, ds)  # before the strategies' notes: a bad name is the only line
     strategies = _strategies(args)
-    scenarios = sc.by_name(args.scenario or ["normal", "stress"], ds)
     config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
     print(f"data: {ds!r}")
@@ -189,10 +346,13 @@ def _print_tables(cmp) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``backtester`` command (for docs and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backtester",
         description="Backtest leveraged perpetual-futures strategies on Layer-2 venues.",
+        epilog="Exit codes: 0 success, 1 invalid data, 2 bad options or another error. Errors are "
+               "one line; --debug prints the traceback too.",
     )
+    parser.add_argument("--debug", action="store_true", help="on an error, print the traceback too")
     sub = parser.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser(
@@ -213,18 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--market", default=None, help="market to trade (default: BTC-USD, else the first)")
     r.add_argument("--hedge-market", default=None,
                    help="hedge leg of the hedged carry (default: the other market of the data)")
-    r.add_argument("--leverage", type=float, default=3.0, help="target leverage of directional strategies (default 3)")
-    r.add_argument("--cash", type=float, default=10_000.0, help="initial collateral per venue (default 10,000)")
+    r.add_argument("--leverage", type=number, default=3.0, help="target leverage of directional strategies (default 3)")
+    r.add_argument("--cash", type=number, default=10_000.0, help="initial collateral per venue (default 10,000)")
     r.add_argument("--margin-mode", choices=("cross", "isolated"), default="cross",
                    help="cross: one account per venue; isolated: one per market (default cross)")
-    r.add_argument("--latency-scale", type=float, default=1.0, help="multiply venue latencies (default 1)")
-    r.add_argument("--slippage", type=float, default=1.0, help="slippage multiplier of every run (default 1)")
+    r.add_argument("--latency-scale", type=number, default=1.0, help="multiply venue latencies (default 1)")
+    r.add_argument("--slippage", type=number, default=1.0, help="slippage multiplier of every run (default 1)")
     r.add_argument("--seeds", type=int, default=3,
                    help="seeds for scenarios that draw at random (default 3; intervals in summary.csv)")
     r.add_argument("--out", default="backtester-report", help="report folder (default ./backtester-report)")
     r.add_argument("--no-report", action="store_true", help="print the tables only; write no files")
     r.add_argument("--no-plots", action="store_true", help="write the tables and page but no PNG plots")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_debug(r)
     r.set_defaults(func=_cmd_run)
 
     from .sweep.cli import add_sweep_parser
@@ -257,34 +418,60 @@ def build_parser() -> argparse.ArgumentParser:
                    help="candles: bar length such as 1h, 1D or MS (default: inferred from the times)")
     v.add_argument("--sort", action="store_true", help="sort rows by time first (reports rows moved)")
     v.add_argument("--drop-duplicates", action="store_true", help="drop exact duplicate rows first")
+    v.add_argument("--ts-unit", choices=TS_UNITS, default=None,
+                   help="unit of integer epoch times in canonical files and candles (ts column)")
+    v.add_argument("--time-unit", choices=TIME_UNITS, default=None,
+                   help="unit of Binance time columns (default ms; us for files in microseconds)")
+    _add_debug(v)
     v.set_defaults(func=_cmd_validate)
 
     s = dsub.add_parser("synth", help="generate a synthetic dataset directory",
                         description="Generate a deterministic synthetic dataset (trades, funding, "
                                     "oracle, latency trace) and save it as Parquet files.")
     s.add_argument("--out", required=True, help="output directory")
-    s.add_argument("--days", type=float, default=3.0, help="number of days (default 3)")
+    s.add_argument("--days", type=number, default=3.0, help="number of days (default 3)")
     s.add_argument("--markets", default="BTC-USD,ETH-USD", help="comma-separated markets")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--start", default="2024-01-01", help="first day, UTC (default 2024-01-01)")
+    _add_debug(s)
     s.set_defaults(func=_cmd_synth)
     return parser
 
 
+def _add_debug(parser) -> None:
+    # SUPPRESS: given only after the command, it does not reset the top-level --debug
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, print the traceback too")
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``backtester`` console script."""
+    """Entry point of the ``backtester`` console script.
+
+    Returns the exit code: 0, 1 for invalid data, 2 for a bad option or an unexpected error
+    (one line on stderr each; with ``--debug`` the traceback first).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     from data_loaders import DataError
 
+    validating = getattr(args, "data_command", None) == "validate"
     try:
         return args.func(args)
     except DataError as exc:
-        print(f"invalid data: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, f"invalid data: {_with_options(str(exc)) if validating else exc}", EXIT_INVALID_DATA)
     except (ValueError, OSError) as exc:  # bad arguments or unreadable input, not invalid data
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, f"error: {_with_options(str(exc)) if validating else exc}", EXIT_USAGE)
+    except Exception as exc:  # a case nobody foresaw: still one line, the traceback on request
+        return _fail(args, f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
+                           "traceback)", EXIT_USAGE)
+
+
+def _fail(args, message: str, code: int) -> int:
+    """Print ``message`` as one line on stderr (after the traceback with --debug); return ``code``."""
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    print(" ".join(message.split()), file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

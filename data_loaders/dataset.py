@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from .readers._common import reads_file
 from .schemas import KINDS, empty_table
-from .validate import conform, validate
+from .validate import DataError, conform, validate
 
 _FILE = "dataset.json"
 
@@ -259,18 +259,68 @@ class Dataset:
         return path
 
     @classmethod
-    def load(cls, path) -> "Dataset":
-        """Read a directory written by :meth:`save` (missing tables are empty)."""
+    def load(cls, path, *, require=()) -> "Dataset":
+        """Read a directory written by :meth:`save` (missing tables are empty).
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory.
+        require : iterable of str
+            Table kinds that must be there with at least one row (``backtester run`` requires
+            ``"trades"``: without them there is nothing to replay).
+
+        Raises
+        ------
+        DataError
+            Naming the file: unreadable bytes, a table off its schema, a ``dataset.json`` that
+            is not an object with ``markets`` and ``meta`` objects, or a required table that
+            is missing or empty.
+
+        Examples
+        --------
+        >>> ds = Dataset.load("synth/", require=("trades",))               # doctest: +SKIP
+        """
         path = Path(path)
         if not path.is_dir():
             raise FileNotFoundError(f"{path}: not a dataset directory")
         info = _read_json(path / _FILE) if (path / _FILE).exists() else {}
+        _check_info(info, path / _FILE)
         tables = {}
         for kind in KINDS:
             f = path / f"{kind}.parquet"
             if f.exists():
                 tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f))
+        for kind in require:
+            f = path / f"{kind}.parquet"
+            if kind not in tables:
+                raise DataError(str(f), f"missing: the dataset {path} has no {kind} table, and it needs one")
+            if tables[kind].num_rows == 0:
+                raise DataError(str(f), f"no rows: the dataset {path} needs {kind}")
         return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+
+
+def _check_info(info, source) -> None:
+    """``dataset.json`` is an object whose ``markets`` (name -> object) and ``meta`` are objects."""
+    if not isinstance(info, dict):
+        raise DataError(str(source), f"expected a JSON object with 'markets' and 'meta', got "
+                        f"{_json_type(info)}")
+    for key in ("markets", "meta"):
+        if not isinstance(info.get(key, {}), dict):
+            raise DataError(str(source), f"{key!r} must be a JSON object, got {_json_type(info[key])}")
+    for market, spec in info.get("markets", {}).items():
+        if not isinstance(spec, dict):
+            raise DataError(str(source), f"markets[{market!r}] must be a JSON object (tick size, fees, ...), "
+                            f"got {_json_type(spec)}")
+
+
+def _json_type(value) -> str:
+    """What ``value`` is, in JSON's words."""
+    for types, name in ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"),
+                        (list, "an array"), (type(None), "null")):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
 
 
 def sealed(a: np.ndarray) -> np.ndarray:

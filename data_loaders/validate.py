@@ -40,6 +40,12 @@ log = logging.getLogger("data_loaders")
 META_SORTED = b"data_loaders.sorted_rows"
 META_DEDUPED = b"data_loaders.dropped_duplicates"
 
+#: longest duration a table may hold (2^53 ns, about 104 days): the engine scales latencies in
+#: float64, which counts nanoseconds exactly only up to 2^53, and adds them to int64 times
+MAX_DURATION_NS = 2**53
+#: what a duration must be, in error messages
+DURATION_RANGE = "a duration from 0 to 2^53 ns (about 104 days)"
+
 
 class DataError(ValueError):
     """A table that does not meet its canonical schema.
@@ -97,6 +103,10 @@ def _finite_nonneg(x):
     return np.isfinite(x) & (x >= 0)
 
 
+def _duration(x):
+    return (x >= 0) & (x <= MAX_DURATION_NS)
+
+
 _VALUE_RULES = {
     "trades": [
         ("price", _finite_pos, "a finite price > 0"),
@@ -105,16 +115,16 @@ _VALUE_RULES = {
     ],
     "funding": [
         ("rate", lambda x: np.isfinite(x) & (np.abs(x) < 1), "a finite funding rate with |rate| < 1"),
-        ("interval", lambda x: x > 0, "a funding interval > 0"),
+        ("interval", lambda x: (x > 0) & (x <= MAX_DURATION_NS), "a funding interval > 0 and at most 2^53 ns"),
         ("oracle_price", lambda x: np.isnan(x) | _finite_pos(x), "null or a finite oracle price > 0"),
     ],
     "oracle": [
         ("price", _finite_pos, "a finite oracle price > 0"),
     ],
     "latency": [
-        ("order_latency", lambda x: x >= 0, "a duration >= 0"),
-        ("ack_latency", lambda x: x >= 0, "a duration >= 0"),
-        ("finality", lambda x: x >= 0, "a duration >= 0"),
+        ("order_latency", _duration, DURATION_RANGE),
+        ("ack_latency", _duration, DURATION_RANGE),
+        ("finality", _duration, DURATION_RANGE),
         ("gas_fee", _finite_nonneg, "a finite gas fee >= 0"),
     ],
     "book": [
@@ -127,10 +137,14 @@ _VALUE_RULES = {
 
 
 def _as_float(col: pa.ChunkedArray) -> np.ndarray:
-    """Numeric column as float64 numpy, nulls as NaN (durations as integer ns)."""
+    """Numeric column as float64 numpy, nulls as NaN; durations as int64 ns (nulls as 0).
+
+    Durations stay integers: float64 holds nanoseconds exactly only up to 2^53, and the cast
+    to it fails above (the range rule is exact on integers).
+    """
     if pa.types.is_duration(col.type):
-        col = col.cast(pa.int64())
-    elif pa.types.is_boolean(col.type):
+        return col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(col.type):
         col = col.cast(pa.int8())
     return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
@@ -315,6 +329,8 @@ def _cast_numeric(col, name, target, where):
             bad = [i for i, v in enumerate(col.to_pylist()) if v is not None and not _parses(v)]
             row = bad[0] if bad else None
             raise where.error(name, row, None if row is None else col[row].as_py(), f"a number ({target})") from None
+    if pa.types.is_boolean(t) and target != pa.bool_():  # True would pass as a price of 1.0, a side of +1
+        raise where.error(name, None, str(t), f"a numeric column ({target})", message="wrong type")
     if target == pa.int8():  # side: any integer/float whose values are exactly +-1
         x = _as_float(col)
         ok = (x == 1) | (x == -1) | np.isnan(x)

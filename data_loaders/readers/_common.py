@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..validate import META_DEDUPED, META_SORTED, DataError, conform
+from ..validate import DURATION_RANGE, MAX_DURATION_NS, META_DEDUPED, META_SORTED, DataError, conform
 
 log = logging.getLogger("data_loaders")
 
@@ -117,6 +117,10 @@ _BROKEN = (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeErr
 _PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 #: bytes read at a time while looking for where a file breaks
 _CHUNK = 1 << 20
+#: the two bytes every gzip member starts with (RFC 1952)
+_GZIP_MAGIC = b"\x1f\x8b"
+#: bytes of a file quoted when it is not what its name says
+_PREVIEW = 16
 
 _KINDS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather / Arrow IPC",
           ".arrow": "Feather / Arrow IPC", ".ipc": "Feather / Arrow IPC", ".json": "JSON",
@@ -168,6 +172,11 @@ def unreadable(source, exc: BaseException) -> DataError:
     if path.stat().st_size == 0:
         return DataError(str(path), f"empty file (0 bytes){where}; expected {kind} data")
     if path.name.lower().endswith(".gz"):
+        with open(path, "rb") as fh:
+            head = fh.read(_PREVIEW)
+        if not head.startswith(_GZIP_MAGIC):  # never compressed: "truncated" would mislead
+            return DataError(str(path), f"not gzip data, though the name ends in .gz (the file starts "
+                             f"with {head[:_PREVIEW]!r}); decompress it or drop the .gz")
         broken = _gzip_break(path)
         if broken is not None:
             lines, reason = broken
@@ -286,6 +295,10 @@ def _is_text(col) -> bool:
     return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
 
 
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t)
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -300,8 +313,10 @@ def _raise_first_bad(col, ok: np.ndarray, column: str, origin: Origin, expected:
 def parse_float(col, column: str, origin: Origin) -> pa.ChunkedArray:
     """A text (or numeric) column as float64; nulls stay null."""
     col = _strings(col)
-    if not _is_text(col):
+    if _is_number(col.type):
         return col.cast(pa.float64())
+    if not _is_text(col):  # booleans would cast to 1.0 and 0.0: a column of flags, not prices
+        raise origin.error(column, None, str(col.type), "numbers", message="wrong type")
     try:  # the fast path; the slow one only runs to find the row to blame
         return pc.cast(col, pa.float64())
     except pa.ArrowInvalid:
@@ -326,11 +341,14 @@ def parse_int(col, column: str, origin: Origin, *, what: str = "an integer",
     return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
 
 
-def parse_epoch(col, column: str, origin: Origin, unit: str) -> pa.ChunkedArray:
-    """A column of integer epoch counts in ``unit`` (text or integers) as UTC timestamps."""
+def parse_epoch(col, column: str, origin: Origin, unit: str, *, option: str = "time_unit") -> pa.ChunkedArray:
+    """A column of integer epoch counts in ``unit`` (text or integers) as UTC timestamps.
+
+    ``option`` is the reader's parameter that sets ``unit``; an out-of-range count names it.
+    """
     ints = parse_int(col, column, origin, what=f"an integer epoch time in {unit}",
                      message="cannot be parsed as a timestamp")
-    return epoch_to_timestamp(ints, unit)
+    return epoch_to_timestamp(ints, unit, column=column, origin=origin, option=option)
 
 
 _TRUE = pa.array(["true", "t", "1", "yes", "y"])
@@ -352,11 +370,36 @@ def parse_bool(col, column: str, origin: Origin) -> pa.ChunkedArray:
     return pc.if_else(col.is_null(), pa.scalar(None, pa.bool_()), true)
 
 
-def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str) -> pa.ChunkedArray:
-    """Integer epoch counts in ``unit`` ('s', 'ms', 'us', 'ns') as UTC timestamps."""
-    if unit not in ("s", "ms", "us", "ns"):
-        raise ValueError(f"ts_unit must be one of 's', 'ms', 'us', 'ns', got {unit!r}")
-    return ints.cast(pa.int64()).cast(pa.timestamp(unit, tz="UTC"))
+#: nanoseconds per epoch unit
+_NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+#: digits of an epoch count between 2001 and 2286 in each unit: a count that does not fit the
+#: unit given is most likely one of these
+_UNIT_OF_DIGITS = {10: "s", 13: "ms", 16: "us", 19: "ns"}
+
+
+def epoch_to_timestamp(ints: pa.ChunkedArray, unit: str, *, column: str | None = None,
+                       origin: Origin | None = None, option: str = "ts_unit") -> pa.ChunkedArray:
+    """Integer epoch counts in ``unit`` ('s', 'ms', 'us', 'ns') as UTC timestamps.
+
+    With ``origin``, a count outside the nanosecond range (1677 to 2262) is an error naming
+    its row and suggesting the unit its number of digits suggests, by the reader's parameter
+    ``option`` (microseconds read as milliseconds would otherwise fail later, naming no row).
+    """
+    if unit not in _NS_PER_UNIT:
+        raise ValueError(f"{option} must be one of 's', 'ms', 'us', 'ns', got {unit!r}")
+    ints = ints.cast(pa.int64())
+    if origin is not None and len(ints):
+        limit = np.iinfo(np.int64).max // _NS_PER_UNIT[unit]
+        counts = ints.fill_null(0).to_numpy(zero_copy_only=False)
+        bad = np.abs(counts) > limit
+        if bad.any():
+            row = _first(bad)
+            guess = _UNIT_OF_DIGITS.get(len(str(abs(int(counts[row])))))
+            hint = f" (it looks like {guess}: pass {option}='{guess}')" if guess not in (None, unit) else ""
+            raise origin.error(column, row, int(counts[row]),
+                               f"an epoch time in {unit} between the years 1677 and 2262{hint}",
+                               message="timestamp out of range")
+    return ints.cast(pa.timestamp(unit, tz="UTC"))
 
 
 def parse_timestamps(col, column: str, origin: Origin, *, ts_unit: str | None = None):
@@ -427,15 +470,22 @@ def _epoch(ints, column, origin, ts_unit):
         raise origin.error(column, 0, ints[0].as_py() if len(ints) else None,
                            "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns') for integer epochs",
                            message="integer timestamps without a unit")
-    return epoch_to_timestamp(ints, ts_unit)
+    return epoch_to_timestamp(ints, ts_unit, column=column, origin=origin, option="ts_unit")
 
 
 def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:
-    """A duration column from text ("250ms", "1h", or integer nanoseconds) or integers (ns)."""
+    """A duration column from text ("250ms", "1h", or integer nanoseconds) or integers (ns).
+
+    A duration longer than :data:`~data_loaders.validate.MAX_DURATION_NS` is an error naming its
+    row: past 2^63 ns it would not fit in the int64 column at all.
+    """
     col = _strings(col)
     if pa.types.is_duration(col.type):
         return col
     if pa.types.is_integer(col.type):
+        if pa.types.is_unsigned_integer(col.type):  # uint64 may not fit in int64
+            ns = col.to_numpy(zero_copy_only=False)
+            _first_unless(ns > MAX_DURATION_NS, col, column, origin, "duration too long", DURATION_RANGE)
         return col.cast(pa.int64()).cast(pa.duration("ns"))
     if not _is_text(col):
         raise origin.error(column, None, str(col.type), "durations ('250ms', '1h' or integer ns)",
@@ -446,6 +496,8 @@ def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:
     ok = np.array([v is not None for v in parsed] + [True])[codes]  # [-1] -> the null slot
     if not ok.all():
         _raise_first_bad(col, ok, column, origin, "a duration such as '250ms', '1h' or integer nanoseconds")
+    fits = np.array([abs(v) <= MAX_DURATION_NS for v in parsed] + [True])[codes]
+    _first_unless(~fits, col, column, origin, "duration too long", DURATION_RANGE)
     ns = np.array([v or 0 for v in parsed] + [0], dtype=np.int64)[codes]
     return pa.chunked_array([pa.array(ns, mask=codes < 0).cast(pa.duration("ns"))])
 
@@ -457,6 +509,8 @@ def _duration_ns(text: str) -> int | None:
         return int(text)
     try:
         td = pd.Timedelta(text)
+    except (OverflowError, pd.errors.OutOfBoundsTimedelta):
+        return MAX_DURATION_NS + 1  # past pandas' ~292 years: a duration, too long (the caller says so)
     except ValueError:
         return None
     return None if pd.isna(td) else int(td.as_unit("ns").value)

@@ -54,12 +54,25 @@ def market_from_filename(path) -> str:
     return match.group(1)
 
 
+#: column names no canonical table uses, by layout: a header with a few of them is a Binance
+#: file even when a column is missing (the reader then names the missing one)
+_OWN_COLUMNS = {"trades": {"id", "qty", "quote_qty", "time", "is_buyer_maker"},
+                "bookticker": {"update_id", "best_bid_price", "best_bid_qty", "best_ask_price",
+                               "best_ask_qty", "transaction_time", "event_time"}}
+#: Binance-only header names that make a file Binance's
+_ENOUGH_OWN = 2
+_LAYOUT_OF_NAME = {"trades": "trades", "bookTicker": "bookticker"}
+
+
 @reads_file
 def sniff(path) -> str | None:
     """'trades', 'bookticker' or None: which Binance CSV layout ``path`` has.
 
-    A header line decides; a headerless file is recognised by its file name together with a
-    numeric first field and the expected number of fields.
+    A header line decides: Binance's own header, or one with a few of its column names and no
+    canonical ``ts`` (a file missing a column is still Binance's, and its reader names the
+    column, rather than a canonical CSV missing ``ts``). A headerless file is recognised by
+    its file name (``SYMBOL-trades-...``) together with a numeric first field; its reader
+    checks the number of fields.
 
     Examples
     --------
@@ -71,14 +84,19 @@ def sniff(path) -> str | None:
         return "trades"
     if first[: len(BOOK_TICKER_COLUMNS)] == list(BOOK_TICKER_COLUMNS):
         return "bookticker"
-    match = _FILE_NAME.match(Path(path).name)
-    if match is None or not first or not first[0].isdigit():
+    if not first:
         return None
-    if match.group(2) == "trades" and len(first) == len(TRADES_COLUMNS):
-        return "trades"
-    if match.group(2) == "bookTicker" and len(first) >= len(BOOK_TICKER_COLUMNS):
-        return "bookticker"
-    return None
+    match = _FILE_NAME.match(Path(path).name)
+    by_name = None if match is None else _LAYOUT_OF_NAME.get(match.group(2))
+    if first[0].isdigit():  # no header: only the name can tell
+        return by_name
+    if "ts" in first:  # a canonical header
+        return None
+    shared = {layout: len(own & set(first)) for layout, own in _OWN_COLUMNS.items()}
+    layout = max(shared, key=shared.get)
+    if shared[layout] >= _ENOUGH_OWN:
+        return layout
+    return by_name if by_name is not None and shared[by_name] else None
 
 
 def _read(path, expected: tuple[str, ...]) -> tuple[pa.Table, Origin]:

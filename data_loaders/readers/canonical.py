@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -212,12 +214,60 @@ def read_canonical_dataset(path, kind: str, *, start=None, end=None, tz: str | N
     row_filter = _combine(_ts_filter(ts_type, start, end, tz, ts_unit, origin), filter)
     prune = _combine(row_filter, _day_filter(dataset.schema, date_partition, start, end, ts_type))
     fragments = sorted(dataset.get_fragments(filter=prune), key=_natural_key)
+    _check_fragment_types(fragments, dataset.schema)
     subset = ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
     table = subset.to_table(filter=row_filter)
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
     table = conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
     # exact bounds in UTC: the pushed-down filter is widened for naive or text timestamps
     return in_range(table, start, end)
+
+
+def _family(t: pa.DataType) -> str:
+    """The kind of values a column type holds, for comparing the files of a dataset."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    for name in ("timestamp", "duration", "boolean", "date", "null"):
+        if getattr(pa.types, f"is_{name}")(t):
+            return name
+    return str(t)
+
+
+def _check_fragment_types(fragments, schema: pa.Schema) -> None:
+    """Every file of a dataset holds each column as the same kind of value as the first file.
+
+    pyarrow takes the dataset's schema from its first file and casts every other file to it
+    while scanning, so a file whose prices are text fails with ``ArrowInvalid: Failed to parse
+    string 'x'``, naming neither the file nor the row, and one whose prices are booleans is
+    silently read as 1.0. Checking the files' own schemas (their footers) first names the file,
+    the column and both types; for text in a numeric column, also the first row that is not a
+    number. Widths may differ (int32 and int64, float and double): that cast is lossless.
+    """
+    if len(fragments) < 2:
+        return
+    first = fragments[0].path
+    for fragment in fragments:
+        own = fragment.physical_schema
+        for field in own:
+            if field.name not in schema.names:
+                continue
+            want = schema.field(field.name).type
+            if _family(field.type) == _family(want):
+                continue
+            row = value = None
+            if _family(field.type) == "text" and _family(want) == "number":
+                col = fragment.to_table(columns=[field.name]).column(field.name)
+                numbers = pd.to_numeric(pd.Series(col.to_pylist(), dtype=object), errors="coerce")
+                bad = np.flatnonzero(numbers.isna().to_numpy() & ~col.is_null().to_numpy(zero_copy_only=False))
+                if bad.size:
+                    row, value = int(bad[0]), col[int(bad[0])].as_py()
+            raise DataError(fragment.path, f"holds {field.type} in this file of the dataset but {want} "
+                            f"in its first file {first}", column=field.name, row=row, value=value,
+                            expected=None if row is None else "a number")
 
 
 def _combine(a, b):
