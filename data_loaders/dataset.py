@@ -124,8 +124,9 @@ class Dataset:
     Besides each table's own checks (:func:`data_loaders.validate`), construction checks the
     tables against each other: an oracle price more than
     :data:`~data_loaders.plausible.MAX_ORACLE_DEVIATION` away from every trade of its market
-    near it in time is a :class:`~data_loaders.DataError`, and a table whose time range does
-    not meet the trades' warns :class:`~data_loaders.plausible.DisjointTablesWarning`.
+    near it in time is a :class:`~data_loaders.DataError`, and a funding, oracle or book table
+    whose time range does not meet the trades' warns
+    :class:`~data_loaders.plausible.DisjointTablesWarning`.
 
     Examples
     --------

@@ -19,7 +19,8 @@ funding rows                one per ``(market, ts)``                         fun
 oracle price                within ``MAX_ORACLE_DEVIATION`` of the range of  Dataset
                             the market's trades within about
                             ``ORACLE_TRADE_WINDOW`` (``allow_extreme``)
-time overlap                every table overlaps the trades in time          Dataset (warns)
+time overlap                funding, oracle and book meet the trades' range  Dataset (warns)
+                            (to within ``OVERLAP_SLACK``)
 epoch units                 the magnitude matches the unit                   readers
 ==========================  ===============================================  ===============
 
@@ -64,6 +65,13 @@ MAX_ORACLE_DEVIATION = 0.20
 #: a stale oracle (an oracle-delay scenario of up to this long) still finds the trades it was
 #: copied from: the oracle is compared with every trade within this window and up to twice it.
 ORACLE_TRADE_WINDOW = pd.Timedelta("1h")
+
+#: Tables that must overlap the trades in time (the latency trace is in force whenever it
+#: is stamped: its first row holds before it, its last after it).
+OVERLAP_KINDS = ("funding", "oracle", "book")
+#: How far outside the trades' time range a table may lie and still count as overlapping: a
+#: funding row up to one (dYdX, hourly) interval after the last trade may still be paid.
+OVERLAP_SLACK = pd.Timedelta("1h")
 
 #: Nanoseconds per epoch unit.
 NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -115,11 +123,12 @@ def unit_hint(ns: int) -> str:
     """Why a timestamp of ``ns`` nanoseconds may be out of the window: the unit it looks like
     it was meant in, or ``""``."""
     lo, hi = window_ns("ns")
-    for factor, words in ((1_000, "a factor 1,000 too small: microseconds read as ns, or milliseconds as us"),
-                          (1_000_000, "a factor 10**6 too small: milliseconds read as ns"),
-                          (1_000_000_000, "a factor 10**9 too small: seconds read as ns")):
+    for unit, words in (("us", "microseconds read as ns, or milliseconds as us"),
+                        ("ms", "milliseconds read as ns"),
+                        ("s", "seconds read as ns")):
+        factor = NS_PER_UNIT[unit]
         if 0 < ns and lo <= ns * factor <= hi:
-            return f" ({words}?)"
+            return f" (a factor {factor:,} too small: {words}?)"
     return ""
 
 
@@ -254,7 +263,11 @@ def _unique_names(col: pa.ChunkedArray) -> list[str]:
 
 # --------------------------------------------------------------------------- time overlap
 def disjoint_from_trades(tables: dict) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
-    """Non-empty tables (by kind) whose time range does not meet the trades' range.
+    """Non-empty funding, oracle and book tables whose time range misses the trades' range by
+    more than ``OVERLAP_SLACK``.
+
+    The latency trace is not compared: its first row holds before it and its last row after
+    it, so a trace is in force whenever it is stamped.
 
     Returns
     -------
@@ -265,12 +278,14 @@ def disjoint_from_trades(tables: dict) -> list[tuple[str, pd.Timestamp, pd.Times
     if trades is None or trades.num_rows == 0:
         return []
     t0, t1 = _span(trades)
+    slack = int(pd.Timedelta(OVERLAP_SLACK).value)
     out = []
-    for kind, table in tables.items():
-        if kind == "trades" or table.num_rows == 0:
+    for kind in OVERLAP_KINDS:
+        table = tables.get(kind)
+        if table is None or table.num_rows == 0:
             continue
         a, b = _span(table)
-        if b < t0 or a > t1:
+        if b < t0 - slack or a > t1 + slack:
             out.append((kind, pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")))
     return out
 

@@ -399,6 +399,29 @@ class TestDisjointTables:
         with pytest.warns(dl.DisjointTablesWarning, match="Dataset.oracle"):
             Dataset(trades=trades_frame(), oracle=oracle)
 
+    def test_slack_exactly_passes_just_beyond_warns(self):
+        last = T0 + pd.Timedelta("59min")
+        edge = last + plausible().OVERLAP_SLACK
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            Dataset(trades=trades_frame(), funding=funding_frame([1e-4], start=edge))
+        with pytest.warns(dl.DisjointTablesWarning, match="Dataset.funding"):
+            Dataset(trades=trades_frame(), funding=funding_frame([1e-4], start=edge + pd.Timedelta(1, "ns")))
+        before = T0 - plausible().OVERLAP_SLACK - pd.Timedelta(1, "ns")
+        with pytest.warns(dl.DisjointTablesWarning, match="Dataset.book"):
+            book = pd.DataFrame({"ts": [before], "market": "BTC-USD", "bid": 99.0, "bid_size": 1.0,
+                                 "ask": 101.0, "ask_size": 1.0})
+            Dataset(trades=trades_frame(), book=book)
+
+    def test_a_latency_trace_stamped_before_the_trades_does_not_warn(self):
+        # its one row holds before and after it: the trace is in force for every trade
+        trace = pd.DataFrame({"ts": [T0 - pd.Timedelta("30D")], "venue": "dydx",
+                              "order_latency": pd.Timedelta("100ms"), "ack_latency": pd.Timedelta("100ms"),
+                              "finality": pd.Timedelta("1s")})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            Dataset(trades=trades_frame(), latency=trace)
+
     def test_touching_and_overlapping_tables_do_not_warn(self):
         last = T0 + pd.Timedelta("59min")
         with warnings.catch_warnings():
