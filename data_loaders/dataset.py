@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import plausible
 from .readers._common import reads_file
 from .schemas import KINDS, empty_table
 from .validate import DataError, conform, validate
@@ -45,10 +47,55 @@ def _in_range(table: pa.Table, start, end) -> pa.Table:
 PRICES_AT_KEPT = 4
 
 
-#: canonical tables validated already, by (id, kind). Arrow tables are immutable, so a table
-#: carried into a new Dataset unchanged (``dataclasses.replace``, a scenario's copy of the data
-#: with one table changed) is not checked again; the entry goes when the table does.
+#: canonical tables validated already, by (id, kind, allow_extreme). Arrow tables are
+#: immutable, so a table carried into a new Dataset unchanged (``dataclasses.replace``, a
+#: scenario's copy of the data with one table changed) is not checked again; the entry goes
+#: when the table does. A table that passed the strict checks passes the lenient ones too.
 _VALID: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+#: pairs of (trades, oracle) tables found consistent already, by their ids; an entry is
+#: dropped when either table is (``weakref.finalize``), so a recycled id never matches
+_ORACLE_OK: dict = {}
+
+
+def _was_validated(table: pa.Table, kind: str, allow_extreme: bool) -> bool:
+    return any(_VALID.get((id(table), kind, strict)) is table
+               for strict in ((False, True) if allow_extreme else (False,)))
+
+
+def _check_across(tables: dict, allow_extreme: bool) -> None:
+    """The checks that need two tables: oracle prices near the trades (unless
+    ``allow_extreme``), and every table overlapping the trades in time (a warning).
+
+    The oracle check is memoised per (trades, oracle) pair: a Dataset rebuilt around the same
+    two tables (a scenario that changes the latency trace, a slice of nothing) pays nothing.
+    The overlap check is a min and max per table.
+    """
+    trades, oracle = tables["trades"], tables["oracle"]
+    key = (id(trades), id(oracle))
+    if not allow_extreme and trades.num_rows and oracle.num_rows and key not in _ORACLE_OK:
+        _check_oracle(trades, oracle)
+        _ORACLE_OK[key] = True
+        weakref.finalize(trades, _ORACLE_OK.pop, key, None)
+        weakref.finalize(oracle, _ORACLE_OK.pop, key, None)
+    for kind, first, last in plausible.disjoint_from_trades(tables):
+        warnings.warn(f"Dataset.{kind} ({first} .. {last}) does not overlap the trades "
+                      f"({_bound(trades, pc.min)} .. {_bound(trades, pc.max)}) in time: its rows never "
+                      "meet a trade", plausible.DisjointTablesWarning, stacklevel=4)
+
+
+def _check_oracle(trades: pa.Table, oracle: pa.Table) -> None:
+    found = plausible.oracle_outlier(trades, oracle)
+    if found is None:
+        return
+    row, price, lo, hi = found
+    ts = pd.Timestamp(oracle.column("ts")[row].value, tz="UTC")
+    market = oracle.column("market")[row].as_py()
+    raise DataError("Dataset.oracle", "oracle price far from the trades", column="price", row=row, value=price,
+                    expected=f"within {plausible.MAX_ORACLE_DEVIATION:.0%} of the {market} trades within "
+                             f"{plausible.ORACLE_TRADE_WINDOW} of {ts} (they traded at {lo:g} .. {hi:g}; "
+                             "bound data_loaders.plausible.MAX_ORACLE_DEVIATION; pass allow_extreme=True "
+                             "for deliberate stress data)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +113,20 @@ class Dataset:
         Per-market metadata, ``{"BTC-USD": {"tick_size": 1.0, ...}}``; free-form.
     meta : dict, optional
         Provenance of the bundle: what is real, what is generated, seeds.
+    allow_extreme : bool
+        Accept what the plausibility checks would reject as a mistake but stress data does on
+        purpose: funding rates beyond the plausible bound and oracle prices far from the trades
+        (see :mod:`data_loaders.plausible`). Scenarios that shock funding or prices set it on
+        the data they return. ``dataclasses.replace`` carries it over.
+
+    Notes
+    -----
+    Besides each table's own checks (:func:`data_loaders.validate`), construction checks the
+    tables against each other: an oracle price more than
+    :data:`~data_loaders.plausible.MAX_ORACLE_DEVIATION` away from every trade of its market
+    near it in time is a :class:`~data_loaders.DataError`, and a funding, oracle or book table
+    whose time range does not meet the trades' warns
+    :class:`~data_loaders.plausible.DisjointTablesWarning`.
 
     Examples
     --------
@@ -83,18 +144,22 @@ class Dataset:
     book: pa.Table = None
     markets: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    allow_extreme: bool = False
 
     def __post_init__(self):
+        lenient = bool(self.allow_extreme)
+        object.__setattr__(self, "allow_extreme", lenient)
         for kind in KINDS:
             value = getattr(self, kind)
             if value is None:
                 value = empty_table(kind)
             elif isinstance(value, pd.DataFrame):
-                value = conform(value, kind, source=f"Dataset.{kind} (DataFrame)")
-            elif _VALID.get((id(value), kind)) is not value:
-                validate(value, kind, source=f"Dataset.{kind}")
-            _VALID[(id(value), kind)] = value
+                value = conform(value, kind, source=f"Dataset.{kind} (DataFrame)", allow_extreme=lenient)
+            elif not _was_validated(value, kind, lenient):
+                validate(value, kind, source=f"Dataset.{kind}", allow_extreme=lenient)
+            _VALID[(id(value), kind, lenient)] = value
             object.__setattr__(self, kind, value)
+        _check_across({k: getattr(self, k) for k in KINDS}, lenient)
         object.__setattr__(self, "_memo", {})  # derived arrays (market_prices), not a field
 
     @classmethod
@@ -104,10 +169,11 @@ class Dataset:
         ds = object.__new__(cls)
         for kind in KINDS:
             table = tables[kind] if tables.get(kind) is not None else empty_table(kind)
-            _VALID[(id(table), kind)] = table
+            _VALID[(id(table), kind, False)] = table
             object.__setattr__(ds, kind, table)
         object.__setattr__(ds, "markets", markets)
         object.__setattr__(ds, "meta", meta)
+        object.__setattr__(ds, "allow_extreme", False)
         object.__setattr__(ds, "_memo", {})
         return ds
 
@@ -254,8 +320,10 @@ class Dataset:
         path.mkdir(parents=True, exist_ok=True)
         for kind in KINDS:
             pq.write_table(self.table(kind), path / f"{kind}.parquet")
-        (path / _FILE).write_text(json.dumps({"markets": self.markets, "meta": self.meta}, indent=2,
-                                             default=str))
+        info = {"markets": self.markets, "meta": self.meta}
+        if self.allow_extreme:  # only then: files of ordinary datasets stay as they were
+            info["allow_extreme"] = True
+        (path / _FILE).write_text(json.dumps(info, indent=2, default=str))
         return path
 
     @classmethod
@@ -286,18 +354,19 @@ class Dataset:
             raise FileNotFoundError(f"{path}: not a dataset directory")
         info = _read_json(path / _FILE) if (path / _FILE).exists() else {}
         _check_info(info, path / _FILE)
+        lenient = bool(info.get("allow_extreme", False))
         tables = {}
         for kind in KINDS:
             f = path / f"{kind}.parquet"
             if f.exists():
-                tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f))
+                tables[kind] = validate(_unify(_read_parquet(f)), kind, source=str(f), allow_extreme=lenient)
         for kind in require:
             f = path / f"{kind}.parquet"
             if kind not in tables:
                 raise DataError(str(f), f"missing: the dataset {path} has no {kind} table, and it needs one")
             if tables[kind].num_rows == 0:
                 raise DataError(str(f), f"no rows: the dataset {path} needs {kind}")
-        return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+        return cls(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}), allow_extreme=lenient)
 
 
 def _check_info(info, source) -> None:

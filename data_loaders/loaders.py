@@ -163,9 +163,11 @@ def _select(table: pa.Table, kind: str, key, source) -> pa.Table:
 
 def _read_canonical(kind, source, fmt, key, start, end, tz, sort, drop_duplicates, kwargs):
     if fmt == "frame":
-        if kwargs:
-            raise TypeError(f"unexpected arguments for an in-memory table: {sorted(kwargs)}")
-        table = conform(source, kind, _name(source), tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+        extra = {k: v for k, v in kwargs.items() if k != "allow_extreme"}
+        if extra:
+            raise TypeError(f"unexpected arguments for an in-memory table: {sorted(extra)}")
+        table = conform(source, kind, _name(source), tz=tz, sort=sort, drop_duplicates=drop_duplicates,
+                        allow_extreme=kwargs.get("allow_extreme", False))
         return _select(table, kind, key, _name(source))
     if fmt == "dataset":
         column = GROUP_COLUMN[kind]
@@ -257,7 +259,8 @@ def load_trades(source, format: str | None = None, *, market: str | None = None,
     sort, drop_duplicates : bool
         Opt-in repairs; each reports what it changed (log and table metadata).
     **reader_kwargs
-        Passed to the reader: ``ts_unit`` (canonical files), ``time_unit`` (Binance), ``bar``
+        Passed to the reader: ``ts_unit`` (canonical files: ``'s'``, ``'ms'``, ``'us'``,
+        ``'ns'`` or ``'auto'``), ``time_unit`` (Binance: ``'auto'`` by default), ``bar``
         and ``label`` (candles: ``label="left"``, the default, when ``ts`` is the bar start as
         in Binance klines; ``"right"`` when it is the bar end; see
         :mod:`data_loaders.readers.candles`), ``date_partition`` / ``partitioning`` (datasets), ...
@@ -286,13 +289,15 @@ def load_trades(source, format: str | None = None, *, market: str | None = None,
 
 def load_funding(source, format: str | None = None, *, market=None, start=None, end=None,
                  tz: str | None = None, sort: bool = False, drop_duplicates: bool = False,
-                 **reader_kwargs) -> pa.Table:
+                 allow_extreme: bool = False, **reader_kwargs) -> pa.Table:
     """Load a canonical funding table.
 
     Formats: ``'csv'``, ``'parquet'``, ``'feather'``, ``'dataset'``, ``'dydx'``
     (``/v4/historicalFunding``: 1-hour rates with the oracle price) and ``'funding-csv'``
     (``Symbol,Date,Funding Rate``; give ``tz=`` or ``utc_offset=``, and ``interval=`` when not
-    hourly). Other parameters as in :func:`load_trades`.
+    hourly). ``allow_extreme=True`` accepts rates beyond the plausible bound
+    (:data:`data_loaders.plausible.MAX_FUNDING_RATE_PER_HOUR` per hour of the interval; two
+    rows of one market at one time stay an error). Other parameters as in :func:`load_trades`.
 
     Returns
     -------
@@ -305,7 +310,8 @@ def load_funding(source, format: str | None = None, *, market=None, start=None, 
     >>> f = load_funding("BTC-USDT_binance_2020-01-01_2024-01-01_funding_history.csv.gz",
     ...                  utc_offset=3, interval="8h", market="BTC-USD")  # doctest: +SKIP
     """
-    return _load("funding", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)
+    return _load("funding", source, format, market, start, end, tz, sort, drop_duplicates,
+                 {**reader_kwargs, "allow_extreme": allow_extreme})
 
 
 def load_oracle(source, format: str | None = None, *, market: str | None = None, start=None,

@@ -3,7 +3,9 @@
 Two entry points:
 
 * :func:`validate` checks that a table already *is* canonical (types, nulls, value ranges,
-  timestamps non-decreasing per market or venue) and raises :class:`DataError` otherwise.
+  timestamps non-decreasing per market or venue) and plausible (timestamps in a sane window,
+  funding rates within a venue-plausible bound, one funding row per market and time; see
+  :mod:`data_loaders.plausible`) and raises :class:`DataError` otherwise.
 * :func:`conform` converts a DataFrame or Arrow table losslessly into the canonical schema
   (numeric widening, dictionary encoding, timestamp unit and zone), applies the opt-in
   ``sort`` / ``drop_duplicates`` repairs, and then validates.
@@ -15,7 +17,7 @@ Examples
 --------
 >>> import pandas as pd
 >>> from data_loaders import conform
->>> df = pd.DataFrame({"ts": pd.to_datetime([0, 1], utc=True), "market": ["BTC-USD"] * 2,
+>>> df = pd.DataFrame({"ts": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True), "market": ["BTC-USD"] * 2,
 ...                    "price": [100.0, -1.0], "size": [1.0, 1.0], "side": [1, -1]})
 >>> conform(df, "trades")
 Traceback (most recent call last):
@@ -32,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import plausible
 from .schemas import DEFAULT_FUNDING_INTERVAL_NS, GROUP_COLUMN, schema_for
 
 log = logging.getLogger("data_loaders")
@@ -39,6 +42,8 @@ log = logging.getLogger("data_loaders")
 #: metadata keys written by the opt-in repairs
 META_SORTED = b"data_loaders.sorted_rows"
 META_DEDUPED = b"data_loaders.dropped_duplicates"
+#: metadata key of the epoch unit a reader used for integer timestamps (given or detected)
+META_EPOCH_UNIT = b"data_loaders.epoch_unit"
 
 #: longest duration a table may hold (2^53 ns, about 104 days): the engine scales latencies in
 #: float64, which counts nanoseconds exactly only up to 2^53, and adds them to int64 times
@@ -216,10 +221,43 @@ def first_out_of_order(ts: np.ndarray, groups: np.ndarray) -> int | None:
     return int(order[1:][bad].min())
 
 
-def _check_order(table: pa.Table, kind: str, where: _Where) -> None:
+def _check_window(ts: np.ndarray, where: _Where) -> None:
+    """Every timestamp in the plausible window (:func:`data_loaders.plausible.time_window`)."""
+    lo, hi = plausible.window_ns("ns")
+    row = plausible.first_outside(ts, lo, hi)
+    if row is not None:
+        value = int(ts[row])
+        raise where.error("ts", row, str(pd.Timestamp(value, tz="UTC")),
+                          plausible.window_text() + plausible.unit_hint(value),
+                          message="implausible timestamp")
+
+
+def _check_funding(table: pa.Table, ts: np.ndarray, codes: np.ndarray, where: _Where,
+                   allow_extreme: bool) -> None:
+    """One row per (market, ts), and rates within the plausible bound unless allowed."""
+    repeat = plausible.first_repeated_key(ts, codes)
+    if repeat is not None:
+        row, earlier = repeat
+        raise where.error("ts", row, str(pd.Timestamp(int(ts[row]), tz="UTC")),
+                          f"one funding row per market and time (row {earlier} has the same market "
+                          f"{table.column('market')[row].as_py()!r} and ts; it would be paid twice)",
+                          message="duplicate funding row")
+    if allow_extreme:
+        return
+    rate = _as_float(table.column("rate"))
+    interval = _as_float(table.column("interval"))
+    row = plausible.first_extreme_rate(rate, interval)
+    if row is not None:
+        bound = float(plausible.funding_rate_bounds(interval[row:row + 1])[0])
+        raise where.error("rate", row, float(rate[row]),
+                          f"|rate| <= {bound:g} (data_loaders.plausible.MAX_FUNDING_RATE_PER_HOUR = "
+                          f"{plausible.MAX_FUNDING_RATE_PER_HOUR:g} per hour of the row's interval "
+                          f"{_display(table.column('interval'), row)}; pass allow_extreme=True for "
+                          "deliberate stress data)", message="implausible funding rate")
+
+
+def _check_order(table: pa.Table, kind: str, where: _Where, ts: np.ndarray, codes: np.ndarray) -> None:
     group = GROUP_COLUMN[kind]
-    ts = _ts_int(table)
-    codes = _group_codes(table, group)
     row = first_out_of_order(ts, codes)
     if row is None:
         return
@@ -233,7 +271,7 @@ def _check_order(table: pa.Table, kind: str, where: _Where) -> None:
 
 
 def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
-             line_offset: int | None = None) -> pa.Table:
+             line_offset: int | None = None, allow_extreme: bool = False) -> pa.Table:
     """Check that ``table`` is a valid canonical ``kind`` table and return it unchanged.
 
     Parameters
@@ -245,6 +283,10 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
         Where the table came from, used in error messages (a file path or ``"DataFrame"``).
     line_offset : int, optional
         For text files: the 1-based file line of data row 0, so errors also name the line.
+    allow_extreme : bool
+        Accept funding rates beyond the plausible bound
+        (:data:`data_loaders.plausible.MAX_FUNDING_RATE_PER_HOUR` per hour of the row's
+        interval): stress data made extreme on purpose. ``|rate| < 1`` still holds.
 
     Returns
     -------
@@ -255,8 +297,11 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
     ------
     DataError
         On the first rule broken: a missing column or wrong type, a null, a value out of range
-        (prices and sizes finite and > 0, side in {+1, -1}, ``|rate| < 1``, durations >= 0) or a
-        timestamp smaller than the previous one of the same market (venue for latency traces).
+        (prices and sizes finite and > 0, side in {+1, -1}, ``|rate| < 1``, durations >= 0), a
+        timestamp outside the plausible window (:func:`data_loaders.plausible.time_window`:
+        2009-01-01 to a year from now), a timestamp smaller than the previous one of the same
+        market (venue for latency traces), two funding rows of one market at one time, or a
+        funding rate beyond the plausible bound (unless ``allow_extreme``).
 
     Examples
     --------
@@ -269,7 +314,12 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
     _check_types(table, kind, where)
     _check_nulls(table, kind, where)
     _check_values(table, kind, where)
-    _check_order(table, kind, where)
+    ts = _ts_int(table)
+    _check_window(ts, where)
+    codes = _group_codes(table, GROUP_COLUMN[kind])
+    _check_order(table, kind, where, ts, codes)
+    if kind == "funding":
+        _check_funding(table, ts, codes, where, allow_extreme)
     return table
 
 
@@ -292,7 +342,10 @@ def _cast_ts(col: pa.ChunkedArray, name: str, where: _Where, assume_tz: str | No
             raise where.error(name, None, str(t), "tz-aware timestamps (pass tz='UTC' or the source's zone)",
                               message="timezone-naive timestamps")
         if t.unit != "ns":
-            col = col.cast(pa.timestamp("ns"))
+            try:
+                col = col.cast(pa.timestamp("ns"))
+            except pa.ArrowInvalid as exc:
+                raise unrepresentable(col, name, where, exc) from None
         try:
             col = pc.assume_timezone(col, assume_tz, ambiguous="raise", nonexistent="raise")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -300,7 +353,23 @@ def _cast_ts(col: pa.ChunkedArray, name: str, where: _Where, assume_tz: str | No
     try:
         return col.cast(pa.timestamp("ns", tz="UTC"))
     except pa.ArrowInvalid as exc:
-        raise where.error(name, None, str(t), "timestamps representable in ns since 1970", message=str(exc)) from None
+        raise unrepresentable(col, name, where, exc) from None
+
+
+def unrepresentable(col, name: str, where, exc) -> DataError:
+    """The error for a timestamp column that nanoseconds since 1970 cannot hold (year 2300,
+    1500), naming its first such row. ``where`` is anything with an ``error`` method taking
+    ``(column, row, value, expected, message=)`` (a reader's ``Origin`` too)."""
+    unit = col.type.unit
+    counts = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    limit = np.iinfo(np.int64).max // plausible.NS_PER_UNIT[unit]
+    bad = np.abs(counts.astype(np.float64)) > limit  # nulls (NaN) compare False
+    if not bad.any():
+        return where.error(name, None, str(col.type), "timestamps representable in ns since 1970",
+                           message=str(exc))
+    row = int(np.argmax(bad))
+    return where.error(name, row, str(np.datetime64(int(counts[row]), unit)), plausible.window_text(),
+                       message="implausible timestamp")
 
 
 def _local_time_error(col, name, where, tz, exc) -> DataError:
@@ -417,7 +486,7 @@ def _repair(table: pa.Table, kind: str, where: _Where, sort: bool, drop_duplicat
 
 def conform(data, kind: str, source: str = "DataFrame", *, tz: str | None = None,
             sort: bool = False, drop_duplicates: bool = False,
-            line_offset: int | None = None) -> pa.Table:
+            line_offset: int | None = None, allow_extreme: bool = False) -> pa.Table:
     """Convert ``data`` to the canonical ``kind`` schema, then :func:`validate` it.
 
     Parameters
@@ -440,6 +509,8 @@ def conform(data, kind: str, source: str = "DataFrame", *, tz: str | None = None
         ``data_loaders.dropped_duplicates``).
     line_offset : int, optional
         File line of data row 0, for text files.
+    allow_extreme : bool
+        Accept funding rates beyond the plausible bound (see :func:`validate`).
 
     Returns
     -------
@@ -479,7 +550,8 @@ def conform(data, kind: str, source: str = "DataFrame", *, tz: str | None = None
     out = pa.Table.from_arrays(columns, schema=schema.with_metadata(table.schema.metadata))
     _check_nulls(out, kind, where)  # before repairs, so rows are numbered as in the source
     if not (sort or drop_duplicates):
-        return validate(out, kind, where.source, line_offset=line_offset)
+        return validate(out, kind, where.source, line_offset=line_offset, allow_extreme=allow_extreme)
     _check_values(out, kind, where)
+    _check_window(_ts_int(out), where)  # before repairs too: rows named as in the source
     out = _repair(out, kind, where, sort, drop_duplicates)
-    return validate(out, kind, where.source, line_offset=None)
+    return validate(out, kind, where.source, line_offset=None, allow_extreme=allow_extreme)

@@ -118,7 +118,8 @@ def test_validate_good_parquet_file(capsys, tmp_path):
 
 
 def test_validate_guesses_the_kind_from_the_name(capsys, tmp_path):
-    book = conform(pd.DataFrame({"ts": pd.to_datetime([0, 1], utc=True), "market": "BTC-USD", "bid": 1.0,
+    book = conform(pd.DataFrame({"ts": pd.to_datetime(["2024-01-01 00:00:00", "2024-01-01 00:00:01"], utc=True),
+                                 "market": "BTC-USD", "bid": 1.0,
                                  "bid_size": 1.0, "ask": 2.0, "ask_size": 1.0}), "book")
     f = tmp_path / "btc_book.parquet"
     pq.write_table(book, f)

@@ -423,7 +423,7 @@ def test_market_prices_are_one_markets_rows_in_time_order_computed_once():
     with pytest.raises(ValueError, match="kind"):
         ds.market_prices("funding", "ETH-USD")
     # ties keep table order (the last row of a timestamp is the last price)
-    rows = pd.DataFrame({"ts": pd.to_datetime([1, 1, 2], unit="s", utc=True), "market": "X",
+    rows = pd.DataFrame({"ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta([1, 1, 2], unit="s"), "market": "X",
                          "price": [10.0, 11.0, 20.0], "size": 1.0, "side": 1})
     assert list(Dataset(trades=rows).market_prices("trades", "X")[1]) == [10.0, 11.0, 20.0]
     # caches stay in the process: pickles and copies carry the tables only

@@ -201,7 +201,9 @@ def test_liquidation_price_on_a_walking_oracle(mode):
     trades = trades_frame([(sec(t), 100.0, 100.0) for t in range(0, 601, 10)] + [(sec(1), 100.0, 100.0)])
     trades = trades.sort_values("ts", kind="stable").reset_index(drop=True)
     eth = trades_frame([(sec(t), 50.0, 1.0) for t in range(0, 601, 60)], market=ETH)
-    ds = dl.Dataset(trades=pd.concat([trades, eth]).sort_values("ts", kind="stable"), oracle=oracle_frame(oracle))
+    # the oracle walks 25 % away from flat trades on purpose: beyond the plausibility bound
+    ds = dl.Dataset(trades=pd.concat([trades, eth]).sort_values("ts", kind="stable"), oracle=oracle_frame(oracle),
+                    allow_extreme=True)
     cfg = bt.SimConfig(initial_cash=cash, insurance_fund=500.0, margin_mode=mode, liq_spread=liq_spread,
                        markets={BTC: frictionless(imf=imf, mmf=mmf, liq_fee=liq_fee),
                                 ETH: frictionless(ETH, imf=imf, mmf=mmf, liq_fee=liq_fee)})

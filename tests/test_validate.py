@@ -100,7 +100,7 @@ def test_out_of_order_timestamp_per_group_is_caught(kind):
 
 
 def test_order_is_per_market_not_global():
-    df = pd.DataFrame({"ts": pd.to_datetime([3, 1, 4, 2], utc=True), "market": ["A", "B", "A", "B"],
+    df = pd.DataFrame({"ts": T0 + pd.to_timedelta([3, 1, 4, 2], unit="ns"), "market": ["A", "B", "A", "B"],
                        "price": 1.0, "size": 1.0, "side": 1})
     t = conform(df, "trades")  # each market is non-decreasing: valid
     assert t.column("ts").to_pylist() == list(df["ts"])  # and nothing was re-ordered
@@ -173,7 +173,7 @@ def test_nulls_are_rejected_where_not_allowed_and_defaults_fill_optional_columns
 
 
 def test_non_numeric_text_names_the_row():
-    df = pd.DataFrame({"ts": pd.to_datetime([1, 2], utc=True), "market": "A",
+    df = pd.DataFrame({"ts": T0 + pd.to_timedelta([1, 2], unit="ns"), "market": "A",
                        "price": ["1.5", "abc"], "size": [1.0, 1.0], "side": [1, 1]})
     with pytest.raises(DataError, match=r"column 'price', row 1: value 'abc'"):
         conform(df, "trades")

@@ -140,7 +140,9 @@ class FundingShock(Scenario):
     Notes
     -----
     Only the ``rate`` column of the funding rows changes. A rate reaching ``|rate| >= 1`` is
-    an error. On data without funding rows the scenario changes nothing.
+    an error; rates beyond the data layer's plausible bound are accepted (the returned
+    dataset has ``allow_extreme=True``). On data without funding rows the scenario changes
+    nothing.
 
     Examples
     --------
@@ -181,7 +183,8 @@ class FundingShock(Scenario):
         if rows.any() and np.abs(rate[rows] * factor).max() >= 1:
             raise ValueError(f"{self.name}: a shocked funding rate reaches {np.abs(rate[rows] * factor).max():.3g} "
                              "per interval; rates must stay below 1 in absolute value")
-        return setup.with_(data=replace(data, funding=T.scale_rows(fu, "rate", rows, factor)))
+        # extreme funding is the point of the scenario: the data's plausibility bound is lifted
+        return setup.with_(data=replace(data, funding=T.scale_rows(fu, "rate", rows, factor), allow_extreme=True))
 
 
 # ============================================================================ price shock
@@ -206,7 +209,9 @@ class PriceShock(Scenario):
     force is added at ``at`` so the oracle moves exactly then), book bid and ask, and funding
     ``oracle_price``. Oracle rows inside the gap are kept (shocked): a venue's oracle keeps
     updating from other exchanges while its own book is empty. A market whose oracle is derived
-    from its trades has no oracle update until trading resumes. Sizes are unchanged.
+    from its trades has no oracle update until trading resumes. Sizes are unchanged. The
+    returned dataset has ``allow_extreme=True``: during a long gap the shocked oracle stands
+    far from the last (unshocked) trades, which the data layer would otherwise reject.
 
     Examples
     --------
@@ -250,7 +255,9 @@ class PriceShock(Scenario):
             for c in cols:
                 t = T.scale_rows(t, c, rows, k)
             tables[kind] = t
-        return setup.with_(data=replace(data, **tables))
+        # a jump with no trades after it is the point: the oracle may stand far from the last
+        # trades until trading resumes, so the data's plausibility bounds are lifted
+        return setup.with_(data=replace(data, **tables, allow_extreme=True))
 
 
 def _shock_oracle(oracle: pa.Table, markets, at: int, k: float) -> pa.Table:

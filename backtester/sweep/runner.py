@@ -165,8 +165,10 @@ def share(data, folder, digest: str | None = None) -> SharedData:
         files[kind] = _file_digest(tmp)
         os.replace(tmp, path / f"{kind}.arrow")
     tmp = path / f".{_META}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps({"written_by": SHARED_MARK, "digest": digest, "files": files,
-                               "markets": data.markets, "meta": data.meta}, default=str))
+    info = {"written_by": SHARED_MARK, "digest": digest, "files": files, "markets": data.markets, "meta": data.meta}
+    if getattr(data, "allow_extreme", False):  # stress data passes the workers' checks too
+        info["allow_extreme"] = True
+    tmp.write_text(json.dumps(info, default=str))
     os.replace(tmp, path / _META)
     return SharedData(str(path), digest)
 
@@ -209,7 +211,8 @@ def _read(path: Path):
         # in-memory layout: the kernel's arrays then have the same flags as in the parent
         # process, and numba reuses its compiled code instead of compiling another variant.
         tables[kind] = t.schema.empty_table() if t.num_rows == 0 else t
-    return Dataset(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}))
+    return Dataset(**tables, markets=info.get("markets", {}), meta=info.get("meta", {}),
+                   allow_extreme=bool(info.get("allow_extreme", False)))
 
 
 # ============================================================================ tasks

@@ -27,7 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..validate import DURATION_RANGE, MAX_DURATION_NS, META_DEDUPED, META_SORTED, DataError, conform
+from .. import plausible
+from ..validate import (DURATION_RANGE, MAX_DURATION_NS, META_DEDUPED, META_SORTED, DataError, conform,
+                        unrepresentable)
 
 log = logging.getLogger("data_loaders")
 
@@ -341,14 +343,68 @@ def parse_int(col, column: str, origin: Origin, *, what: str = "an integer",
     return pc.cast(pc.utf8_trim_whitespace(col), pa.int64())
 
 
-def parse_epoch(col, column: str, origin: Origin, unit: str, *, option: str = "time_unit") -> pa.ChunkedArray:
-    """A column of integer epoch counts in ``unit`` (text or integers) as UTC timestamps.
+def parse_epoch(col, column: str, origin: Origin, unit: str, *, units=tuple(plausible.NS_PER_UNIT),
+                param: str = "ts_unit") -> tuple[pa.ChunkedArray, str]:
+    """A column of integer epoch counts (text or integers) as UTC timestamps, and its unit.
 
-    ``option`` is the reader's parameter that sets ``unit``; an out-of-range count names it.
+    ``unit`` is one of ``units``, or ``'auto'`` to detect it from the magnitude (see
+    :func:`epoch_unit`); ``param`` is the reader's name for it in error messages.
     """
     ints = parse_int(col, column, origin, what=f"an integer epoch time in {unit}",
                      message="cannot be parsed as a timestamp")
-    return epoch_to_timestamp(ints, unit, column=column, origin=origin, option=option)
+    unit = epoch_unit(ints, unit, column, origin, units=units, param=param)
+    return epoch_to_timestamp(ints, unit, column=column, origin=origin, option=param), unit
+
+
+def epoch_unit(ints: pa.ChunkedArray, unit: str, column: str, origin: Origin, *,
+               units=tuple(plausible.NS_PER_UNIT), param: str = "ts_unit") -> str:
+    """The unit of a column of integer epochs: ``unit`` checked against the magnitudes, or, for
+    ``unit='auto'``, the one of ``units`` that makes the first value a plausible time.
+
+    A given unit is an error at the first value that is implausible in it but plausible in
+    another unit (a millisecond epoch read as ``'us'`` lands in 1970; Binance spot files moved
+    from milliseconds to microseconds in 2025). Detection is an error at the first value that
+    no unit makes plausible, or whose magnitude differs from the first value's. Values
+    plausible in no unit at all, with a given unit, are left to :func:`~data_loaders.validate`
+    (it names them with the window). Vectorised: a few comparisons per row.
+
+    Examples
+    --------
+    >>> epoch_unit(pa.chunked_array([[1723161256000]]), "auto", "time", Origin("x.csv"))
+    'ms'
+    """
+    if unit != "auto" and unit not in plausible.NS_PER_UNIT:
+        raise ValueError(f"{param} must be one of {', '.join(map(repr, units))} or 'auto', got {unit!r}")
+    present = ~ints.is_null().to_numpy(zero_copy_only=False)
+    if not present.any():
+        return "ms" if unit == "auto" else unit  # nothing to tell (conform reports the nulls)
+    values = ints.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    if unit == "auto":
+        ref = _first(present)
+        unit = plausible.epoch_unit_of(int(values[ref]), units)
+        if unit is None:
+            raise origin.error(column, ref, int(values[ref]),
+                               f"an integer epoch in {' or '.join(units)} giving {plausible.window_text()}",
+                               message="cannot tell the epoch unit")
+        lo, hi = plausible.window_ns(unit)
+        bad = present & ((values < lo) | (values > hi))
+        if bad.any():
+            row = _first(bad)
+            raise origin.error(column, row, int(values[row]),
+                               f"every epoch in {unit}, as row {ref} is ({param}='auto' detected {unit!r}; "
+                               f"{plausible.window_text()})", message="mixed epoch units")
+        return unit
+    lo, hi = plausible.window_ns(unit)
+    bad = present & ((values < lo) | (values > hi))
+    if bad.any():
+        row = _first(bad)
+        seems = plausible.epoch_unit_of(int(values[row]))
+        if seems is not None and seems != unit:
+            raise origin.error(column, row, int(values[row]),
+                               f"an epoch in {unit} ({param}={unit!r}); its magnitude is that of an "
+                               f"epoch in {seems}: pass {param}={seems!r} (or 'auto')",
+                               message="epoch unit mismatch")
+    return unit
 
 
 _TRUE = pa.array(["true", "t", "1", "yes", "y"])
@@ -450,8 +506,12 @@ value 'yesterday'; expected an ISO 8601 timestamp such as 2024-01-01T00:00:00Z, 
                   "every timestamp with a zone, or every one without")
     if not zoned[ref]:
         parsed = parsed.dt.tz_localize(None)  # naive text was read as UTC wall time: undo
-    parsed = parsed.astype("datetime64[ns, UTC]" if zoned[ref] else "datetime64[ns]")
-    return pa.chunked_array([pa.Array.from_pandas(parsed)])
+    out = pa.chunked_array([pa.Array.from_pandas(parsed)])  # pandas keeps the unit it parsed
+    target = pa.timestamp("ns", tz="UTC" if zoned[ref] else None)
+    try:
+        return out.cast(target)
+    except pa.ArrowInvalid as exc:  # year 2300: no ns timestamp holds it
+        raise unrepresentable(out, column, origin, exc) from None
 
 
 def _matches(text, pattern: str, *, null: bool) -> np.ndarray:
@@ -468,9 +528,10 @@ def _first_unless(bad: np.ndarray, col, column, origin, message, expected) -> No
 def _epoch(ints, column, origin, ts_unit):
     if ts_unit is None:
         raise origin.error(column, 0, ints[0].as_py() if len(ints) else None,
-                           "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns') for integer epochs",
+                           "ISO timestamps, or pass ts_unit='ms' (or 's', 'us', 'ns', 'auto') for integer epochs",
                            message="integer timestamps without a unit")
-    return epoch_to_timestamp(ints, ts_unit, column=column, origin=origin, option="ts_unit")
+    return epoch_to_timestamp(ints, epoch_unit(ints, ts_unit, column, origin), column=column, origin=origin,
+                              option="ts_unit")
 
 
 def parse_durations(col, column: str, origin: Origin) -> pa.ChunkedArray:

@@ -1,7 +1,10 @@
 """Readers of Binance USD-M futures public-data CSV files: trades and bookTicker.
 
 Trades files (``BTCUSDT-trades-2024-08-08.csv``) hold ``id,price,qty,quote_qty,time,
-is_buyer_maker`` with ``time`` in epoch milliseconds. ``is_buyer_maker=true`` means the buyer's
+is_buyer_maker`` with ``time`` in epoch milliseconds (USD-M futures) or microseconds (spot
+files since 2025). The unit is detected from the magnitude by default (``time_unit='auto'``)
+and recorded in the table metadata under ``data_loaders.epoch_unit``; a unit given explicitly
+that does not match the magnitude is an error. ``is_buyer_maker=true`` means the buyer's
 order was resting, so the *seller* was the aggressor: the canonical side is -1; false gives +1.
 
 bookTicker files hold ``update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,
@@ -27,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..validate import DataError
+from ..validate import META_EPOCH_UNIT, DataError
 from ._common import (Origin, conform_at, dedupe_by_key, first_record, parse_bool, parse_epoch,
                       parse_float, parse_int, read_csv_text, reads_file, sort_by_ts,
                       with_metadata)
@@ -119,17 +122,25 @@ def _read(path, expected: tuple[str, ...]) -> tuple[pa.Table, Origin]:
     return table, Origin(str(path), line_offset=2 if has_header else 1)
 
 
+#: epoch units Binance files use: milliseconds (USD-M futures), microseconds (spot since 2025)
+TIME_UNITS = ("ms", "us")
+
+
+def _epoch(raw: pa.Table, column: str, origin: Origin, time_unit: str) -> tuple[pa.ChunkedArray, str]:
+    return parse_epoch(raw.column(column), column, origin, time_unit, units=TIME_UNITS, param="time_unit")
+
+
 def _finish(columns: dict, raw: pa.Table, kind: str, key: str, origin: Origin,
-            sort: bool, drop_duplicates: bool) -> pa.Table:
+            sort: bool, drop_duplicates: bool, unit: str) -> pa.Table:
     """Assemble, de-duplicate by the row id, optionally sort, then conform."""
     table = pa.table(columns)
     ids = parse_int(raw.column(key), key, origin).to_numpy()
     table, origin, meta = dedupe_by_key(table, ids, key, origin, drop_duplicates)
+    meta = {**meta, META_EPOCH_UNIT: unit.encode()}
     if sort:
         table, origin, sort_meta = sort_by_ts(table, origin)
         meta = {**meta, **sort_meta}
-    table = with_metadata(table, meta) if meta else table
-    return conform_at(table, kind, origin)
+    return conform_at(with_metadata(table, meta), kind, origin)
 
 
 def _market_column(market: str, n: int) -> pa.DictionaryArray:
@@ -137,7 +148,7 @@ def _market_column(market: str, n: int) -> pa.DictionaryArray:
 
 
 @reads_file
-def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms",
+def read_binance_trades(path, market: str | None = None, *, time_unit: str = "auto",
                         sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M trades CSV into a canonical trades table.
 
@@ -147,8 +158,11 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
         ``SYMBOL-trades-DATE.csv`` or ``.csv.gz``, with or without a header line.
     market : str, optional
         Market name of the rows (e.g. ``"BTC-USD"``); default: the symbol in the file name.
-    time_unit : {'ms', 'us'}
-        Unit of the ``time`` column (USD-M files use milliseconds).
+    time_unit : {'auto', 'ms', 'us'}
+        Unit of the ``time`` column: USD-M futures files use milliseconds, spot files since 2025
+        microseconds. ``'auto'`` (default) detects it from the magnitude; a given unit that the
+        magnitudes contradict is a DataError (a millisecond file read as ``'us'`` would be in
+        1970). The unit used is in the table metadata under ``data_loaders.epoch_unit``.
     sort : bool
         Stable-sort by time (opt-in; the count of moved rows is recorded).
     drop_duplicates : bool
@@ -177,18 +191,19 @@ def read_binance_trades(path, market: str | None = None, *, time_unit: str = "ms
     maker_bought = parse_bool(raw.column("is_buyer_maker"), "is_buyer_maker", origin)
     # a missing flag stays null (conform reports it) rather than silently becoming a buy
     side = pc.if_else(maker_bought, pa.scalar(-1, pa.int8()), pa.scalar(1, pa.int8()))
+    ts, unit = _epoch(raw, "time", origin, time_unit)
     columns = {
-        "ts": parse_epoch(raw.column("time"), "time", origin, time_unit),
+        "ts": ts,
         "market": _market_column(market, raw.num_rows),
         "price": parse_float(raw.column("price"), "price", origin),
         "size": parse_float(raw.column("qty"), "qty", origin),
         "side": side,
     }
-    return _finish(columns, raw, "trades", "id", origin, sort, drop_duplicates)
+    return _finish(columns, raw, "trades", "id", origin, sort, drop_duplicates, unit)
 
 
 @reads_file
-def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str = "ms",
+def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str = "auto",
                              sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Binance USD-M bookTicker CSV into a canonical book-top table.
 
@@ -198,8 +213,8 @@ def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str 
         ``SYMBOL-bookTicker-DATE.csv`` or ``.csv.gz``, with or without a header line.
     market : str, optional
         Market name of the rows; default: the symbol in the file name.
-    time_unit : {'ms', 'us'}
-        Unit of ``transaction_time``.
+    time_unit : {'auto', 'ms', 'us'}
+        Unit of ``transaction_time``, as in :func:`read_binance_trades`.
     sort, drop_duplicates : bool
         As in :func:`read_binance_trades` (duplicates by ``update_id``).
 
@@ -215,12 +230,13 @@ def read_binance_book_ticker(path, market: str | None = None, *, time_unit: str 
     """
     market = market or market_from_filename(path)
     raw, origin = _read(path, BOOK_TICKER_COLUMNS)
+    ts, unit = _epoch(raw, "transaction_time", origin, time_unit)
     columns = {
-        "ts": parse_epoch(raw.column("transaction_time"), "transaction_time", origin, time_unit),
+        "ts": ts,
         "market": _market_column(market, raw.num_rows),
         "bid": parse_float(raw.column("best_bid_price"), "best_bid_price", origin),
         "bid_size": parse_float(raw.column("best_bid_qty"), "best_bid_qty", origin),
         "ask": parse_float(raw.column("best_ask_price"), "best_ask_price", origin),
         "ask_size": parse_float(raw.column("best_ask_qty"), "best_ask_qty", origin),
     }
-    return _finish(columns, raw, "book", "update_id", origin, sort, drop_duplicates)
+    return _finish(columns, raw, "book", "update_id", origin, sort, drop_duplicates, unit)

@@ -83,7 +83,7 @@ def coerce_columns(table: pa.Table, kind: str, origin: Origin, *, ts_unit: str |
 @reads_file
 def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
                        sort: bool = False, drop_duplicates: bool = False,
-                       delimiter: str = ",") -> pa.Table:
+                       delimiter: str = ",", allow_extreme: bool = False) -> pa.Table:
     """Read a canonical ``kind`` table from a CSV file (``.csv`` or ``.csv.gz``).
 
     Parameters
@@ -93,12 +93,16 @@ def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str |
     kind : {'trades', 'funding', 'oracle', 'latency', 'book'}
     tz : str, optional
         IANA zone (or ``"+03:00"``) of naive ISO timestamps; without it they are an error.
-    ts_unit : {'s', 'ms', 'us', 'ns'}, optional
-        Unit of integer epoch timestamps; required if ``ts`` holds integers.
+    ts_unit : {'s', 'ms', 'us', 'ns', 'auto'}, optional
+        Unit of integer epoch timestamps; required if ``ts`` holds integers. ``'auto'`` detects
+        it from the magnitude; a given unit that the magnitudes contradict (milliseconds read
+        as ``'ns'`` would be 1970) is a DataError.
     sort, drop_duplicates : bool
         Opt-in repairs of :func:`~data_loaders.validate.conform`.
     delimiter : str
         Field separator.
+    allow_extreme : bool
+        Accept funding rates beyond the plausible bound (see :func:`~data_loaders.validate`).
 
     Returns
     -------
@@ -120,12 +124,14 @@ def read_canonical_csv(path, kind: str, *, tz: str | None = None, ts_unit: str |
         raise DataError(str(path), "empty file; expected a header line naming the columns")
     table = read_csv_text(path, header, delimiter=delimiter)
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
-    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates,
+                      allow_extreme=allow_extreme)
 
 
 @reads_file
 def read_canonical_parquet(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
-                           sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
+                           sort: bool = False, drop_duplicates: bool = False,
+                           allow_extreme: bool = False) -> pa.Table:
     """Read a canonical ``kind`` table from one Parquet file.
 
     Parameters are those of :func:`read_canonical_csv`; ``tz`` and ``ts_unit`` matter only if
@@ -137,12 +143,14 @@ def read_canonical_parquet(path, kind: str, *, tz: str | None = None, ts_unit: s
     """
     origin = Origin(str(path))
     table = coerce_columns(pq.read_table(path), kind, origin, ts_unit=ts_unit)
-    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates,
+                      allow_extreme=allow_extreme)
 
 
 @reads_file
 def read_canonical_feather(path, kind: str, *, tz: str | None = None, ts_unit: str | None = None,
-                           sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
+                           sort: bool = False, drop_duplicates: bool = False,
+                           allow_extreme: bool = False) -> pa.Table:
     """Read a canonical ``kind`` table from a Feather / Arrow IPC file (file or stream format).
 
     Parameters are those of :func:`read_canonical_csv`.
@@ -161,7 +169,8 @@ def read_canonical_feather(path, kind: str, *, tz: str | None = None, ts_unit: s
         except pa.ArrowInvalid:
             raise file_format_error from None  # neither: the file format's complaint is the useful one
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
-    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+    return conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates,
+                      allow_extreme=allow_extreme)
 
 
 # --------------------------------------------------------------------------- partitioned datasets
@@ -169,7 +178,8 @@ def read_canonical_feather(path, kind: str, *, tz: str | None = None, ts_unit: s
 def read_canonical_dataset(path, kind: str, *, start=None, end=None, tz: str | None = None,
                            ts_unit: str | None = None, filter: ds.Expression | None = None,
                            partitioning="hive", date_partition: str | None = "date",
-                           sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
+                           sort: bool = False, drop_duplicates: bool = False,
+                           allow_extreme: bool = False) -> pa.Table:
     """Read the rows with ``start <= ts < end`` of a partitioned Parquet dataset (a directory).
 
     Only that range is read: the bounds become a ``pyarrow.dataset`` filter on ``ts``, which
@@ -218,7 +228,8 @@ def read_canonical_dataset(path, kind: str, *, start=None, end=None, tz: str | N
     subset = ds.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
     table = subset.to_table(filter=row_filter)
     table = coerce_columns(table, kind, origin, ts_unit=ts_unit)
-    table = conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates)
+    table = conform_at(table, kind, origin, tz=tz, sort=sort, drop_duplicates=drop_duplicates,
+                       allow_extreme=allow_extreme)
     # exact bounds in UTC: the pushed-down filter is widened for naive or text timestamps
     return in_range(table, start, end)
 

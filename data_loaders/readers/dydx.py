@@ -188,9 +188,9 @@ def _joined(table: pa.Table, columns) -> list:
     return pc.binary_join_element_wise(*parts, " ").to_pylist()
 
 
-def _finish(table, origin, meta, kind):
+def _finish(table, origin, meta, kind, **kwargs):
     table = with_metadata(table, meta) if meta else table
-    return conform_at(table, kind, origin)
+    return conform_at(table, kind, origin, **kwargs)
 
 
 # --------------------------------------------------------------------------- trades
@@ -249,7 +249,7 @@ def _funding_rows(source, market, sort, drop_duplicates):
 
 
 def read_dydx_funding(source, market: str | None = None, *, sort: bool = False,
-                      drop_duplicates: bool = False) -> pa.Table:
+                      drop_duplicates: bool = False, allow_extreme: bool = False) -> pa.Table:
     """Read ``/v4/historicalFunding`` pages into a canonical funding table.
 
     ``rate`` is already the 1-hour rate dYdX v4 pays (no conversion) and ``price`` is the
@@ -265,6 +265,8 @@ def read_dydx_funding(source, market: str | None = None, *, sort: bool = False,
         named by their ``ticker``.
     sort, drop_duplicates : bool
         Opt-in repairs (duplicates: same ticker and ``effectiveAt``).
+    allow_extreme : bool
+        Accept rates beyond the plausible bound (see :func:`~data_loaders.validate`).
 
     Returns
     -------
@@ -284,7 +286,7 @@ def read_dydx_funding(source, market: str | None = None, *, sort: bool = False,
         "interval": pa.array(np.full(n, 3_600_000_000_000, np.int64)).cast(pa.duration("ns")),
         "oracle_price": table.column("price"),
     })
-    return _finish(table, origin, meta, "funding")
+    return _finish(table, origin, meta, "funding", allow_extreme=allow_extreme)
 
 
 def read_dydx_oracle(source, market: str | None = None, *, sort: bool = False,

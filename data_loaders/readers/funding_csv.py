@@ -82,7 +82,7 @@ def _rename(symbols: pa.ChunkedArray, market, origin: Origin) -> pa.ChunkedArray
 @reads_file
 def read_funding_csv(path, *, tz: str | None = None, utc_offset: float | None = None,
                      interval="1h", market=None, sort: bool = False,
-                     drop_duplicates: bool = False) -> pa.Table:
+                     drop_duplicates: bool = False, allow_extreme: bool = False) -> pa.Table:
     """Read a ``Symbol,Date,Funding Rate`` CSV into a canonical funding table.
 
     Parameters
@@ -100,6 +100,8 @@ def read_funding_csv(path, *, tz: str | None = None, utc_offset: float | None = 
         mapping; default: the ``Symbol`` values.
     sort, drop_duplicates : bool
         Opt-in repairs of :func:`~data_loaders.validate.conform`.
+    allow_extreme : bool
+        Accept rates beyond the plausible bound (see :func:`~data_loaders.validate`).
 
     Returns
     -------
@@ -140,4 +142,5 @@ def read_funding_csv(path, *, tz: str | None = None, utc_offset: float | None = 
         "interval": pa.array(np.full(n, step.as_unit("ns").value, dtype=np.int64)).cast(pa.duration("ns")),
         "oracle_price": pa.nulls(n, pa.float64()),
     })
-    return conform_at(table, "funding", origin, tz=zone, sort=sort, drop_duplicates=drop_duplicates)
+    return conform_at(table, "funding", origin, tz=zone, sort=sort, drop_duplicates=drop_duplicates,
+                      allow_extreme=allow_extreme)

@@ -150,7 +150,11 @@ def latency_rows(draw, trades):
 
 
 def make_dataset(trades, funding=(), oracle=(), latency=()):
-    """A data_loaders.Dataset from lists of row dicts (integer ns times and durations)."""
+    """A data_loaders.Dataset from lists of row dicts (integer ns times and durations).
+
+    ``allow_extreme=True``: these are engine inputs built to hit rules exactly, where the
+    oracle is an input of its own (an oracle at 2x the trades, a step to a liquidation price)
+    and funding may be large; the data layer's plausibility bounds are for real data."""
     from data_loaders import Dataset
 
     tables = {}
@@ -176,7 +180,7 @@ def make_dataset(trades, funding=(), oracle=(), latency=()):
             df[c] = _dur(df[c])
         df["up"] = df["up"].astype(bool)
         tables["latency"] = df
-    return Dataset(**tables)
+    return Dataset(**tables, allow_extreme=True)
 
 
 # ---------------------------------------------------------------------------- specs, config
