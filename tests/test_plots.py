@@ -204,6 +204,21 @@ def test_heatmap_of_a_cost_reverses_the_colours_and_accepts_a_pivot():
     np.testing.assert_allclose(ax.images[0].get_array(), pivot.to_numpy())
 
 
+@pytest.mark.parametrize("n_rows, n_cols", [(1, 1), (2, 3), (12, 7)])
+def test_heatmap_with_long_labels_keeps_its_layout(tmp_path, n_rows, n_cols):
+    # long scenario names beside, long strategy names rotated below: the figure makes room for
+    # both, so constrained layout never gives up ("axes sizes collapsed to zero")
+    import warnings
+
+    rows = [dict(scenario=f"crash -35% @ 2022-11-10 00:00 (5min gap) #{i}", strategy=f"BuyAndHold(leverage=3.0)+MarginGuard(3/5)+KillSwitch(25%) #{j}",
+                 seed=0, metric="total_return", value=0.1 * (i - j)) for i in range(n_rows) for j in range(n_cols)]
+    fig = plots.heatmap(pd.DataFrame(rows), "total_return")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(tmp_path / "h.png")
+    plt.close(fig)
+
+
 def test_dashboard_combines_the_four_views():
     fig = plots.dashboard(runs()["pair"])
     titles = " ".join(ax.get_title() for ax in fig.axes)

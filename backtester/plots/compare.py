@@ -11,6 +11,8 @@ from ._common import axes_or_new
 #: metrics where a larger number is worse: their colormap is reversed (red = large)
 LOWER_IS_BETTER = {"fees", "slippage_cost", "gas", "liquidation_losses", "n_liquidations",
                    "mean_time_to_finality_s", "worst_time_to_finality_s"}
+#: inches of height per character of a column label rotated by 30 degrees (sin 30 x ~0.09 in)
+_ROTATED_HEIGHT = 0.045
 #: metrics that are fractions: cells and colour bar in percent
 FRACTIONS = {"total_return", "max_drawdown"}
 
@@ -47,7 +49,9 @@ def heatmap(table, metric=None, ax=None, cmap=None, fmt=None):
     data = an.heatmap_table(table, metric)
     n_rows, n_cols = data.shape
     label = max((len(str(r)) for r in data.index), default=0)  # long scenario names need room
-    fig, ax = axes_or_new(ax, figsize=(1.6 + 0.09 * label + 1.5 * max(n_cols, 2), 1.2 + 0.55 * max(n_rows, 2)))
+    below = max((len(str(c)) for c in data.columns), default=0)  # and strategy names, rotated
+    fig, ax = axes_or_new(ax, figsize=(1.6 + 0.09 * label + 1.5 * max(n_cols, 2),
+                                       1.2 + 0.55 * max(n_rows, 2) + _ROTATED_HEIGHT * below))
     values = data.to_numpy(float)
     finite = values[np.isfinite(values)]
     half = float(np.max(np.abs(finite))) if len(finite) else 1.0
