@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 
@@ -27,7 +28,36 @@ def context():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)  # used if the server starts now
+    _start_forkserver()
     return ctx
+
+
+_START_LOCK = threading.Lock()
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with this process's ``sys.path``.
+
+    The server is ``python -c ...``: Python puts the working directory first on its path and,
+    up to 3.12, ignores the ``sys_path`` multiprocessing hands it. Started from a project
+    folder, the workers would import that folder's ``backtester`` instead of the installed one
+    this process runs (a second compile, possibly other code). The environment is changed
+    only while the server starts, so nothing else this process launches sees it.
+    """
+    from multiprocessing import forkserver
+
+    with _START_LOCK:
+        saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PYTHONSAFEPATH")}
+        os.environ["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+        os.environ["PYTHONSAFEPATH"] = "1"  # no working directory ahead of that path
+        try:
+            forkserver.ensure_running()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def pool(n: int):

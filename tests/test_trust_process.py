@@ -275,6 +275,35 @@ def test_workers_exit_when_the_sweeps_process_is_killed(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
+_WHICH = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import backtester
+from backtester._workers import pool
+if __name__ == "__main__":
+    with pool(1) as p:
+        print(backtester.__file__)
+        print(p.submit(eval, "__import__('backtester').__file__").result())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server is a Unix start method")
+def test_workers_import_the_backtester_this_process_runs_not_the_working_directorys(tmp_path):
+    # a user runs the installed tool from a folder holding another copy of the package
+    (tmp_path / "backtester").mkdir()
+    (tmp_path / "backtester" / "__init__.py").write_text("# another copy, in the working directory\n")
+    script = tmp_path / "elsewhere" / "which.py"
+    script.parent.mkdir()
+    script.write_text(_WHICH)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    done = subprocess.run([sys.executable, str(script), str(ROOT)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mine, workers = done.stdout.split()
+    assert workers == mine and Path(mine).is_relative_to(ROOT)
+    assert "PYTHONSAFEPATH" not in os.environ
+
+
 # ============================================================================ runs
 def test_identical_runs_give_identical_record_bytes():
     # the record dtypes are aligned structs: the bytes between fields must not be stack garbage
