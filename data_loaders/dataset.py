@@ -142,6 +142,7 @@ class Dataset:
     oracle: pa.Table = None
     latency: pa.Table = None
     book: pa.Table = None
+    book_levels: pa.Table = None
     markets: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     allow_extreme: bool = False

@@ -1,7 +1,7 @@
 """Canonical Arrow schemas of the tables a backtest consumes.
 
 Every loader converts what it reads into one of these schemas and every table is checked by
-:func:`data_loaders.validate` before the engine sees it. The five kinds are
+:func:`data_loaders.validate` before the engine sees it. The six kinds are
 
 ========  ==========================================================================
 kind      columns
@@ -10,7 +10,9 @@ trades    ts, market, price, size, side (+1 buyer-initiated, -1 seller-initiated
 funding   ts, market, rate (one interval, positive: longs pay), interval, oracle_price
 oracle    ts, market, price
 latency   ts, venue, order_latency, ack_latency, finality, up, gas_fee
-book      ts, market, bid, bid_size, ask, ask_size
+book      ts, market, bid, bid_size, ask, ask_size (the book top, L1)
+book_levels ts, market, side (+1 bid, -1 ask), price, size (0 removes the level),
+          is_snapshot (a run of snapshot rows of one ts, market and side replaces the side)
 ========  ==========================================================================
 
 All timestamps are ``timestamp[ns, tz=UTC]``, durations ``duration[ns]``, and the ``market`` /
@@ -84,6 +86,17 @@ BOOK = pa.schema(
     ]
 )
 
+BOOK_LEVELS = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("market", DICT_STRING, nullable=False),
+        pa.field("side", pa.int8(), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+        pa.field("size", pa.float64(), nullable=False),
+        pa.field("is_snapshot", pa.bool_(), nullable=False),
+    ]
+)
+
 #: kind name -> canonical schema
 SCHEMAS: dict[str, pa.Schema] = {
     "trades": TRADES,
@@ -91,6 +104,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "oracle": ORACLE,
     "latency": LATENCY,
     "book": BOOK,
+    "book_levels": BOOK_LEVELS,
 }
 
 #: kind name -> the column that groups rows whose timestamps must not decrease
@@ -100,6 +114,7 @@ GROUP_COLUMN: dict[str, str] = {
     "oracle": "market",
     "latency": "venue",
     "book": "market",
+    "book_levels": "market",
 }
 
 KINDS = tuple(SCHEMAS)

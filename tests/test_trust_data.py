@@ -7,7 +7,6 @@ which create extreme funding and price shocks on purpose.
 """
 from __future__ import annotations
 
-import gzip
 import warnings
 from dataclasses import replace
 from pathlib import Path
