@@ -45,6 +45,9 @@ def _td_ns(value, name: str) -> int:
     return ns
 
 
+#: ``SimConfig.queue_model`` values, index = the kernel's code (``kernel.book_nb.QUEUE_*``)
+QUEUE_MODELS = ("conservative", "probabilistic")
+
 @dataclass(frozen=True)
 class SimConfig:
     """Frictions and model choices of a backtest.
@@ -95,6 +98,13 @@ class SimConfig:
         Multiplies the gas fee of the latency traces (0: no gas).
     funding : bool
         Pay funding (False: funding rows are not paid; the rates stay visible to strategies).
+    queue_model : {'conservative', 'probabilistic'}
+        Markets with book data: how a resting limit order's queue ahead moves when the size
+        shown at its price shrinks. ``'conservative'``: only trades advance it;
+        ``'probabilistic'``: a share of each decrease counts as cancellations ahead
+        (docs/simulation.md, "Queue position").
+    queue_power : float
+        Exponent ``n`` of the probabilistic rule's ``f(x) = x ** n`` (> 0; default 2).
 
     See Also
     --------
@@ -119,6 +129,8 @@ class SimConfig:
     market_overrides: dict = field(default_factory=dict)
     gas_scale: float = 1.0
     funding: bool = True
+    queue_model: str = "conservative"
+    queue_power: float = 2.0
 
     def __post_init__(self):
         if self.margin_mode not in ("cross", "isolated"):
@@ -127,6 +139,10 @@ class SimConfig:
             raise ValueError(f"SimConfig.downtime_policy: expected 'queue' or 'reject', got {self.downtime_policy!r}")
         for name in ("latency_scale", "gas_scale", "rebalance_band", "min_trade_notional", "liq_spread"):
             _number(getattr(self, name), f"SimConfig.{name}")
+        if self.queue_model not in QUEUE_MODELS:
+            raise ValueError(f"SimConfig.queue_model: expected one of {', '.join(map(repr, QUEUE_MODELS))}, "
+                             f"got {self.queue_model!r}")
+        _number(self.queue_power, "SimConfig.queue_power", positive=True)
         for name in ("initial_cash", "insurance_fund"):
             value = getattr(self, name)
             for venue, amount in (value.items() if isinstance(value, dict) else [(None, value)]):

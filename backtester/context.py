@@ -23,7 +23,8 @@ from .kernel.accounts_nb import mark_price_nb, requirement_nb
 from .kernel.decisions_nb import to_position_nb, would_trade_nb
 from .kernel.orders_nb import is_live_nb
 from .kernel.state import CI_FEED_LATENCY
-from .records import decode_columns
+from .kernel.fills_nb import step_value_nb
+from .records import INTERNAL_COLUMNS, decode_columns
 
 
 def _finite_target(method: str, market: str, value) -> float:
@@ -125,6 +126,35 @@ class Context:
     def funding_rate(self, market: str) -> float:
         """Last observed funding rate of one interval (NaN before the first)."""
         return self._md.last_funding(self._m(market), self._seen)
+
+    def book(self, market: str, depth: int = 10):
+        """The order book of ``market`` as observed now: the book rows stamped ``<= t -
+        feed_latency``, shown under the slippage multiplier in force now (a stressed book shows
+        fewer, thinner levels; docs/simulation.md, "Order book"). Our own takes are not in it.
+
+        Returns a :class:`~backtester.market_data.BookView` (``bid_price``, ``bid_size``,
+        ``ask_price``, ``ask_size`` arrays, best first, at most ``depth`` levels a side; and
+        ``best_bid``, ``best_ask``, ``mid``). Both sides are empty on a market without book
+        data, and before its first book row.
+
+        Examples
+        --------
+        >>> import backtester as bt, data_loaders as dl
+        >>> class Quote(bt.Strategy):
+        ...     every = "1min"
+        ...     def on_decision(self, ctx):
+        ...         b = ctx.book("BTC-USD", depth=1)
+        ...         self.spreads.append(b.best_ask - b.best_bid)
+        >>> s = Quote(); s.spreads = []
+        >>> _ = bt.run(s, dl.sample("btcusdt-tape"))
+        >>> min(s.spreads) > 0
+        True
+        """
+        if depth < 1:
+            raise ValueError(f"ctx.book: depth must be >= 1, got {depth!r}")
+        inp = self._engine.inputs
+        mult = step_value_nb(inp.sl_ts, inp.sl_val, self.ts)
+        return self._md.book(self._m(market), self._seen, int(depth), mult)
 
     def history(self, market: str, window="1h") -> pd.DataFrame:
         """Observed trades of ``market`` in ``(t - window, t - feed_latency]`` (ts, price, size)."""
@@ -231,7 +261,8 @@ class Context:
         if market is not None:
             live &= o["market"] == self._m(market)
         cols = decode_columns("orders", o[live], self._engine.layout)
-        del cols["acked"]
+        for col in INTERNAL_COLUMNS["orders"]:
+            del cols[col]
         cols["remaining"] = cols["size"] - cols["filled"]
         return pd.DataFrame(cols)
 

@@ -12,7 +12,7 @@ from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
 from .kernel.loop_nb import LEDGER_ROWS_PER_FILL, ROOM_SLACK, run_nb
 from .kernel.refs_nb import inputs_ref, state_ref
-from .kernel.state import CI_SAMPLE_EVERY, State, conform
+from .kernel.state import CI_BOOK_LEVELS, CI_SAMPLE_EVERY, State, conform
 from .prepare import Layout
 
 _BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
@@ -89,6 +89,14 @@ def account_cash(config, layout: Layout, traded) -> np.ndarray:
     return cash
 
 
+
+def book_state(n_markets: int, levels: int) -> dict:
+    """The empty book of every (market, side): ``levels`` slots each (at least one)."""
+    shape = (2 * n_markets, max(levels, 1))
+    return {"lv_key": np.zeros(shape), "lv_size": np.zeros(shape), "lv_taken": np.zeros(shape),
+            "lv_n": np.zeros(2 * n_markets, np.int64)}
+
+
 class Engine:
     """The state of one simulation and the loop that advances it.
 
@@ -140,6 +148,8 @@ class Engine:
             next_arrival=np.array([E.NO_TS], np.int64), deferred=np.zeros(A, np.bool_),
             transit=np.zeros(1), intents=np.zeros((INTENT_CAPACITY, E.N_INTENT_COLS)),
             snapshot=np.zeros((A, E.N_SNAPSHOT_COLS)), view_pos=np.zeros(M), band=np.zeros((M, 2)),
+            last_row=np.full(M, -1, np.int64),
+            **book_state(M, int(inputs.cfg_i[CI_BOOK_LEVELS])),
         )
         self.initial_cash = cash.copy()
         self.initial_insurance = self.state.insurance.copy()

@@ -7,8 +7,35 @@ definition.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+
+
+class BookView(NamedTuple):
+    """A book as a decision sees it (:meth:`Context.book <backtester.context.Context.book>`):
+    prices and sizes per side, best first."""
+
+    bid_price: np.ndarray
+    bid_size: np.ndarray
+    ask_price: np.ndarray
+    ask_size: np.ndarray
+
+    @property
+    def best_bid(self) -> float:
+        """Best bid price (NaN when the side is empty)."""
+        return float(self.bid_price[0]) if len(self.bid_price) else float("nan")
+
+    @property
+    def best_ask(self) -> float:
+        """Best ask price (NaN when the side is empty)."""
+        return float(self.ask_price[0]) if len(self.ask_price) else float("nan")
+
+    @property
+    def mid(self) -> float:
+        """Mid price (NaN unless both sides show a level)."""
+        return (self.best_bid + self.best_ask) / 2
 
 
 class MarketData:
@@ -17,6 +44,34 @@ class MarketData:
     def __init__(self, inp):
         self._inp = inp
         self._rows = {}
+        self._book = None  # (level arrays, next row): the observed book, replayed forward
+
+    def book(self, m: int, t: int, depth: int, mult: float):
+        """The book of market ``m`` from the rows stamped ``<= t``, shown under the slippage
+        multiplier ``mult`` (docs/simulation.md, "Order book"): ``(bid_px, bid_sz, ask_px,
+        ask_sz)``, best first, at most ``depth`` levels a side."""
+        from .engine import book_state
+        from .kernel.book_nb import available_nb, replay_until_nb, shown_levels_nb, side_row_nb
+        from .kernel.state import CI_BOOK_LEVELS
+
+        inp = self._inp
+        if self._book is None or t < self._book[2]:  # decisions move forward; restart otherwise
+            lv = book_state(len(inp.mk_venue), int(inp.cfg_i[CI_BOOK_LEVELS]))
+            self._book = [lv, 0, t]
+        lv, start, _ = self._book
+        self._book[1] = replay_until_nb(inp.bk_ts, inp.bk_market, inp.bk_side, inp.bk_price, inp.bk_size,
+                                        inp.bk_flag, lv["lv_key"], lv["lv_size"], lv["lv_taken"], lv["lv_n"],
+                                        start, t)
+        self._book[2] = t
+        out = []
+        for side in (1, -1):
+            r = side_row_nb(m, side)
+            n = int(lv["lv_n"][r])
+            shown = min(shown_levels_nb(n, mult), depth)
+            keys = lv["lv_key"][r, n - shown:n][::-1]
+            sizes = np.array([available_nb(q, 0.0, mult) for q in lv["lv_size"][r, n - shown:n][::-1]])
+            out += [keys * side, sizes]
+        return BookView(*out)
 
     def _of(self, kind: str, m: int):
         key = (kind, m)

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .kernel.book_nb import BK_SNAPSHOT_FIRST, BK_SNAPSHOT_MORE, BK_UPDATE
 from .kernel.enums import (
     DOWNTIME_QUEUE,
     DOWNTIME_REJECT,
+    EV_BOOK,
     EV_FUNDING,
     EV_ORACLE,
     EV_REORG,
@@ -24,13 +26,17 @@ from .kernel.enums import (
     EV_TRADE,
 )
 from .kernel.enums import MODE_HOOK as E_MODE_HOOK
+from .config import QUEUE_MODELS
 from .kernel.fills_nb import rolling_volume_nb
 from .kernel.state import (
     CF_LATENCY_SCALE,
     CF_LIQ_SPREAD,
     CF_MIN_TRADE,
     CF_N,
+    CF_QUEUE_POWER,
     CF_REBALANCE_BAND,
+    CI_BOOK_LEVELS,
+    CI_QUEUE_MODEL,
     CI_BRIDGE_DELAY, CI_MARGIN_BANDS,
     CI_DOWNTIME,
     CI_END_TS,
@@ -243,11 +249,13 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
 
     sl_ts, sl_val = _slippage_series(config.slippage_multiplier)
 
-    ev_ts = np.concatenate([lt_ts, fu_ts, or_ts, tr_ts, ro_ts])
+    bk = book_rows(dataset, lay)
+
+    ev_ts = np.concatenate([lt_ts, fu_ts, or_ts, tr_ts, ro_ts, bk["bk_ts"]])
     ev_type = np.concatenate([np.full(len(lt_ts), EV_TRACE, np.int8), np.full(len(fu_ts), EV_FUNDING, np.int8),
                               np.full(len(or_ts), EV_ORACLE, np.int8), np.full(len(tr_ts), EV_TRADE, np.int8),
-                              np.full(len(ro_ts), EV_REORG, np.int8)])
-    ev_idx = np.concatenate([np.arange(len(a), dtype=np.int64) for a in (lt_ts, fu_ts, or_ts, tr_ts, ro_ts)])
+                              np.full(len(ro_ts), EV_REORG, np.int8), np.full(len(bk["bk_ts"]), EV_BOOK, np.int8)])
+    ev_idx = np.concatenate([np.arange(len(a), dtype=np.int64) for a in (lt_ts, fu_ts, or_ts, tr_ts, ro_ts, bk["bk_ts"])])
     o = np.lexsort((ev_idx, ev_type, ev_ts))
     ev_ts, ev_type, ev_idx = ev_ts[o], ev_type[o], ev_idx[o]
 
@@ -271,24 +279,99 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
     cfg_i[CI_END_TS] = lay.end_ns
     cfg_i[CI_BRIDGE_DELAY] = config.ns("bridge_delay")
     cfg_i[CI_MARGIN_BANDS] = 1
+    cfg_i[CI_QUEUE_MODEL] = QUEUE_MODELS.index(config.queue_model)
+    cfg_i[CI_BOOK_LEVELS] = bk.pop("levels")
+    cfg_f[CF_QUEUE_POWER] = config.queue_power
 
     f = lambda name: np.array([getattr(s, name) for s in specs], np.float64)
     inp = Inputs(
         ev_ts=ev_ts, ev_type=ev_type, ev_idx=ev_idx,
         tr_ts=tr_ts, tr_market=tr_m, tr_price=tr_px, tr_size=tr_sz, tr_vol=tr_vol,
         fu_ts=fu_ts, fu_market=fu_m, fu_rate=fu_rate, fu_price=fu_px,
-        or_ts=or_ts, or_market=or_m, or_price=or_px,
+        or_ts=or_ts, or_market=or_m, or_price=or_px, **{k: v for k, v in bk.items() if k != "mk_book"},
         lt_ts=lt_ts, lt_order=lt_cols[0], lt_ack=lt_cols[1], lt_final=lt_cols[2], lt_up=lt_up,
         lt_gas=lt_gas, lt_venue=lt_v, vt_start=vt_start,
         ro_ts=ro_ts, ro_venue=ro_v, sl_ts=sl_ts, sl_val=sl_val,
         mk_venue=mk_venue, mk_account=mk_account, mk_imf=f("imf"), mk_mmf=f("mmf"),
         mk_taker=f("taker_fee"), mk_maker=f("maker_fee"), mk_half_spread=f("half_spread"),
-        mk_impact=f("impact"), mk_liq_fee=f("liq_fee"), ac_venue=ac_venue,
+        mk_impact=f("impact"), mk_liq_fee=f("liq_fee"), mk_book=bk["mk_book"], ac_venue=ac_venue,
         dc_ts=np.zeros(0, np.int64), tg_value=np.zeros((0, M)), cfg_f=cfg_f, cfg_i=cfg_i,
     )
     if decision_ts is not None or targets is not None or target_mode != E_MODE_HOOK:
         inp = with_decisions(inp, decision_ts, targets, target_mode)
     return inp, lay
+
+
+def book_rows(dataset, layout: Layout) -> dict:
+    """The kernel's book rows of ``dataset`` (docs/simulation.md, "Order book"): every top row
+    becomes two one-level snapshot groups (bid, then ask; a side with size 0 or a NaN price is
+    empty), followed by the level rows; then sorted by time, keeping that order within a time.
+
+    Returns the ``bk_*`` input arrays, ``mk_book`` (per market: 1 with book data) and
+    ``levels``: the most distinct prices one (market, side) ever shows, a bound on the levels
+    it can hold at once (the kernel's level arrays are that wide).
+    """
+    M = len(layout.markets)
+    top, lv = dataset.book, dataset.book_levels
+    ts_parts, m_parts, side_parts, px_parts, sz_parts, snap_parts = [], [], [], [], [], []
+    if top.num_rows:
+        t = _ns(top.column("ts"))
+        m = _codes(top.column("market"), layout.markets)
+        n = len(t)
+        for side, p, q in ((1, "bid", "bid_size"), (-1, "ask", "ask_size")):
+            px, sz = _f64(top.column(p)), _f64(top.column(q))
+            sz = np.where(np.isfinite(px) & (px > 0), sz, 0.0)
+            ts_parts.append(t)
+            m_parts.append(m)
+            side_parts.append(np.full(n, side, np.int8))
+            px_parts.append(np.where(np.isfinite(px), px, 0.0))
+            sz_parts.append(sz)
+            snap_parts.append(np.ones(n, bool))
+        # interleave so each top row gives its bid group, then its ask group
+        for parts in (ts_parts, m_parts, side_parts, px_parts, sz_parts, snap_parts):
+            parts[:] = [np.stack(parts, axis=1).reshape(-1)]
+    if lv.num_rows:
+        ts_parts.append(_ns(lv.column("ts")))
+        m_parts.append(_codes(lv.column("market"), layout.markets))
+        side_parts.append(np.asarray(lv.column("side").to_numpy(zero_copy_only=False), np.int8))
+        px_parts.append(_f64(lv.column("price")))
+        sz_parts.append(_f64(lv.column("size")))
+        snap_parts.append(np.asarray(lv.column("is_snapshot").to_numpy(zero_copy_only=False), bool))
+    if not ts_parts:
+        return {"bk_ts": np.zeros(0, np.int64), "bk_market": np.zeros(0, np.int32), "bk_side": np.zeros(0, np.int8),
+                "bk_price": np.zeros(0), "bk_size": np.zeros(0), "bk_flag": np.zeros(0, np.int8),
+                "mk_book": np.zeros(M, np.int8), "levels": 1}
+    ts, mk, side, px, sz, snap = (np.concatenate(p) for p in (ts_parts, m_parts, side_parts, px_parts,
+                                                                 sz_parts, snap_parts))
+    keep = mk >= 0  # rows of markets outside the run
+    o = np.flatnonzero(keep)[np.argsort(ts[keep], kind="stable")]
+    ts, mk, side, px, sz, snap = ts[o], mk[o], side[o], px[o], sz[o], snap[o]
+    mk_book = np.zeros(M, np.int8)
+    mk_book[np.unique(mk)] = 1
+    if top.num_rows and lv.num_rows:
+        both = set(_names(top, "market")) & set(_names(lv, "market"))
+        if both:
+            raise ValueError(f"market(s) {sorted(both)} have both book-top and book-level rows; "
+                             "a market's book comes from one of the two tables")
+    # a snapshot row continues the group of the row before it when that is a snapshot row of
+    # the same time, market and side; top rows are groups of one by construction
+    cont = np.zeros(len(ts), bool)
+    cont[1:] = snap[1:] & snap[:-1] & (ts[1:] == ts[:-1]) & (mk[1:] == mk[:-1]) & (side[1:] == side[:-1])
+    n_top = top.num_rows * 2 if top.num_rows else 0
+    if n_top:  # top rows never continue a group (after the stable sort they are the first n_top
+        is_top = np.zeros(len(keep), bool)  # of the kept rows in the original order)
+        is_top[:n_top] = True
+        cont &= ~is_top[o]
+    flag = np.where(~snap, BK_UPDATE, np.where(cont, BK_SNAPSHOT_MORE, BK_SNAPSHOT_FIRST)).astype(np.int8)
+    # distinct (market, side, price) with a size: a bound on any side's levels at once
+    r = 2 * mk.astype(np.int64) + (side < 0)
+    live = sz > 0
+    levels = 1
+    if live.any():
+        pairs = np.unique(np.stack([r[live].astype(np.float64), px[live]], axis=1), axis=0)
+        levels = int(np.bincount(pairs[:, 0].astype(np.int64)).max())
+    return {"bk_ts": ts, "bk_market": mk.astype(np.int32), "bk_side": side, "bk_price": px, "bk_size": sz,
+            "bk_flag": flag, "mk_book": mk_book, "levels": levels}
 
 
 def with_decisions(inp: Inputs, decision_ts=None, targets=None, target_mode: int = E_MODE_HOOK) -> Inputs:

@@ -25,6 +25,9 @@ import pandas as pd
 from .kernel.enums import NO_TS, RECORD_CODES, RECORD_INDEXES, RECORD_TIMES
 from .prepare import Layout
 
+#: kernel bookkeeping columns of a record kind that users' frames leave out
+INTERNAL_COLUMNS = {"orders": ("acked", "queue_traded")}
+
 
 def to_timestamps(values) -> pd.DatetimeIndex:
     """ns since the epoch -> UTC timestamps (``NO_TS``, "never", becomes NaT)."""

@@ -18,7 +18,7 @@ from .kernel.accounts_nb import mark_price_nb
 from .kernel.orders_nb import is_live_nb
 from .kernel.state import CI_SAMPLE_EVERY
 from .market_data import MarketData
-from .records import decode, names_of, to_ns
+from .records import INTERNAL_COLUMNS, decode, names_of, to_ns
 from .records import to_timestamps as _ts
 
 
@@ -156,7 +156,7 @@ class Result:
             return self._cache[name]
         df = decode(name, self.engine.records(name), self.layout)
         if name == "orders":
-            df = df.drop(columns=["acked"])
+            df = df.drop(columns=list(INTERNAL_COLUMNS["orders"]))
         if name == "fills":
             df["time_to_finality"] = df["final_ts"] - df["ts"]
         self._cache[name] = df

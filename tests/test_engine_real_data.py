@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,7 +126,9 @@ class FastMaCross(MaCross):
 
 @pytest.fixture(scope="module")
 def tape_run():
-    ds = dl.sample("btcusdt-tape")
+    # the trade-tape rules: without its book top (with it, takers fill at the real quotes:
+    # tests/test_book_execution.py)
+    ds = dataclasses.replace(dl.sample("btcusdt-tape"), book=None)
     cfg = bt.SimConfig(initial_cash=10_000.0)
     return ds, cfg, bt.run(FastMaCross(fast=5, slow=20, leverage=2.0), ds, cfg)
 

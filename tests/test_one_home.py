@@ -196,7 +196,7 @@ def test_open_orders_are_decoded_filtered_and_sized(day):
     assert set(btc["type"]) == {"limit", "stop_market"}
     assert set(every["status"]) == {"open", "armed"}
     assert (every["remaining"] == every["size"] - every["filled"]).all()
-    assert "acked" not in every and isinstance(every["sent_ts"].iloc[0], pd.Timestamp)
+    assert "acked" not in every and "queue_traded" not in every and isinstance(every["sent_ts"].iloc[0], pd.Timestamp)
 
 
 # ============================================================================ Result and analysis
@@ -221,7 +221,7 @@ def test_decode_table_covers_every_coded_column(day):
             assert set(frame[col].dropna()) <= set(names), (kind, col)
     assert list(decode_codes("ledger", "kind", [0, 2])) == ["fee", "funding"]
     raw = res.engine.records("orders")
-    pd.testing.assert_frame_equal(decode("orders", raw, res.layout).drop(columns=["acked"]), res.orders)
+    pd.testing.assert_frame_equal(decode("orders", raw, res.layout).drop(columns=["acked", "queue_traded"]), res.orders)
 
 
 # ============================================================================ public accessors

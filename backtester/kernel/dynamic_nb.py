@@ -7,9 +7,9 @@ admitted after the trace, funding and oracle rows stamped ``a`` and before the t
 """
 from numba import njit
 
-from .enums import (C_ACTIVE, C_BOOK, C_OBS, EV_TRADE, NO_TS, R_CANCELLED, ST_INFLIGHT, STEP_ARRIVAL,
+from .enums import (C_ACTIVE, C_BOOK, C_OBS, EV_TRADE, NO_TS, R_CANCELLED, ST_INFLIGHT, ST_OPEN, STEP_ARRIVAL,
                     STEP_END, STEP_OBSERVE)
-from .match_nb import observe_trade_nb
+from .match_nb import book_arrival_nb, observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
 from .state import typed, CI_FEED_LATENCY
 from .transfers_nb import land_transfer_nb, next_transfer_nb
@@ -68,6 +68,9 @@ def advance_nb(inp, st, t, step):
             break
         if kind == ARRIVE:
             arrive_nb(inp, st, who)
+            o = st.orders[who]
+            if o.status == ST_OPEN and inp.mk_book[o.market] == 1:
+                book_arrival_nb(inp, st, who, o.arrive_ts)
         elif kind == CANCEL:
             o = st.orders[who]
             if is_live_nb(o.status):

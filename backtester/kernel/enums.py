@@ -12,6 +12,7 @@ EV_FUNDING = 1
 EV_ORACLE = 2
 EV_TRADE = 3
 EV_REORG = 4
+EV_BOOK = 5     # book rows: after the trades and reorgs of their time
 
 # --- steps of the same-timestamp event order (docs/simulation.md, "Event order at one
 # timestamp"): everything keyed ``(time, step)`` runs before what has a larger key ------------
@@ -20,6 +21,7 @@ STEP_FUNDING = 2     # funding rows, then a margin check
 STEP_ORACLE = 3      # oracle rows, then a margin check
 STEP_ARRIVAL = 4     # orders, cancels and transfers arriving at this time
 STEP_TRADE = 5       # trades, then reorgs, each followed by a margin check
+STEP_BOOK = 6        # book rows (they show the book after the trades of their time)
 STEP_OBSERVE = 7     # client-side stops observe the trades stamped ``ts - feed_latency``
 STEP_DECISION = 8    # the strategy decides; its orders leave now
 STEP_END = 9         # after everything stamped at this time (an equity sample sees it all)
@@ -52,8 +54,9 @@ R_NO_PRICE = 5
 R_CANCELLED = 6
 R_LIQUIDATED = 7
 R_REORG = 8
+R_POST_ONLY = 9
 REASON_NAMES = ("none", "insufficient_margin", "venue_down", "reduce_only", "ioc_unfilled",
-                "no_price", "cancelled", "liquidated", "reorg")
+                "no_price", "cancelled", "liquidated", "reorg", "post_only")
 
 # --- fill liquidity -----------------------------------------------------------------------
 LQ_MAKER = 0
@@ -144,6 +147,9 @@ order_dt = np.dtype([
     ("cancel_ts", np.int64), ("done_ts", np.int64), ("parent_id", np.int64),
     ("seq", np.int64), ("cancel_seq", np.int64),
     ("acked", np.float64),
+    # markets with book data: size ahead in the queue at the order's price, and size traded
+    # there since the level's last book row (docs/simulation.md, "Queue position")
+    ("queue_ahead", np.float64), ("queue_traded", np.float64),
 ], align=True)
 
 fill_dt = np.dtype([

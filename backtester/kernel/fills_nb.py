@@ -18,20 +18,27 @@ from .trace_nb import ack_latency_nb, finality_nb
 
 
 @njit(cache=True)
-def multiplier_nb(inp, t):
-    """Slippage multiplier in force at ``t`` (step series; 1.0 without one)."""
-    n = inp.sl_ts.shape[0]
+def step_value_nb(ts, values, t):
+    """Value of the step series ``(ts, values)`` in force at ``t``: the last row with
+    ``ts <= t``, the first row before it (1.0 for an empty series)."""
+    n = ts.shape[0]
     if n == 0:
         return 1.0
     a = 0
     b = n
     while a < b:
         mid = (a + b) // 2
-        if inp.sl_ts[mid] <= t:
+        if ts[mid] <= t:
             a = mid + 1
         else:
             b = mid
-    return inp.sl_val[max(a - 1, 0)]
+    return values[max(a - 1, 0)]
+
+
+@njit(cache=True)
+def multiplier_nb(inp, t):
+    """Slippage multiplier in force at ``t`` (step series; 1.0 without one)."""
+    return step_value_nb(inp.sl_ts, inp.sl_val, t)
 
 
 @njit(cache=True)

@@ -3,6 +3,7 @@ insurance payout of a deficit, and socialized loss when the fund runs dry."""
 import numpy as np
 from numba import njit
 
+from .book_nb import touch_nb, walk_nb
 from .accounts_nb import account_state_nb, has_position_nb, ledger_nb, mark_nb
 from .enums import (C_DEFERRED, C_LIQ, C_UNCHECKED, LG_INSURANCE, LG_LIQ_FEE, LG_SOCIALIZED, LQ_LIQUIDATION,
                     R_LIQUIDATED)
@@ -42,7 +43,8 @@ def _flag_nb(st, a, value):
 def liquidate_nb(inp, st, a, ts):
     """Close every position of account ``a`` at the oracle moved against it by
     ``liq_spread * MMF * ABR`` (``ABR = clamp(1 - NC/MMR, 0, 1)``, dYdX v4's bankruptcy
-    rating); then fee, insurance payout and socialized loss (docs/simulation.md)."""
+    rating), or on a market with book data against the book within ``liq_spread * MMF``; then
+    fee, insurance payout and socialized loss (docs/simulation.md)."""
     v = inp.ac_venue[a]
     n_acc = inp.ac_venue.shape[0]
     first = st.counters[C_LIQ]
@@ -57,6 +59,11 @@ def liquidate_nb(inp, st, a, ts):
         p = mark_nb(st, m)
         sign = 1.0 if s > 0.0 else -1.0
         price = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m] * abr)
+        if inp.mk_book[m] == 1 and not np.isnan(touch_nb(inp, st, m, -int(sign), ts)):
+            # against the book, no worse than the full spread; the rest at that bound
+            bound = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m])
+            took, cost, first, edge = walk_nb(inp, st, m, -int(sign), abs(s), bound, ts)
+            price = first if took == abs(s) and first == edge else (cost + (abs(s) - took) * bound) / abs(s)
         notional = abs(s) * p
         total += notional
         fee_cap += inp.mk_liq_fee[m] * notional

@@ -13,12 +13,13 @@ import numpy as np
 from numba import njit, objmode, uint64
 
 from .accounts_nb import below_maintenance_nb, set_bands_nb
+from .book_nb import book_rows_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
 from .enums import (C_BANDS_OK, C_UNCHECKED, C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
                     C_LEDGER, C_LIQ, C_NEXT_SAMPLE, C_ORDERS, C_TRANSFERS, EV_FUNDING, EV_ORACLE,
-                    EV_REORG, EV_TRACE, EV_TRADE, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
-                    MODE_HOOK, NO_TS, STEP_DECISION, STEP_END, STEP_FUNDING,
+                    EV_BOOK, EV_REORG, EV_TRACE, EV_TRADE, EXIT_DONE, EXIT_ERROR, EXIT_FULL,
+                    MODE_HOOK, NO_TS, STEP_BOOK, STEP_DECISION, STEP_END, STEP_FUNDING,
                     STEP_ORACLE, STEP_TRACE, STEP_TRADE)
 from .hooks import decision_hook
 from .intents_nb import execute_intents_nb, snapshot_nb
@@ -29,12 +30,13 @@ from .match_nb import match_trade_nb
 from .state import typed, CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 #: step of each static event type in the same-timestamp order (index: EV_*)
-STEP_OF = np.array([0] * 5, np.int64)
+STEP_OF = np.array([0] * 6, np.int64)
 STEP_OF[EV_TRACE] = STEP_TRACE
 STEP_OF[EV_FUNDING] = STEP_FUNDING
 STEP_OF[EV_ORACLE] = STEP_ORACLE
 STEP_OF[EV_TRADE] = STEP_TRADE
 STEP_OF[EV_REORG] = STEP_TRADE  # reorgs follow the trades of their time, in the same step
+STEP_OF[EV_BOOK] = STEP_BOOK  # book rows follow the trades of their time
 
 # Buffer headroom. One event or one decision writes a bounded number of records: up to two per
 # market of orders (a decision's targets, stops triggering), a fill per order in the book plus
@@ -170,6 +172,7 @@ def run_nb(inp, st):
     entry = st.entry
     oracle = st.oracle
     last = st.last
+    last_row = st.last_row
     up = st.up
     n_open = st.n_open
     next_arrival = st.next_arrival
@@ -230,6 +233,7 @@ def run_nb(inp, st):
                     if ev_type[j] == EV_TRADE:
                         if not seen_trade:
                             last[0] = tr_price[i]
+                            last_row[0] = i
                             seen_trade = True
                     elif not seen_oracle:
                         oracle[0] = or_price[i]
@@ -240,6 +244,7 @@ def run_nb(inp, st):
                     i = uint64(ev_idx[j])
                     if ev_type[j] == EV_TRADE:
                         last[uint64(tr_market[i])] = tr_price[i]
+                        last_row[uint64(tr_market[i])] = i
                     else:
                         oracle[uint64(or_market[i])] = or_price[i]
         t = ev_ts[k] if k < n_ev else NO_TS
@@ -293,6 +298,7 @@ def run_nb(inp, st):
         if typ == EV_TRADE:
             m = tr_market[i]
             last[m] = tr_price[i]
+            last_row[m] = i
             filled = False
             if n_open[m] > 0 and up[mk_venue[m]]:
                 before = counters[C_FILLS]
@@ -324,6 +330,9 @@ def run_nb(inp, st):
                 if dirty or _check_due_nb(counters):
                     check_margin_nb(inp, st, t)
                 dirty = False
+        elif typ == EV_BOOK:
+            # a snapshot group is applied whole: its rows are consecutive events of one time
+            k += book_rows_nb(inp, st, i) - i
         elif typ == EV_TRACE:
             up[inp.lt_venue[i]] = inp.lt_up[i]
         elif typ == EV_REORG:

@@ -64,6 +64,8 @@ def submit_nb(inp, st, t, m, side, size, otype, limit_price, trigger_price,
     o.size = size
     o.filled = 0.0
     o.acked = 0.0
+    o.queue_ahead = np.nan  # until it rests on a market with book data
+    o.queue_traded = 0.0
     o.limit_price = limit_price
     o.trigger_price = trigger_price
     o.sent_ts = t

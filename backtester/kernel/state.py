@@ -44,6 +44,14 @@ class Inputs(NamedTuple):
     or_ts: np.ndarray
     or_market: np.ndarray
     or_price: np.ndarray
+    # book rows (docs/simulation.md, "Order book"): top rows as one-level snapshot groups, then
+    # level rows, sorted by ts (table order within a ts)
+    bk_ts: np.ndarray
+    bk_market: np.ndarray    # int32
+    bk_side: np.ndarray      # int8: +1 bid, -1 ask
+    bk_price: np.ndarray
+    bk_size: np.ndarray      # 0 removes the level
+    bk_flag: np.ndarray      # int8: book_nb.BK_UPDATE / BK_SNAPSHOT_FIRST / BK_SNAPSHOT_MORE
     # latency traces grouped by venue: rows vt_start[v]:vt_start[v+1], sorted by ts
     lt_ts: np.ndarray
     lt_order: np.ndarray     # int64 ns
@@ -69,6 +77,7 @@ class Inputs(NamedTuple):
     mk_half_spread: np.ndarray
     mk_impact: np.ndarray
     mk_liq_fee: np.ndarray
+    mk_book: np.ndarray      # int8: 1 when the market has book data (takers walk the book)
     # per account
     ac_venue: np.ndarray     # int32
     # decisions: times and, for the fast path, targets (NaN = none) of shape (D, M)
@@ -84,7 +93,8 @@ CF_LATENCY_SCALE = 0
 CF_LIQ_SPREAD = 1
 CF_MIN_TRADE = 2
 CF_REBALANCE_BAND = 3
-CF_N = 4
+CF_QUEUE_POWER = 4      # the probabilistic queue rule's exponent
+CF_N = 5
 # int settings
 CI_FEED_LATENCY = 0
 CI_DOWNTIME = 1         # DOWNTIME_QUEUE or DOWNTIME_REJECT
@@ -93,7 +103,9 @@ CI_TARGET_MODE = 3      # MODE_HOOK or the fast path's TG_* target kind
 CI_END_TS = 4           # samples are taken up to this time
 CI_BRIDGE_DELAY = 5     # transfer time between accounts of different venues
 CI_MARGIN_BANDS = 6     # 1: margin checks on oracle moves only outside State.band; 0: on every move
-CI_N = 7
+CI_QUEUE_MODEL = 7      # book_nb.QUEUE_CONSERVATIVE or QUEUE_PROBABILISTIC
+CI_BOOK_LEVELS = 8      # most levels one (market, side) of the book data can hold at once (>= 1)
+CI_N = 9
 
 
 class State(NamedTuple):
@@ -127,6 +139,11 @@ class State(NamedTuple):
     snapshot: np.ndarray     # float64[accounts, N_SNAPSHOT_COLS]: NC, IMR, MMR, gross notional (SN_*)
     view_pos: np.ndarray     # float64[markets]: expected position at the decision
     band: np.ndarray         # float64[markets, 2]: oracle prices between which no margin check is due
+    last_row: np.ndarray     # int64 per market: its last trade row processed (-1: none yet)
+    lv_key: np.ndarray       # float64[2 * markets, levels]: book levels per (market, side), best last
+    lv_size: np.ndarray      # float64[2 * markets, levels]: data size of each level
+    lv_taken: np.ndarray     # float64[2 * markets, levels]: taken by us since the data set it
+    lv_n: np.ndarray         # int64[2 * markets]: levels in use
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,12 +156,14 @@ DTYPES = {
         "tr_vol": (_F64, 1),
         "fu_ts": (_I64, 1), "fu_market": (_I32, 1), "fu_rate": (_F64, 1), "fu_price": (_F64, 1),
         "or_ts": (_I64, 1), "or_market": (_I32, 1), "or_price": (_F64, 1),
+        "bk_ts": (_I64, 1), "bk_market": (_I32, 1), "bk_side": (_I8, 1), "bk_price": (_F64, 1),
+        "bk_size": (_F64, 1), "bk_flag": (_I8, 1),
         "lt_ts": (_I64, 1), "lt_order": (_I64, 1), "lt_ack": (_I64, 1), "lt_final": (_I64, 1),
         "lt_up": (_B, 1), "lt_gas": (_F64, 1), "lt_venue": (_I32, 1), "vt_start": (_I64, 1),
         "ro_ts": (_I64, 1), "ro_venue": (_I32, 1), "sl_ts": (_I64, 1), "sl_val": (_F64, 1),
         "mk_venue": (_I32, 1), "mk_account": (_I32, 1), "mk_imf": (_F64, 1), "mk_mmf": (_F64, 1),
         "mk_taker": (_F64, 1), "mk_maker": (_F64, 1), "mk_half_spread": (_F64, 1),
-        "mk_impact": (_F64, 1), "mk_liq_fee": (_F64, 1), "ac_venue": (_I32, 1),
+        "mk_impact": (_F64, 1), "mk_liq_fee": (_F64, 1), "mk_book": (_I8, 1), "ac_venue": (_I32, 1),
         "dc_ts": (_I64, 1), "tg_value": (_F64, 2), "cfg_f": (_F64, 1), "cfg_i": (_I64, 1),
     },
     "State": {
@@ -156,7 +175,8 @@ DTYPES = {
         "ack_pos": (_F64, 1), "fill_acked": (_B, 1), "n_open": (_I64, 1), "n_armed": (_I64, 1),
         "next_arrival": (_I64, 1), "deferred": (_B, 1), "transfers": (transfer_dt, 1),
         "transit": (_F64, 1), "intents": (_F64, 2), "snapshot": (_F64, 2), "view_pos": (_F64, 1),
-        "band": (_F64, 2),
+        "band": (_F64, 2), "last_row": (_I64, 1), "lv_key": (_F64, 2), "lv_size": (_F64, 2),
+        "lv_taken": (_F64, 2), "lv_n": (_I64, 1),
     },
 }
 for _cls in (Inputs, State):

@@ -1,0 +1,196 @@
+"""Order-book execution (docs/simulation.md, "Order book") on the real BTCUSDT tape with its
+real book top (Binance USD-M, 2024-08-08 23:54-24:00, bundled as ``dl.sample("btcusdt-tape")``).
+
+Known answers: every expected price and time below is read from the data by hand (pandas on the
+dataset's own tables), never from the engine. Zero latency, so an order sent at ``d`` arrives at
+``d`` and meets the book rows stamped ``<= d``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import backtester as bt
+import data_loaders as dl
+
+BTC = "BTC-USD"
+FEE = 0.0005
+MKT = bt.Market.preset(BTC, taker_fee=FEE, maker_fee=0.0, half_spread=0.0001, impact=0.005)
+CFG = bt.SimConfig(initial_cash=1_000_000.0, markets={BTC: MKT}, latency_scale=0.0)
+
+
+@pytest.fixture(scope="module")
+def tape():
+    return dl.sample("btcusdt-tape")
+
+
+@pytest.fixture(scope="module")
+def frames(tape):
+    book = tape.book.to_pandas()
+    trades = tape.trades.to_pandas()
+    return book, trades
+
+
+class Send(bt.Strategy):
+    """Sends the orders of ``plan`` (``{decision index: [submit kwargs]}``) at those decisions."""
+
+    params = dict(plan={}, every="1s")
+
+    def on_decision(self, ctx):
+        for kw in self.plan.get(ctx.decision, []):
+            ctx.submit(BTC, **kw)
+
+
+def run(tape, plan, cfg=CFG, every="1s"):
+    return bt.run(Send(plan=plan, every=every), tape, config=cfg)
+
+
+def top_at(book: pd.DataFrame, t: pd.Timestamp) -> pd.Series:
+    """The book-top row in force at ``t`` (the last stamped ``<= t``)."""
+    return book[book.ts <= t].iloc[-1]
+
+
+# ============================================================================ takers
+def test_a_market_buy_inside_the_top_fills_at_the_ask_in_force_at_arrival(tape, frames):
+    book, _ = frames
+    res = run(tape, {30: [dict(size=0.5)]})
+    f = res.fills.iloc[0]
+    t = res.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    assert 0.5 <= row.ask_size  # inside the top
+    assert f.ts == t and f.price == row.ask and f.trade_price == row.ask
+    assert f.slippage_cost == 0.0 and f.fee == pytest.approx(FEE * 0.5 * row.ask, rel=1e-12)
+    assert f.liquidity == "taker"
+
+
+def test_a_market_sell_exactly_the_top_size_fills_at_the_bid(tape, frames):
+    book, _ = frames
+    probe = run(tape, {30: [dict(size=-0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    res = run(tape, {30: [dict(size=-float(row.bid_size))]})
+    f = res.fills.iloc[0]
+    assert f.price == row.bid and f["size"] == row.bid_size and f.slippage_cost == 0.0
+
+
+def test_beyond_the_top_the_rest_pays_the_impact_model_from_the_top(tape, frames):
+    book, trades = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    size = float(row.ask_size) + 3.0
+    res = run(tape, {30: [dict(size=size)]})
+    f = res.fills.iloc[0]
+    # V: traded size over the hour up to the last trade before t (the whole tape is 6 minutes)
+    last = trades[trades.ts < t].iloc[-1]
+    V = trades[(trades.ts > last.ts - pd.Timedelta("1h")) & (trades.ts <= last.ts)]["size"].sum()
+    s = 1.0 * MKT.impact * np.sqrt(3.0 / V)
+    expected = (row.ask_size * row.ask + 3.0 * row.ask * (1 + s)) / size
+    assert f.price == pytest.approx(expected, rel=1e-12)
+    assert f.trade_price == row.ask and f.slippage_cost == pytest.approx(size * (expected - row.ask), rel=1e-9)
+
+
+def test_stress_thins_the_book_and_never_improves_a_taker(tape, frames):
+    book, _ = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    size = float(row.ask_size)  # the whole top at x1, three times the shown size at x3
+    prices = [run(tape, {30: [dict(size=size)]}, dataclasses.replace(CFG, slippage_multiplier=m)).fills.iloc[0].price
+              for m in (1.0, 3.0, 10.0)]
+    assert prices[0] == row.ask and prices[0] < prices[1] < prices[2]
+
+
+def test_without_the_book_the_same_order_follows_the_trade_tape_rule(tape, frames):
+    _, trades = frames
+    no_book = dataclasses.replace(tape, book=None)
+    res = run(no_book, {30: [dict(size=0.5)]})
+    f = res.fills.iloc[0]
+    t = res.orders.iloc[0].sent_ts
+    nxt = trades[trades.ts >= t].iloc[0]
+    assert f.ts == nxt.ts and f.trade_price == nxt.price
+    assert f.price > nxt.price  # half spread and impact on the print
+
+
+def test_our_taker_fills_consume_the_top_until_the_data_sets_it_again(tape, frames):
+    book, _ = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    half = float(row.ask_size) / 2
+    # two market buys at the same time: the second meets what the first left
+    res = run(tape, {30: [dict(size=half), dict(size=half * 1.5)]})
+    a, b = res.fills.iloc[0], res.fills.iloc[1]
+    assert a.price == row.ask and b.ts == a.ts
+    assert b.price > row.ask  # half a top left at the ask, the rest beyond it
+
+
+# ============================================================================ post-only and IOC
+def test_a_post_only_bid_at_the_ask_is_rejected_at_arrival(tape, frames):
+    book, _ = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    res = run(tape, {30: [dict(size=0.01, limit=float(row.ask), post_only=True),
+                          dict(size=0.01, limit=float(row.bid), post_only=True)]})
+    o = res.orders
+    assert o.iloc[0].status == "rejected" and o.iloc[0].reason == "post_only"
+    assert o.iloc[1].status != "rejected"
+
+
+def test_an_ioc_takes_what_its_limit_reaches_and_cancels_the_rest(tape, frames):
+    book, _ = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    size = float(row.ask_size) + 1.0
+    res = run(tape, {30: [dict(size=size, limit=float(row.ask), ioc=True)]})
+    o, f = res.orders.iloc[0], res.fills.iloc[0]
+    assert f.price == row.ask and f["size"] == row.ask_size
+    assert o.status == "cancelled" and o.reason == "ioc_unfilled" and o.filled == row.ask_size
+
+
+# ============================================================================ queue position
+def _queue_fill_by_hand(book, trades, t, price, size):
+    """The conservative rule walked by hand over the data: a bid at ``price`` joined at ``t``
+    behind the size the top shows there; book rows after the trades of their time."""
+    ahead = float(top_at(book, t).bid_size) if top_at(book, t).bid == price else 0.0
+    rows = pd.concat([book[book.ts > t].assign(kind=1), trades[trades.ts > t].assign(kind=0)])
+    rows = rows.sort_values(["ts", "kind"], kind="stable")
+    left = size
+    for r in rows.itertuples():
+        if r.kind == 1:
+            if r.bid >= price:  # the level is in view (the top is at or above it)
+                shown = r.bid_size if r.bid == price else 0.0
+                ahead = min(ahead, shown)
+        elif r.price < price:
+            return r.ts, min(left, r.size)
+        elif r.price == price:
+            passed = r.size - ahead
+            take = min(left, passed) if passed > 1e-9 * r.size else 0.0
+            ahead = max(ahead - r.size, 0.0)
+            if take > 0:
+                return r.ts, take
+    return None, 0.0
+
+
+def test_a_bid_joined_at_the_best_bid_fills_only_after_the_size_ahead_has_traded(tape, frames):
+    book, trades = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    res = run(tape, {30: [dict(size=0.01, limit=float(row.bid))]})
+    o = res.orders.iloc[0]
+    assert o.queue_ahead >= 0
+    when, took = _queue_fill_by_hand(book, trades, t, float(row.bid), 0.01)
+    assert when is not None, "the data never lets this bid fill: pick another decision"
+    f = res.fills.iloc[0]
+    assert f.ts == when and f.price == row.bid and f.liquidity == "maker"
+    assert f["size"] == pytest.approx(took)
+    # the trade-tape rule (no book) fills the same bid only when a print goes through it
+    plain = run(dataclasses.replace(tape, book=None), {30: [dict(size=0.01, limit=float(row.bid))]})
+    through = trades[(trades.ts > t) & (trades.price < row.bid)].iloc[0]
+    assert plain.fills.iloc[0].ts == through.ts
