@@ -56,6 +56,8 @@ _VALID: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: pairs of (trades, oracle) tables found consistent already, by their ids; an entry is
 #: dropped when either table is (``weakref.finalize``), so a recycled id never matches
 _ORACLE_OK: dict = {}
+#: the same for (trades, book or book_levels, kind)
+_BOOK_OK: dict = {}
 
 
 def _was_validated(table: pa.Table, kind: str, allow_extreme: bool) -> bool:
@@ -78,10 +80,48 @@ def _check_across(tables: dict, allow_extreme: bool) -> None:
         _ORACLE_OK[key] = True
         weakref.finalize(trades, _ORACLE_OK.pop, key, None)
         weakref.finalize(oracle, _ORACLE_OK.pop, key, None)
+    for kind in ("book", "book_levels"):
+        table = tables[kind]
+        key = (id(trades), id(table), kind)
+        if allow_extreme or not trades.num_rows or not table.num_rows or key in _BOOK_OK:
+            continue
+        _check_book(trades, kind, table)
+        _BOOK_OK[key] = True
+        weakref.finalize(trades, _BOOK_OK.pop, key, None)
+        weakref.finalize(table, _BOOK_OK.pop, key, None)
     for kind, first, last in plausible.disjoint_from_trades(tables):
         warnings.warn(f"Dataset.{kind} ({first} .. {last}) does not overlap the trades "
                       f"({_bound(trades, pc.min)} .. {_bound(trades, pc.max)}) in time: its rows never "
                       "meet a trade", plausible.DisjointTablesWarning, stacklevel=4)
+
+
+def _check_book(trades: pa.Table, kind: str, table: pa.Table) -> None:
+    found = plausible.book_outlier(trades, kind, table)
+    if found is None:
+        return
+    row, quote, lo, hi = found
+    ts = pd.Timestamp(table.column("ts")[row].value, tz="UTC")
+    market = table.column("market")[row].as_py()
+    column = "price" if kind == "book_levels" else "bid"
+    raise DataError(f"Dataset.{kind}", "book far from the trades", column=column, row=row, value=quote,
+                    expected=f"a book quote (mid, or the one shown side) within {plausible.MAX_BOOK_DEVIATION:.0%} "
+                             f"of the {market} trades within {plausible.ORACLE_TRADE_WINDOW} of {ts} (they traded "
+                             f"at {lo:g} .. {hi:g}; bound data_loaders.plausible.MAX_BOOK_DEVIATION; pass "
+                             "allow_extreme=True for deliberate stress data)")
+
+
+def _check_one_book_kind(book: pa.Table, levels: pa.Table) -> None:
+    """A market has book-top rows or level rows, not both (docs/simulation.md, "Order book")."""
+    if not book.num_rows or not levels.num_rows:
+        return
+    both = sorted(set(_unique(book, "market")) & set(_unique(levels, "market")))
+    if both:
+        market = both[0]
+        row = int(np.argmax(pc.equal(levels.column("market").cast(pa.string()), market).to_numpy(
+            zero_copy_only=False)))
+        raise DataError("Dataset.book_levels", f"market {market!r} has rows in both book (the L1 top) and "
+                        "book_levels; a market has one kind of book data", column="market", row=row, value=market,
+                        expected="each market's book in one table (drop its book rows, or its book_levels rows)")
 
 
 def _check_oracle(trades: pa.Table, oracle: pa.Table) -> None:
@@ -100,15 +140,16 @@ def _check_oracle(trades: pa.Table, oracle: pa.Table) -> None:
 
 @dataclass(frozen=True)
 class Dataset:
-    """The tables of one backtest: trades, funding, oracle, latency trace, book top.
+    """The tables of one backtest: trades, funding, oracle, latency trace, book top or levels.
 
     Every table is validated against its canonical schema on construction (see
     :mod:`data_loaders.schemas`); absent tables are empty canonical tables, never ``None``.
 
     Parameters
     ----------
-    trades, funding, oracle, latency, book : pyarrow.Table or pandas.DataFrame, optional
-        Canonical tables (DataFrames are converted with :func:`data_loaders.conform`).
+    trades, funding, oracle, latency, book, book_levels : pyarrow.Table or pandas.DataFrame, optional
+        Canonical tables (DataFrames are converted with :func:`data_loaders.conform`). A market
+        has ``book`` rows (the L1 top) or ``book_levels`` rows (L2 levels), not both.
     markets : dict, optional
         Per-market metadata, ``{"BTC-USD": {"tick_size": 1.0, ...}}``; free-form.
     meta : dict, optional
@@ -124,7 +165,9 @@ class Dataset:
     Besides each table's own checks (:func:`data_loaders.validate`), construction checks the
     tables against each other: an oracle price more than
     :data:`~data_loaders.plausible.MAX_ORACLE_DEVIATION` away from every trade of its market
-    near it in time is a :class:`~data_loaders.DataError`, and a funding, oracle or book table
+    near it in time is a :class:`~data_loaders.DataError`, so is a book quote (mid) more than
+    :data:`~data_loaders.plausible.MAX_BOOK_DEVIATION` away from them or a market with both
+    ``book`` and ``book_levels`` rows, and a funding, oracle or book table
     whose time range does not meet the trades' warns
     :class:`~data_loaders.plausible.DisjointTablesWarning`.
 
@@ -160,6 +203,7 @@ class Dataset:
                 validate(value, kind, source=f"Dataset.{kind}", allow_extreme=lenient)
             _VALID[(id(value), kind, lenient)] = value
             object.__setattr__(self, kind, value)
+        _check_one_book_kind(self.book, self.book_levels)
         _check_across({k: getattr(self, k) for k in KINDS}, lenient)
         object.__setattr__(self, "_memo", {})  # derived arrays (market_prices), not a field
 
@@ -180,7 +224,7 @@ class Dataset:
 
     # ------------------------------------------------------------------ descriptions
     def table(self, kind: str) -> pa.Table:
-        """The table of ``kind`` ('trades', 'funding', 'oracle', 'latency' or 'book')."""
+        """The table of ``kind`` ('trades', 'funding', 'oracle', 'latency', 'book' or 'book_levels')."""
         if kind not in KINDS:
             raise ValueError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}")
         return getattr(self, kind)
@@ -306,12 +350,21 @@ class Dataset:
         that starts inside an outage still starts down. A venue that already has a row at
         exactly ``start`` keeps that row alone (it is the state in force), and an empty range
         (``end <= start``) gives empty tables.
+
+        ``book_levels`` is made self-contained the same way: its rows stamped ``<= start`` are
+        replayed and the book in force at ``start`` opens the slice as snapshot groups stamped
+        ``start`` (per market, bids then asks, best first; :func:`data_loaders.book.book_state`),
+        followed by the rows with ``start < ts < end``. The rows stamped exactly ``start`` are
+        in that snapshot rather than repeated after it (no order rests before the slice's first
+        instant, so nothing can tell them apart). The L1 ``book`` table is cut like the others.
         """
         lo, hi = _ts_scalar(start), _ts_scalar(end)
         tables = {k: _in_range(self.table(k), lo, hi) for k in KINDS}
         nonempty = lo is None or hi is None or lo.value < hi.value  # [lo, hi) holds an instant
         if lo is not None and nonempty and self.latency.num_rows:
             tables["latency"] = _with_state_at(self.latency, tables["latency"], lo)
+        if lo is not None and nonempty and self.book_levels.num_rows:
+            tables["book_levels"] = _levels_at(self.book_levels, tables["book_levels"], lo)
         return replace(self, **tables, meta={**self.meta, "slice": [str(start), str(end)]})
 
     # ------------------------------------------------------------------ files
@@ -477,3 +530,13 @@ def _with_state_at(full: pa.Table, sliced: pa.Table, lo: pa.Scalar) -> pa.Table:
     carry = carry.set_column(i, carry.schema.field(i), stamps)
     out = pa.concat_tables([carry, sliced], promote_options="none")
     return _unify(out)
+
+
+def _levels_at(full: pa.Table, sliced: pa.Table, lo: pa.Scalar) -> pa.Table:
+    """``sliced`` (level rows in ``[lo, hi)``) opened by the book in force at ``lo`` as snapshot
+    groups, in place of its rows stamped exactly ``lo``."""
+    from .book import book_state  # numba: imported only when there are level rows
+
+    state = book_state(full, pd.Timestamp(lo.value, tz="UTC"))
+    later = sliced.filter(pc.greater(sliced.column("ts"), lo))
+    return _unify(pa.concat_tables([state, later.replace_schema_metadata(None)], promote_options="none"))

@@ -19,6 +19,10 @@ funding rows                one per ``(market, ts)``                         fun
 oracle price                within ``MAX_ORACLE_DEVIATION`` of the range of  Dataset
                             the market's trades within about
                             ``ORACLE_TRADE_WINDOW`` (``allow_extreme``)
+book quotes                 the book's mid (one side's best price when the   Dataset
+                            other is empty) within ``MAX_BOOK_DEVIATION``
+                            of the trades near it, as for the oracle
+                            (``allow_extreme``); book and book_levels
 time overlap                funding, oracle and book meet the trades' range  Dataset (warns)
                             (to within ``OVERLAP_SLACK``)
 epoch units                 the magnitude matches the unit                   readers
@@ -66,9 +70,14 @@ MAX_ORACLE_DEVIATION = 0.20
 #: copied from: the oracle is compared with every trade within this window and up to twice it.
 ORACLE_TRADE_WINDOW = pd.Timedelta("1h")
 
+#: Largest relative distance of a book's quote (its mid, or the best price of its one
+#: non-empty side) from the same market's trade prices nearby, compared as the oracle is. Real
+#: trades print at the touch; a book 20 % away is another market's or another scale's.
+MAX_BOOK_DEVIATION = 0.20
+
 #: Tables that must overlap the trades in time (the latency trace is in force whenever it
 #: is stamped: its first row holds before it, its last after it).
-OVERLAP_KINDS = ("funding", "oracle", "book")
+OVERLAP_KINDS = ("funding", "oracle", "book", "book_levels")
 #: How far outside the trades' time range a table may lie and still count as overlapping: a
 #: funding row up to one (dYdX, hourly) interval after the last trade may still be paid.
 OVERLAP_SLACK = pd.Timedelta("1h")
@@ -211,11 +220,64 @@ def oracle_outlier(trades: pa.Table, oracle: pa.Table):
     """
     if trades.num_rows == 0 or oracle.num_rows == 0:
         return None
+    o_ts = oracle.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    p = oracle.column("price").to_numpy(zero_copy_only=False)
+    return _outlier(trades, oracle.column("market"), o_ts, p, MAX_ORACLE_DEVIATION)
+
+
+def book_quotes(kind: str, table: pa.Table) -> np.ndarray:
+    """The quote of each row of a ``book`` or ``book_levels`` table that a plausibility check
+    compares with the trades: the mid when both sides are shown, the one shown side's price
+    otherwise, NaN for an empty book (and, for level rows, on every row but the last of its
+    market and timestamp: the book is only complete there)."""
+    if kind == "book":
+        bid, ask = (table.column(c).to_numpy(zero_copy_only=False) for c in ("bid", "ask"))
+        has_bid = table.column("bid_size").to_numpy(zero_copy_only=False) > 0
+        has_ask = table.column("ask_size").to_numpy(zero_copy_only=False) > 0
+        bid, ask = np.where(has_bid, bid, np.nan), np.where(has_ask, ask, np.nan)
+    else:
+        from . import book  # numba: imported only when there are level rows to check
+
+        bid, ask = book.tops(table)
+        ends = book.group_ends(table)
+        bid, ask = np.where(ends, bid, np.nan), np.where(ends, ask, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(bid), ask, np.where(np.isnan(ask), bid, (bid + ask) / 2))
+
+
+def book_outlier(trades: pa.Table, kind: str, table: pa.Table):
+    """The first row of a ``book`` or ``book_levels`` table whose quote (:func:`book_quotes`)
+    is more than ``MAX_BOOK_DEVIATION`` outside the range of its market's trades near it in
+    time (as :func:`oracle_outlier`).
+
+    Returns
+    -------
+    tuple or None
+        ``(row, quote, lowest, highest)`` of the first outlier, else None.
+    """
+    if trades.num_rows == 0 or table.num_rows == 0:
+        return None
+    quote = book_quotes(kind, table)
+    rows = np.flatnonzero(~np.isnan(quote))
+    if rows.size == 0:
+        return None
+    ts = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)[rows]
+    market = table.column("market").take(pa.array(rows))
+    found = _outlier(trades, market, ts, quote[rows], MAX_BOOK_DEVIATION)
+    if found is None:
+        return None
+    i, price, lo, hi = found
+    return int(rows[i]), price, lo, hi
+
+
+def _outlier(trades: pa.Table, o_market: pa.ChunkedArray, o_ts: np.ndarray, p: np.ndarray,
+             deviation: float):
+    """The first of the prices ``p`` (of markets ``o_market`` at ``o_ts``) more than
+    ``deviation`` outside the range of its market's trades near it in time."""
     names = pa.array(_unique_names(trades.column("market")), pa.string())
     t_code = _codes(trades.column("market"), names)
-    o_code = _codes(oracle.column("market"), names)
+    o_code = _codes(o_market, names)
     t_ts = trades.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    o_ts = oracle.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
     width = max(int(pd.Timedelta(ORACLE_TRADE_WINDOW).value), 1)
     origin = min(int(t_ts.min()), int(o_ts.min()))
     # +1: bucket 0 stays free, so a neighbour lookup never reaches into another market's keys
@@ -231,18 +293,17 @@ def oracle_outlier(trades: pa.Table, oracle: pa.Table):
     bucket_keys = keys[starts]
     lows = np.minimum.reduceat(price[order], starts)
     highs = np.maximum.reduceat(price[order], starts)
-    lo = np.full(oracle.num_rows, np.inf)
-    hi = np.full(oracle.num_rows, -np.inf)
+    lo = np.full(len(o_ts), np.inf)
+    hi = np.full(len(o_ts), -np.inf)
     for step in (-1, 0, 1):  # three lookups, each vectorised over all oracle rows
         want = o_key + step
         pos = np.minimum(np.searchsorted(bucket_keys, want), len(bucket_keys) - 1)
         found = (bucket_keys[pos] == want) & (o_code >= 0)
         lo = np.where(found, np.minimum(lo, lows[pos]), lo)
         hi = np.where(found, np.maximum(hi, highs[pos]), hi)
-    p = oracle.column("price").to_numpy(zero_copy_only=False)
     near = np.isfinite(lo)
     with np.errstate(invalid="ignore"):
-        bad = near & ((p < lo * (1 - MAX_ORACLE_DEVIATION)) | (p > hi * (1 + MAX_ORACLE_DEVIATION)))
+        bad = near & ((p < lo * (1 - deviation)) | (p > hi * (1 + deviation)))
     if not bad.any():
         return None
     row = int(np.argmax(bad))

@@ -138,6 +138,11 @@ _VALUE_RULES = {
         ("ask", _finite_pos, "a finite ask price > 0"),
         ("ask_size", _finite_nonneg, "a finite ask size >= 0"),
     ],
+    "book_levels": [
+        ("side", lambda x: (x == 1) | (x == -1), "side +1 (bid) or -1 (ask)"),
+        ("price", _finite_pos, "a finite price > 0"),
+        ("size", _finite_nonneg, "a finite size >= 0 (0 removes the level)"),
+    ],
 }
 
 
@@ -192,10 +197,29 @@ def _check_values(table: pa.Table, kind: str, where: _Where) -> None:
             raise where.error(name, row, _display(col, row), expected)
     if kind == "book":
         bid, ask = _as_float(table.column("bid")), _as_float(table.column("ask"))
-        bad = bid > ask
+        # a side of size 0 is empty (docs/simulation.md): its price is no quote and cannot cross
+        shown = (_as_float(table.column("bid_size")) > 0) & (_as_float(table.column("ask_size")) > 0)
+        bad = shown & (bid >= ask)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise where.error("ask", row, float(ask[row]), f"ask >= bid ({bid[row]})", message="crossed book")
+            raise where.error("ask", row, float(ask[row]), f"ask > bid ({bid[row]}) when both sides have size > 0",
+                              message="crossed book")
+
+
+def _check_crossed_levels(table: pa.Table, where: _Where) -> None:
+    """The book rebuilt from level rows is not crossed at the end of any timestamp."""
+    from . import book  # numba: imported only when there are level rows to replay
+
+    found = book.first_crossed(table)
+    if found is None:
+        return
+    row, bid, ask = found
+    ts = pd.Timestamp(int(_ts_int(table)[row]), tz="UTC")
+    market = table.column("market")[row].as_py()
+    raise where.error("price", row, float(table.column("price")[row].as_py()),
+                      f"best bid < best ask after the rows of each timestamp (the {market} book rebuilt "
+                      f"up to this row, the last of {ts}, has best bid {bid:g} >= best ask {ask:g})",
+                      message="crossed book")
 
 
 def _group_codes(table: pa.Table, column: str) -> np.ndarray:
@@ -278,7 +302,7 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
     ----------
     table : pyarrow.Table
         The table to check; it must already have the canonical types (see :func:`conform`).
-    kind : {'trades', 'funding', 'oracle', 'latency', 'book'}
+    kind : {'trades', 'funding', 'oracle', 'latency', 'book', 'book_levels'}
     source : str
         Where the table came from, used in error messages (a file path or ``"DataFrame"``).
     line_offset : int, optional
@@ -298,6 +322,9 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
     DataError
         On the first rule broken: a missing column or wrong type, a null, a value out of range
         (prices and sizes finite and > 0, side in {+1, -1}, ``|rate| < 1``, durations >= 0), a
+        crossed book (a ``book`` row with ``bid >= ask`` while both sizes are > 0; for
+        ``book_levels``, best bid >= best ask in the book rebuilt after a market's rows of a
+        timestamp: see :mod:`data_loaders.book`), a
         timestamp outside the plausible window (:func:`data_loaders.plausible.time_window`:
         2009-01-01 to a year from now), a timestamp smaller than the previous one of the same
         market (venue for latency traces), two funding rows of one market at one time, or a
@@ -318,6 +345,8 @@ def validate(table: pa.Table, kind: str, source: str = "DataFrame", *,
     _check_window(ts, where)
     codes = _group_codes(table, GROUP_COLUMN[kind])
     _check_order(table, kind, where, ts, codes)
+    if kind == "book_levels":
+        _check_crossed_levels(table, where)  # the replay needs rows in time order per market
     if kind == "funding":
         _check_funding(table, ts, codes, where, allow_extreme)
     return table
@@ -387,7 +416,11 @@ def _local_time_error(col, name, where, tz, exc) -> DataError:
                        message=str(exc).splitlines()[0] if row is None else None)
 
 
-def _cast_numeric(col, name, target, where):
+#: what a side column holds, by kind (trades: the aggressor; book levels: the book side)
+_SIDE_TEXT = {"book_levels": "side +1 (bid) or -1 (ask)"}
+
+
+def _cast_numeric(col, name, target, where, kind=None):
     t = col.type
     if pa.types.is_dictionary(t):
         col, t = col.cast(t.value_type), t.value_type
@@ -405,7 +438,8 @@ def _cast_numeric(col, name, target, where):
         ok = (x == 1) | (x == -1) | np.isnan(x)
         if not ok.all():
             row = int(np.flatnonzero(~ok)[0])
-            raise where.error(name, row, _display(col, row), "side +1 (buyer-initiated) or -1 (seller-initiated)")
+            raise where.error(name, row, _display(col, row),
+                              _SIDE_TEXT.get(kind, "side +1 (buyer-initiated) or -1 (seller-initiated)"))
         return pc.cast(col, pa.int8(), safe=False)
     if target == pa.bool_():
         if pa.types.is_boolean(t):
@@ -495,7 +529,7 @@ def conform(data, kind: str, source: str = "DataFrame", *, tz: str | None = None
         Canonical column names; compatible types are converted losslessly (integers to float,
         strings to dictionary, timestamp units and zones to ns UTC, integer 0/1 to bool). A named
         DataFrame index (e.g. ``ts``) is used as a column. Extra columns are not carried over.
-    kind : {'trades', 'funding', 'oracle', 'latency', 'book'}
+    kind : {'trades', 'funding', 'oracle', 'latency', 'book', 'book_levels'}
     source : str
         Name for error messages (file path, or ``"DataFrame"``).
     tz : str, optional
@@ -545,7 +579,7 @@ def conform(data, kind: str, source: str = "DataFrame", *, tz: str | None = None
         elif pa.types.is_duration(field.type):
             col = _cast_duration(col, name, where)
         else:
-            col = _cast_numeric(col, name, field.type, where)
+            col = _cast_numeric(col, name, field.type, where, kind)
         columns.append(col)
     out = pa.Table.from_arrays(columns, schema=schema.with_metadata(table.schema.metadata))
     _check_nulls(out, kind, where)  # before repairs, so rows are numbered as in the source

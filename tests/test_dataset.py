@@ -166,19 +166,22 @@ def test_summary(ds):
     s = ds.summary()
     assert list(s.index) == list(KINDS)
     assert list(s.columns) == ["rows", "keys", "first", "last"]
-    assert s["rows"].to_dict() == {"trades": 20, "funding": 10, "oracle": 10, "latency": 13, "book": 10}
+    assert s["rows"].to_dict() == {"trades": 20, "funding": 10, "oracle": 10, "latency": 13, "book": 10,
+                                   "book_levels": 0}
     assert s.loc["trades", "keys"] == "BTC-USD, ETH-USD"
     assert s.loc["latency", "keys"] == "arb, zk"
-    assert (s["first"] == at(0)).all() and (s["last"] == at(9)).all()
+    full = s.drop(index="book_levels")
+    assert (full["first"] == at(0)).all() and (full["last"] == at(9)).all()
+    assert s.loc["book_levels", "keys"] == "" and pd.isna(s.loc["book_levels", "first"])
     e = Dataset().summary()
     assert (e["rows"] == 0).all() and (e["keys"] == "").all() and e["first"].isna().all()
 
 
 def test_repr(ds):
-    assert repr(ds) == ("Dataset(trades=20, funding=10, oracle=10, latency=13, book=10; "
+    assert repr(ds) == ("Dataset(trades=20, funding=10, oracle=10, latency=13, book=10, book_levels=0; "
                         "markets=['BTC-USD', 'ETH-USD']; "
                         "2024-01-01 00:00:00+00:00 .. 2024-01-01 00:09:00+00:00)")
-    assert repr(Dataset()) == ("Dataset(trades=0, funding=0, oracle=0, latency=0, book=0; "
+    assert repr(Dataset()) == ("Dataset(trades=0, funding=0, oracle=0, latency=0, book=0, book_levels=0; "
                                "markets=[]; None .. None)")
     big = Dataset(trades=pd.DataFrame({"ts": at([0] * 1234), "market": "BTC-USD", "price": 1.0,
                                        "size": 1.0, "side": 1}))

@@ -41,6 +41,10 @@ def frame(kind, n, rng, groups=MARKETS):
         bid = rng.uniform(1, 1e5, n)
         cols |= {"bid": bid, "bid_size": rng.uniform(0, 5, n), "ask": bid * (1 + rng.uniform(0, 1e-3, n)),
                  "ask_size": rng.uniform(0, 5, n)}
+    elif kind == "book_levels":  # bids below 1000 and asks above 2000: never a crossed book
+        side = rng.choice(np.array([1, -1], np.int8), n)
+        cols |= {"side": side, "price": np.where(side > 0, rng.uniform(1, 1e3, n), rng.uniform(2e3, 3e3, n)),
+                 "size": rng.uniform(0, 5, n), "is_snapshot": rng.random(n) < 0.2}
     return pd.DataFrame(cols)
 
 
@@ -55,6 +59,8 @@ CORRUPTIONS = [
     ("latency", "order_latency", pd.Timedelta(-1)), ("latency", "ack_latency", pd.Timedelta("-1s")),
     ("latency", "finality", pd.Timedelta("-1ms")), ("latency", "gas_fee", -0.01), ("latency", "gas_fee", np.inf),
     ("book", "bid", 0.0), ("book", "ask", -1.0), ("book", "bid_size", -1.0), ("book", "ask_size", np.nan),
+    ("book_levels", "price", 0.0), ("book_levels", "price", np.inf), ("book_levels", "size", -1.0),
+    ("book_levels", "size", np.nan), ("book_levels", "side", 0), ("book_levels", "side", 2),
 ]
 
 

@@ -1,13 +1,15 @@
 """`synthetic()`: a deterministic multi-market Dataset of trades, funding, oracle, latency, book."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..dataset import Dataset
 from ..validate import conform
-from . import tape
+from . import levels, tape
 from ._common import (DAY_NS, check_seed, describe_ns, dict_array, merge_order, per_key, step_size, stream,
                       tick_size, to_ns, to_timestamp, ts_array)
 from .funding import FundingModel, funding_table
@@ -20,9 +22,9 @@ GENERATOR = "data_loaders.synthetic"
 def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0, *,
               start_prices=None, trades_per_second=0.5, annual_vol=0.6, correlation=0.8,
               jump_intensity_per_day=1.0, jump_scale=0.02, vol_of_vol=0.5, vol_halflife="6h",
-              spread_bps=0.5, median_notional=None, funding=True, funding_interval="1h",
+              spread_bps=None, median_notional=None, funding=True, funding_interval="1h",
               funding_models=None, oracle_every="1s", oracle_delay="2s", venues=None,
-              trace_every="1min", outages=None, book=False, book_every="1s") -> Dataset:
+              trace_every="1min", outages=None, book=False, book_every="1s", book_levels=0) -> Dataset:
     """Generate a deterministic synthetic multi-market :class:`~data_loaders.Dataset`.
 
     Prices follow correlated stochastic-volatility paths with jumps on a one-second grid; the
@@ -67,9 +69,13 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
         Standard deviation of log volatility (a stationary OU process).
     vol_halflife : str or Timedelta
         Half-life of volatility regimes.
-    spread_bps : float
+    spread_bps : float, optional
         Typical quoted spread in basis points of the mid (at least one tick); widens with
         ``sqrt(sigma / annual_vol)``. Buyer-initiated trades print at the ask, sellers at the bid.
+        Default 0.5; with ``book_levels`` and no ``spread_bps`` the quote is the L2 book's touch,
+        whose spread is counted in ticks and calibrated to the real BTCUSDT book (one tick 94 %
+        of the time; see :mod:`data_loaders.synthetic.levels`). Trade times, sides and
+        notionals do not depend on the spread.
     median_notional : float or dict, optional
         Median trade notional in USD; defaults BTC-USD 3,000, ETH-USD 2,000, others 500. The
         tail is Pareto-like (5 % of trades times a Pareto(1.3) factor).
@@ -104,7 +110,15 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
         Also generate the book top (bid/ask around the path, sizes lognormal with a median of 30x
         ``median_notional``, thinner in high volatility).
     book_every : str or Timedelta
-        Cadence of book-top rows.
+        Cadence of book-top rows, and of the L2 book's updates between trades.
+    book_levels : int
+        Levels per side of an L2 order book (``book_levels`` table; 0, the default: none).
+        Consistent with the trades: each trade prints at the touch of the book in force, which
+        is never crossed; the touch's size is refilled after trades. Spread, top size and their
+        spread are calibrated to the real BTCUSDT bookTicker in ``data_loaders/data``
+        (:mod:`data_loaders.synthetic.levels`). A market has book-top rows or level rows, not
+        both: ``book=True`` with ``book_levels`` is an error. Adds about ``2 + 2 * n`` rows per
+        trade when the touch moves at most trades (for 1 M trades and ``n = 5``, ~10 M rows).
 
     Returns
     -------
@@ -168,6 +182,9 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
         bad = {m: v for m, v in d.items() if not (np.isfinite(v) and v >= 0)}
         if bad:
             raise ValueError(f"{name}: expected finite values >= 0, got {bad}")
+    n_levels = _check_levels(book_levels, book)
+    tick_spread = bool(n_levels) and spread_bps is None  # the L2 touch's calibrated spread
+    spread_bps = 0.5 if spread_bps is None else spread_bps
     if not (np.isfinite(spread_bps) and spread_bps >= 0):
         raise ValueError(f"spread_bps: expected >= 0, got {spread_bps!r}")
     venues = check_venues(venues)
@@ -180,7 +197,16 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
     ticks = {m: tick_size(m, p0[m]) for m in markets}
     steps = {m: step_size(m, p0[m]) for m in markets}
 
-    trades = _trades_table(paths, seed, tps, notional, ticks, steps, spread_bps, end_ns)
+    quote = {}
+    for i, m in enumerate(markets):
+        if tick_spread:
+            per_second = levels.spread_ticks(stream(seed, "book_spread", m), paths.n_seconds)
+            quote[m] = functools.partial(levels.touch, paths, i, tick=ticks[m], ticks=per_second)
+        else:
+            quote[m] = functools.partial(tape.quotes, paths, i, tick=ticks[m], spread_bps=spread_bps)
+    tape_parts = _trade_parts(paths, seed, tps, notional, ticks, steps, spread_bps, end_ns,
+                              quote if tick_spread else None)
+    trades = _stack("trades", paths.markets, tape_parts)
     oracle_ts = np.arange(start_ns, end_ns, every["oracle_every"], dtype=np.int64)
     oracle = _stack("oracle", markets, [(oracle_ts, {"price": tape.oracle_prices(paths, i, oracle_ts, delay_ns)})
                                         for i in range(len(markets))])
@@ -213,6 +239,18 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
         book_tab = _stack("book", markets, parts)
         generated.append("book")
 
+    levels_tab = None
+    if n_levels:
+        grid = np.arange(start_ns, end_ns, every["book_every"], dtype=np.int64)
+        parts = []
+        for i, (m, (ts, cols)) in enumerate(zip(markets, tape_parts)):
+            rows = levels.book_levels(paths, i, stream(seed, "book_levels", m), quote[m], n_levels=n_levels,
+                                      tick=ticks[m], step=steps[m], median_notional=notional[m], grid_ts=grid,
+                                      trade_ts=ts, trade_side=cols["side"], trade_size=cols["size"])
+            parts.append((rows[0], dict(zip(("side", "price", "size", "is_snapshot"), rows[1:]))))
+        levels_tab = _stack("book_levels", markets, parts)
+        generated.append("book_levels")
+
     params = {
         "days": float(days), "markets": list(markets), "start": start_ts.isoformat(), "seed": seed,
         "start_prices": p0, "trades_per_second": tps, "annual_vol": dict(zip(markets, paths.annual_vol)),
@@ -224,7 +262,8 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
         "funding_models": {m: vars(v) for m, v in (funding_models or {}).items()},
         "oracle_every": describe_ns(every["oracle_every"]), "oracle_delay": describe_ns(delay_ns),
         "trace_every": describe_ns(every["trace_every"]), "book": bool(book),
-        "book_every": describe_ns(every["book_every"]),
+        "book_every": describe_ns(every["book_every"]), "book_levels": n_levels,
+        "spread": "btcusdt-ticks" if tick_spread else "spread_bps",
         "outages_arg": outages if outages is None or isinstance(outages, str) else "list",
         **describe(venues, outage_map),
     }
@@ -233,7 +272,16 @@ def synthetic(days=3, markets=("BTC-USD", "ETH-USD"), start="2024-01-01", seed=0
     info = {m: {"tick_size": ticks[m], "step_size": steps[m], "start_price": p0[m], "synthetic": True}
             for m in markets}
     return Dataset(trades=trades, funding=funding_tab, oracle=oracle, latency=latency, book=book_tab,
-                   markets=info, meta=meta)
+                   book_levels=levels_tab, markets=info, meta=meta)
+
+
+def _check_levels(book_levels, book) -> int:
+    if isinstance(book_levels, bool) or not isinstance(book_levels, (int, np.integer)) or book_levels < 0:
+        raise ValueError(f"book_levels: expected a number of levels per side >= 0, got {book_levels!r}")
+    if book_levels and book:
+        raise ValueError("book=True and book_levels: a market has book-top rows or level rows, not both; "
+                         "pass one of them")
+    return int(book_levels)
 
 
 def _check_models(models):
@@ -244,15 +292,16 @@ def _check_models(models):
     return models
 
 
-def _trades_table(paths: PricePaths, seed, tps, notional, ticks, steps, spread_bps, end_ns) -> pa.Table:
+def _trade_parts(paths: PricePaths, seed, tps, notional, ticks, steps, spread_bps, end_ns, quote) -> list:
+    """Per market ``(ts, columns)`` of the tape; ``quote``: market -> the L2 touch, or None."""
     parts = []
     for i, m in enumerate(paths.markets):
         ts, price, size, side = tape.trades(paths, i, stream(seed, "trades", m), rate=tps[m],
                                             median_notional=notional[m], tick=ticks[m], step=steps[m],
-                                            spread_bps=spread_bps)
+                                            spread_bps=spread_bps, quote=None if quote is None else quote[m])
         keep = ts < end_ns  # the grid may overshoot a fractional last second
         parts.append((ts[keep], {"price": price[keep], "size": size[keep], "side": side[keep]}))
-    return _stack("trades", paths.markets, parts)
+    return parts
 
 
 def _stack(kind: str, markets, parts) -> pa.Table:

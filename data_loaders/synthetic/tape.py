@@ -100,8 +100,12 @@ def quotes(paths, i: int, ts_ns: np.ndarray, tick: float, spread_bps: float):
 
 
 def trades(paths, i: int, rng: np.random.Generator, *, rate: float, median_notional: float, tick: float,
-           step: float, spread_bps: float):
-    """(ts_ns, price, size, side) of market ``i``, sorted by time."""
+           step: float, spread_bps: float, quote=None):
+    """(ts_ns, price, size, side) of market ``i``, sorted by time.
+
+    ``quote(ts_ns) -> (mid, bid, ask)`` replaces :func:`quotes` (an L2 book's touch: see
+    :mod:`.levels`); it draws nothing from ``rng``, so times, sides and notionals stay the same.
+    """
     n = paths.n_seconds
     empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8))
     if rate <= 0 or n == 0:
@@ -123,7 +127,7 @@ def trades(paths, i: int, rng: np.random.Generator, *, rate: float, median_notio
     flow = stationary_ar1(rng, n, halflife_phi(FLOW_HALFLIFE_S), FLOW_SD)
     p_buy = 1.0 / (1.0 + np.exp(-(SIDE_BETA * z + (MOMENTUM_BETA * momentum + flow)[sec])))
     side = np.where(rng.random(total) < p_buy, 1, -1).astype(np.int8)
-    mid, bid, ask = quotes(paths, i, ts, tick, spread_bps)
+    mid, bid, ask = quotes(paths, i, ts, tick, spread_bps) if quote is None else quote(ts)
     price = np.where(side > 0, ask, bid)
     notional = median_notional * np.exp(SIZE_LOG_SD * rng.standard_normal(total))
     tail = rng.random(total) < TAIL_SHARE
