@@ -1,5 +1,6 @@
-"""``load_trades``, ``load_funding``, ``load_oracle``, ``load_latency``, ``load_book``: one call
-from a file, directory, DataFrame, Arrow table or parsed JSON to a valid canonical table.
+"""``load_trades``, ``load_funding``, ``load_oracle``, ``load_latency``, ``load_book``,
+``load_book_levels``: one call from a file, directory, DataFrame, Arrow table or parsed JSON to a
+valid canonical table.
 
 The reader is chosen by ``format=`` or detected from the source:
 
@@ -8,13 +9,16 @@ source                       format
 ===========================  ================================================================
 DataFrame / pyarrow.Table    canonical columns, converted by :func:`~data_loaders.conform`
 dict / list                  ``'dydx'`` (parsed indexer JSON)
-directory                    ``'dataset'`` (partitioned Parquet; the time range is pushed down)
+directory                    ``'dataset'`` (partitioned Parquet; the time range is pushed down;
+                             ``format='parquet'`` on a directory is the same)
 ``*.parquet``, ``*.pq``      ``'parquet'``
 ``*.feather/.arrow/.ipc``    ``'feather'``
 ``*.json[.gz]``              ``'dydx'``
 ``*.csv[.gz]``               by its header: ``'binance'`` (``id,price,qty,...``),
                              ``'binance-bookticker'`` (``update_id,best_bid_price,...``),
-                             ``'funding-csv'`` (``Symbol,Date,Funding Rate``), else ``'csv'``
+                             ``'funding-csv'`` (``Symbol,Date,Funding Rate``),
+                             ``'tardis-l2'`` (Tardis ``incremental_book_L2``),
+                             ``'tardis-snapshot'`` (Tardis ``book_snapshot_N``), else ``'csv'``
 ===========================  ================================================================
 
 ``'candles'`` (OHLCV expanded into a synthetic trade path) is never detected: synthetic trades
@@ -55,15 +59,15 @@ import pyarrow.dataset as ds
 
 from .schemas import GROUP_COLUMN
 from .validate import DataError, conform
-from .readers import binance, dydx
-from .readers._common import in_range, reads_file, strip_suffixes
+from .readers import binance, dydx, tardis
+from .readers._common import first_record, in_range, reads_file, strip_suffixes
 from .readers.candles import candles_to_trades, check_label, read_candles
 from .readers.canonical import canonical_reader
 from .readers.funding_csv import is_funding_csv, read_funding_csv
 
 #: every format name
 FORMATS = ("csv", "parquet", "feather", "dataset", "binance", "binance-bookticker", "dydx",
-           "funding-csv", "candles")
+           "funding-csv", "candles", "tardis-l2", "tardis-snapshot")
 
 _CANONICAL = ("csv", "parquet", "feather", "dataset")
 
@@ -74,6 +78,7 @@ KIND_FORMATS = {
     "oracle": _CANONICAL + ("dydx",),
     "latency": _CANONICAL,
     "book": _CANONICAL + ("binance-bookticker",),
+    "book_levels": _CANONICAL + ("tardis-l2", "tardis-snapshot", "dydx"),
 }
 
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
@@ -125,6 +130,9 @@ def _sniff_csv(path) -> str:
         return "binance"
     if layout == "bookticker":
         return "binance-bookticker"
+    layout = tardis.sniff(first_record(path))
+    if layout is not None:
+        return layout
     return "funding-csv" if is_funding_csv(path) else "csv"
 
 
@@ -162,6 +170,8 @@ def _select(table: pa.Table, kind: str, key, source) -> pa.Table:
 
 
 def _read_canonical(kind, source, fmt, key, start, end, tz, sort, drop_duplicates, kwargs):
+    if fmt == "parquet" and isinstance(source, (str, Path)) and Path(source).is_dir():
+        fmt = "dataset"  # a folder of Parquet files: read as a dataset, the range pushed down
     if fmt == "frame":
         extra = {k: v for k, v in kwargs.items() if k != "allow_extreme"}
         if extra:
@@ -179,6 +189,11 @@ def _read_canonical(kind, source, fmt, key, start, end, tz, sort, drop_duplicate
 
 
 def _read_dydx(kind, source, market, opts):
+    if kind == "book_levels":
+        extra = sorted(set(opts) - {"ts", "sort", "drop_duplicates"})
+        if extra:
+            raise TypeError(f"unexpected arguments for a dYdX order book: {extra}")
+        return dydx.read_dydx_orderbook(source, market, opts.get("ts"))
     keys = dydx.payload_keys(source)
     if kind == "trades":
         if dydx.KEYS["fills"] in keys:
@@ -219,7 +234,7 @@ def _load(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwar
     opts = dict(sort=sort, drop_duplicates=drop_duplicates)
     if fmt in _CANONICAL + ("frame",):
         table = _read_canonical(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwargs)
-        if fmt == "dataset":
+        if fmt == "dataset" or (fmt == "parquet" and isinstance(source, (str, Path)) and Path(source).is_dir()):
             return table  # the range was applied while reading
     elif fmt == "binance":
         table = binance.read_binance_trades(source, market, **opts, **kwargs)
@@ -229,6 +244,10 @@ def _load(kind, source, fmt, market, start, end, tz, sort, drop_duplicates, kwar
         table = read_funding_csv(source, tz=tz, market=market, **opts, **kwargs)
     elif fmt == "candles":
         table = _read_candles(source, market, tz, opts, dict(kwargs))
+    elif fmt == "tardis-l2":
+        table = tardis.read_tardis_incremental_l2(source, market, **opts, **kwargs)
+    elif fmt == "tardis-snapshot":
+        table = tardis.read_tardis_book_snapshot(source, market, **opts, **kwargs)
     else:  # dydx
         table = _read_dydx(kind, source, market, {**opts, **kwargs})
     return in_range(table, start, end)
@@ -377,3 +396,43 @@ def load_book(source, format: str | None = None, *, market: str | None = None, s
     >>> b = load_book("BTCUSDT-bookTicker-2024-08-08-2354.csv.gz", market="BTC-USD")  # doctest: +SKIP
     """
     return _load("book", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)
+
+
+def load_book_levels(source, format: str | None = None, *, market=None, start=None, end=None,
+                     tz: str | None = None, sort: bool = False, drop_duplicates: bool = False,
+                     **reader_kwargs) -> pa.Table:
+    """Load a canonical ``book_levels`` table (L2 order-book levels: snapshots and updates).
+
+    Formats: ``'csv'``, ``'parquet'`` (a file, or a folder of Parquet files read as a dataset),
+    ``'feather'``, ``'dataset'``, ``'tardis-l2'`` (Tardis ``incremental_book_L2`` CSV),
+    ``'tardis-snapshot'`` (Tardis ``book_snapshot_N`` CSV; both detected from the header) and
+    ``'dydx'`` (one ``/v4/orderbooks`` response; pass ``ts=``, the time it was fetched, and
+    ``market=``). Tardis readers take ``time='exchange'`` (default: the venue's
+    ``timestamp``) or ``time='local'`` (``local_timestamp``, the receipt time); ``market`` is
+    None (the file's symbols), a name, or a ``{symbol: market}`` dict. Other parameters as in
+    :func:`load_trades`.
+
+    ``start`` / ``end`` cut the rows like any table's, so a range that starts after the last
+    snapshot begins with updates to a book it does not hold: slice a
+    :class:`~data_loaders.Dataset` instead (``Dataset.slice`` opens the slice with the book in
+    force at its start).
+
+    Returns
+    -------
+    pyarrow.Table
+        A valid canonical book_levels table (never crossed at the end of a timestamp).
+
+    Examples
+    --------
+    >>> import io
+    >>> from data_loaders import load_book_levels
+    >>> csv = (b"exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\\n"
+    ...        b"deribit,BTC-PERPETUAL,1585699200245000,1585699200355684,true,bid,6421.0,100\\n"
+    ...        b"deribit,BTC-PERPETUAL,1585699200245000,1585699200355684,true,ask,6421.5,200\\n")
+    >>> load_book_levels(io.BytesIO(csv), format="tardis-l2", market="BTC-USD").num_rows
+    2
+    >>> book = {"bids": [{"price": "89947", "size": "0.1"}], "asks": [{"price": "89958", "size": "0.2"}]}
+    >>> load_book_levels(book, market="BTC-USD", ts="2025-12-08T16:12:00Z").num_rows
+    2
+    """
+    return _load("book_levels", source, format, market, start, end, tz, sort, drop_duplicates, reader_kwargs)

@@ -1,5 +1,6 @@
 """Readers of dYdX v4 indexer JSON responses: ``/v4/trades``, ``/v4/historicalFunding``,
-``/v4/candles`` and ``/v4/fills``.
+``/v4/candles``, ``/v4/fills`` and ``/v4/orderbooks/perpetualMarket/{ticker}``
+(:func:`read_dydx_orderbook`: one book snapshot, stamped with a time you give).
 
 Input
     A path to a ``.json`` (or ``.json.gz``) file, a parsed ``dict``, or a list of pages (dicts
@@ -455,3 +456,104 @@ def read_dydx_fills(source, market: str | None = None, *, as_frame: bool = False
         frame[column] = values
     frame["fee"] = parse_float(pa.array(frame["fee"].tolist(), pa.string()), "fee", origin).to_numpy()
     return frame
+
+
+# --------------------------------------------------------------------------- order book
+#: the two lists of a ``/v4/orderbooks/perpetualMarket/{ticker}`` response, and their sides
+BOOK_SIDES = (("bids", 1), ("asks", -1))
+
+
+def read_dydx_orderbook(source, market: str, ts) -> pa.Table:
+    """Read one ``/v4/orderbooks/perpetualMarket/{ticker}`` response into ``book_levels``.
+
+    The response is the book at the moment it was served and carries no time, so ``ts`` says
+    when that was (the request time). It becomes one snapshot of the whole book: a bid group
+    then an ask group, in the response's order (best first). A side with no level is one row
+    of size 0, which empties that side.
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        The JSON file or the parsed response: ``{"bids": [{"price": "89947", "size":
+        "0.0002"}, ...], "asks": [...]}``, bare or under ``"result"``.
+    market : str
+        Market name of the rows (the ticker is in the request, not the response).
+    ts : str, datetime or Timestamp
+        Time of the snapshot (naive means UTC).
+
+    Returns
+    -------
+    pyarrow.Table
+        Canonical ``book_levels``, every row a snapshot row.
+
+    Raises
+    ------
+    DataError
+        Naming the source, the list and index (``bids`` row 3) and field of a value that is not
+        a finite price > 0 or size >= 0, or a best bid at or above the best ask.
+
+    Examples
+    --------
+    >>> book = {"bids": [{"price": "89947", "size": "0.0002"}, {"price": "89946", "size": "0.5"}],
+    ...         "asks": [{"price": "89958", "size": "0.1177"}]}
+    >>> t = read_dydx_orderbook(book, "BTC-USD", "2025-12-08T16:12:00Z")
+    >>> t.column("side").to_pylist(), t.column("price").to_pylist()
+    ([1, 1, -1], [89947.0, 89946.0, 89958.0])
+    """
+    if not market:
+        raise ValueError("a dYdX order book names no market: pass market= (e.g. 'BTC-USD')")
+    if ts is None:
+        raise ValueError("a dYdX order book carries no time: pass ts= (when it was fetched)")
+    name = str(source) if isinstance(source, (str, Path)) else "dYdX indexer JSON"
+    pages = _raw_pages(source)
+    if len(pages) != 1:
+        raise DataError(name, f"expected one order-book response, got {len(pages)} pages")
+    payload = _payload(pages[0])
+    parts = {}
+    for key, code in BOOK_SIDES:
+        levels = payload.get(key)
+        if not isinstance(levels, list):
+            raise DataError(name, f"expected an order book with lists 'bids' and 'asks' (or under 'result'); "
+                            f"got keys {sorted(payload)}")
+        origin = Origin(f"{name} ({key})")
+        field = {f: pa.array([None if not isinstance(v, dict) or v.get(f) is None else str(v.get(f))
+                              for v in levels], pa.string()) for f in ("price", "size")}
+        price = parse_float(field["price"], "price", origin).to_numpy(zero_copy_only=False)
+        size = parse_float(field["size"], "size", origin).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            for col, values, ok, expected in (("price", price, np.isfinite(price) & (price > 0), "a finite price > 0"),
+                                              ("size", size, np.isfinite(size) & (size >= 0), "a finite size >= 0")):
+                if not ok.all():
+                    row = int(np.argmax(~ok))
+                    raise origin.error(col, row, levels[row].get(col) if isinstance(levels[row], dict) else None,
+                                       expected)
+        parts[key] = (origin, price, size, code)
+    shown = {k: p[1][p[2] > 0] for k, p in parts.items()}
+    if shown["bids"].size and shown["asks"].size and shown["bids"].max() >= shown["asks"].min():
+        origin, price = parts["asks"][0], parts["asks"][1]
+        row = int(np.argmin(np.where(parts["asks"][2] > 0, price, np.inf)))
+        raise origin.error("price", row, float(price[row]), f"an ask above every bid (best bid "
+                           f"{shown['bids'].max():g})", message="crossed book")
+    if not any(len(p[1]) for p in parts.values()):
+        raise DataError(name, "empty order book: no bids and no asks")
+    filler = next(float(p[1][0]) for p in parts.values() if len(p[1]))
+    sides, prices, sizes = [], [], []
+    for key, code in BOOK_SIDES:
+        _, price, size, _ = parts[key]
+        if not len(price):  # an empty side: one size-0 row clears it
+            price, size = np.array([filler]), np.zeros(1)
+        sides.append(np.full(len(price), code, np.int8))
+        prices.append(price)
+        sizes.append(size)
+    n = sum(len(p) for p in prices)
+    stamp = pd.Timestamp(ts)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    table = pa.table({
+        "ts": pa.array(np.full(n, stamp.as_unit("ns").value, np.int64)).cast(pa.timestamp("ns", tz="UTC")),
+        "market": pa.array([market] * n, pa.string()),
+        "side": pa.array(np.concatenate(sides)),
+        "price": pa.array(np.concatenate(prices)),
+        "size": pa.array(np.concatenate(sizes)),
+        "is_snapshot": pa.array(np.ones(n, bool)),
+    })
+    return conform_at(table, "book_levels", Origin(name))
