@@ -5,7 +5,8 @@ Slow on purpose: plain Python objects, an explicit list of events sorted by
 method whose docstring names the section of ``docs/simulation.md`` it implements. Where that
 page leaves a choice open, the choice made here is written next to the code as ``CHOICE:``
 (and collected in ``CHOICES.md``). The public dataclasses are in ``interface.py`` (re-exported
-here); targets, transfers and what a decision sees in ``decisions.py``; records in ``records.py``.
+here); targets, transfers and what a decision sees in ``decisions.py``; the order-book rules of
+markets with book data in ``book.py``; records in ``records.py``.
 
 Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"):
 
@@ -17,6 +18,7 @@ Event order at one timestamp (docs/simulation.md, "Event order at one timestamp"
                                         (zero latency, sent at step 7/8) is processed at once
 5. trades (table order), each followed by a margin check -> STEP_MATCH, sub 0;
    then reorgs at this timestamp, each followed by a margin check -> STEP_MATCH, sub 1
+6. book rows (top table, then levels table; table order)   -> STEP_BOOK (``book.py``)
 7. stop observations (trade at ts seen at ts + feed_latency) -> STEP_STOPS
 8. intents sent at this timestamp (the "decision")           -> STEP_SEND: orders, cancels,
                                         targets and transfers (``decisions.py``) in list order;
@@ -28,12 +30,15 @@ import heapq
 import math
 from collections import defaultdict
 
+from .book import STEP_BOOK, BookRules
 from .decisions import DecisionRules
 from .interface import (CancelIntent, MarketSpec, OrderIntent, RefConfig, RefResult, Reorg, TargetIntent,
                         TransferIntent)
 from .records import (ACCOUNT_CP, FILL_COLUMNS, FUNDING_COLUMNS, LEDGER_COLUMNS, LIQ_COLUMNS,
                       ORDER_COLUMNS, TARGET_COLUMNS, TRANSFER_COLUMNS, Account, Event, Fill, Order,
                       Trace, TraceRow, frame, rows_of)
+from .records import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, LIQUIDATED, NO_PRICE, NONE,  # noqa: F401
+                      POST_ONLY, REASON_NAMES, REDUCE_ONLY, REORG, VENUE_DOWN)
 from .records import scaled_ns as _scaled
 from .records import sign as _sign
 
@@ -41,11 +46,6 @@ __all__ = ["CancelIntent", "MarketSpec", "OrderIntent", "RefConfig", "RefResult"
            "TransferIntent", "run_reference"]
 
 NAN = float("nan")
-
-# Reason codes (docs/simulation.md, "Orders").
-NONE, INSUFFICIENT_MARGIN, VENUE_DOWN, REDUCE_ONLY, IOC_UNFILLED, NO_PRICE, CANCELLED, LIQUIDATED, REORG = range(9)
-REASON_NAMES = ["NONE", "INSUFFICIENT_MARGIN", "VENUE_DOWN", "REDUCE_ONLY", "IOC_UNFILLED",
-                "NO_PRICE", "CANCELLED", "LIQUIDATED", "REORG"]
 
 # Steps of the event order.
 STEP_TRACE, STEP_FUNDING, STEP_ORACLE, STEP_ARRIVE, STEP_MATCH, STEP_STOPS, STEP_SEND = 1, 2, 3, 4, 5, 7, 8
@@ -72,10 +72,11 @@ def run_reference(dataset, markets, config, intents, reorgs=()) -> RefResult:
 
 
 # ============================================================================ the simulation
-class Simulation(DecisionRules):
+class Simulation(DecisionRules, BookRules):
     """State and rules. ``run`` walks the event list; ``result`` builds the tables.
 
-    Targets, transfers and what a decision sees are in ``decisions.DecisionRules``."""
+    Targets, transfers and what a decision sees are in ``decisions.DecisionRules``; the
+    order-book rules in ``book.BookRules``."""
 
     def __init__(self, dataset, markets, config, intents, reorgs):
         if config.margin_mode not in ("cross", "isolated"):
@@ -88,6 +89,7 @@ class Simulation(DecisionRules):
         # Venues in order of first appearance in the market list (also the account order).
         self.venues = list(dict.fromkeys(m.venue for m in markets))
         self._load_tables(dataset)
+        self._load_book(dataset)
         self._open_accounts()
         self.insurance = {v: float(config.insurance_fund.get(v, 0.0)) for v in self.venues}
         self.initial_total = (sum(a.cash for a in self.accounts.values()) + sum(self.insurance.values()))
@@ -178,6 +180,7 @@ class Simulation(DecisionRules):
         for i, it in enumerate(intents):
             # Intents are the strategy's decisions: step 8 of their sent_ts; ties in list order.
             ev.append(Event(it.sent_ts, STEP_SEND, 0, i, "send", it))
+        ev.extend(self.book_events())
         ev.sort()
         return ev
 
@@ -336,7 +339,7 @@ class Simulation(DecisionRules):
         # 4. orders and cancels whose arrival time is <= ts.
         self.process_arrivals(ts)
         self.past_step4 = True
-        # 5/6. trades one at a time in table order, each followed by a margin check; then
+        # 5. trades one at a time in table order, each followed by a margin check; then
         #      reorgs at this timestamp, each followed by a margin check.
         for e in steps[STEP_MATCH]:
             if e.kind == "trade":
@@ -344,6 +347,9 @@ class Simulation(DecisionRules):
             else:
                 self.apply_reorg(e.data)
             self.margin_check(ts)
+        # 6. book rows: the book after the trades of their time (book.BookRules).
+        for e in steps[STEP_BOOK]:
+            self.apply_book_op(e.data)
         # 7. client-side stops on observed trades.
         for e in steps[STEP_STOPS]:
             self.observe_trade(ts, e.data)
@@ -508,7 +514,10 @@ class Simulation(DecisionRules):
             if reason != NONE:
                 self.close_order(o, "rejected", reason)
                 return
-        o.in_book = True
+        if self.has_book(o.market):
+            self.arrive_on_book(o)              # takers walk, limits queue (book.BookRules)
+        else:
+            o.in_book = True
 
     def admission(self, o: Order) -> int:
         """Admission at arrival: with S' the position after the full order and
@@ -545,6 +554,8 @@ class Simulation(DecisionRules):
                 continue
             if o.type == "market" or o.ioc:
                 self.fill_taker(o, t)
+            elif self.has_book(m):
+                available = self.fill_queued(o, t, available)
             else:
                 available = self.fill_maker(o, t, available)
 
@@ -638,7 +649,7 @@ class Simulation(DecisionRules):
                     liquidity, fee, slippage_cost, ts + _scaled(row.ack_latency, scale),
                     ts + _scaled(row.finality, scale))
 
-    # ------------------------------------------------------------------ margin (step 6)
+    # ------------------------------------------------------------------ margin (steps 2, 3, 5)
     def margin_check(self, ts):
         """After each event: every account with positions and NC < MMR is liquidated.
 
@@ -665,7 +676,9 @@ class Simulation(DecisionRules):
         prices = []
         for m, S, P in held:
             spec = self.specs[m]
-            price = P * (1 - _sign(S) * self.cfg.liq_spread * spec.mmf * abr)
+            price = self.book_close_price(m, S, P, ts)          # None: no book to close against
+            if price is None:
+                price = P * (1 - _sign(S) * self.cfg.liq_spread * spec.mmf * abr)
             prices.append(price)
             fill_id = len(self.fills)
             pnl = self.trade_position(ts, acct, m, -S, price, "realized_pnl", fill_id)

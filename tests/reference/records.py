@@ -8,9 +8,15 @@ import pyarrow as pa
 
 ACCOUNT_CP = "counterparty"
 
+# Reason codes (docs/simulation.md, "Orders").
+(NONE, INSUFFICIENT_MARGIN, VENUE_DOWN, REDUCE_ONLY, IOC_UNFILLED, NO_PRICE, CANCELLED, LIQUIDATED, REORG,
+ POST_ONLY) = range(10)
+REASON_NAMES = ["NONE", "INSUFFICIENT_MARGIN", "VENUE_DOWN", "REDUCE_ONLY", "IOC_UNFILLED",
+                "NO_PRICE", "CANCELLED", "LIQUIDATED", "REORG", "POST_ONLY"]
+
 ORDER_COLUMNS = ["order_id", "venue", "market", "side", "size", "type", "limit_price", "trigger_price",
                  "reduce_only", "post_only", "ioc", "sent_ts", "arrive_ts", "status", "reason",
-                 "filled_size", "parent_id"]
+                 "filled_size", "parent_id", "queue_ahead"]
 FILL_COLUMNS = ["fill_id", "order_id", "ts", "venue", "account", "market", "side", "size", "price",
                 "trade_price", "liquidity", "fee", "slippage_cost", "ack_ts", "final_ts", "reverted",
                 "realized_pnl", "reverted_ts"]
@@ -159,6 +165,10 @@ class Order:
     filled_size: float = 0.0
     in_book: bool = False             # arrived, admitted, still live
     down_at_arrival: bool = False     # to be rejected VENUE_DOWN when its arrival is processed
+    # Order book: the queue ahead A of a limit resting on a market with book data (NaN: it never
+    # rested there) and its traded-at-level sum T (book.BookRules)
+    queue_ahead: float = float("nan")
+    traded_at_level: float = 0.0
 
     def row(self) -> dict:
         return {c: getattr(self, c) for c in ORDER_COLUMNS}
