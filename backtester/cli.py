@@ -202,13 +202,17 @@ def _cmd_synth(args) -> int:
     return 0
 
 
-def _strategies(args):
+def _strategies(args, ds):
     from strategies.catalog import CATALOG, build
 
     names = args.strategy or list(CATALOG)
     if not args.strategy and args.hedge_market is None and "hedged-carry" in names:
         names.remove("hedged-carry")  # asked for all: leave out what this data cannot run, and say so
         print("note: hedged-carry left out: the data has one market (give --hedge-market)", file=sys.stderr)
+    if not args.strategy and not _has_book(ds, args.market):
+        names.remove("market-maker")
+        print(f"note: market-maker left out: the data has no order book of {args.market} "
+              "(try --sample btcusdt-tape)", file=sys.stderr)
     # labelled by their command-line names: short, and the same in the table, plots and CSVs
     out = {}
     for n in names:
@@ -217,6 +221,11 @@ def _strategies(args):
         except ValueError as exc:
             raise ValueError(f"--strategy {n}: {exc}") from exc
     return out
+
+
+def _has_book(ds, market: str) -> bool:
+    return any(t.num_rows and market in t.column("market").unique().cast("string").to_pylist()
+               for t in (ds.book, ds.book_levels))
 
 
 def _scenarios(args, ds):
@@ -299,7 +308,7 @@ def _cmd_run(args) -> int:
             print(f"  {_slug(s.name):16s} {s.name}")
         return 0
     scenarios = _scenarios(args, ds)  # before the strategies' notes: a bad name is the only line
-    strategies = _strategies(args)
+    strategies = _strategies(args, ds)
     config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
     print(f"data: {ds!r}")

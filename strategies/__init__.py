@@ -8,6 +8,7 @@ TrendFollowing      breakout with a client-side trailing stop
 FundingCarry        hold the side receiving funding while its z-score is extreme
 HedgedCarry         FundingCarry plus an opposite leg in a second market or venue
 MeanReversion       fade price z-score extremes, with a liquidation guard
+MarketMaker         post-only quotes at the touch with an inventory limit (book data)
 Guarded             wraps any strategy with risk controls and an execution style
 ==================  =====================================================================
 
@@ -27,12 +28,13 @@ from importlib.util import find_spec
 from .buy_and_hold import BuyAndHold
 from .carry import FundingCarry, HedgedCarry, leg_pnl
 from .ma_cross import MaCross
+from .market_maker import MarketMaker
 from .mean_reversion import MeanReversion
 from .sizing import FundingAwareSizing, funding_zscore
 from .trend import TrendFollowing
 
 __all__ = ["BuyAndHold", "MaCross", "TrendFollowing", "FundingCarry", "HedgedCarry", "MeanReversion",
-           "leg_pnl", "FundingAwareSizing", "funding_zscore"]
+           "MarketMaker", "leg_pnl", "FundingAwareSizing", "funding_zscore"]
 
 # risk controls, execution styles and the wrapper live in modules of their own; exported here
 # when present (a module that exists but fails to import is an error, not silently skipped)

@@ -60,6 +60,12 @@ def _mean_reversion(market, leverage, hedge_market):
     return MeanReversion(market=market, leverage=leverage)
 
 
+def _market_maker(market, leverage, hedge_market):
+    from .market_maker import MarketMaker
+
+    return MarketMaker(market=market)
+
+
 #: name -> (factory(market, leverage, hedge_market), one-line description)
 CATALOG = {
     "buy-and-hold": (_buy_and_hold, "baseline: long at the given leverage from the first decision"),
@@ -69,6 +75,7 @@ CATALOG = {
     "carry": (_carry, "funding carry: receive funding when its z-score is extreme, funding-aware size"),
     "hedged-carry": (_hedged_carry, "funding carry with the opposite leg in a second market (basis risk)"),
     "mean-reversion": (_mean_reversion, "fade price z-score extremes, with a liquidation-distance guard"),
+    "market-maker": (_market_maker, "post-only quotes at the touch with an inventory limit (needs book data)"),
 }
 
 

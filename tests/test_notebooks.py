@@ -32,7 +32,7 @@ import backtester
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = ["01_quickstart.ipynb", "02_write_a_strategy.ipynb", "03_l2_plumbing.ipynb", "04_funding.ipynb",
-            "05_sweeps.ipynb"]
+            "05_sweeps.ipynb", "06_order_book.ipynb"]
 #: seconds a single cell may take (the first backtest of a fresh install compiles the kernel)
 CELL_TIMEOUT = 600
 KERNEL_NAME = "backtester-tests"

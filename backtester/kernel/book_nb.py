@@ -4,7 +4,9 @@ rows, what a side shows under stress, taker walks, and queue position of resting
 Each (market, side) is a row ``r = 2 * market + (0 bid | 1 ask)`` of ``st.lv_key``,
 ``st.lv_size`` and ``st.lv_taken``, with ``st.lv_n[r]`` levels in use. Keys ascend with the
 best level last (``key = price`` for bids, ``-price`` for asks): most rows of a feed touch the
-top, and an insert or removal near the end of the row shifts little.
+top, and an insert or removal near the end of the row shifts little. The level update is
+inlined where it is called (``inline="always"``): a call handing over four arrays costs more in
+reference counts than the update itself.
 """
 import numpy as np
 from numba import njit
@@ -29,12 +31,12 @@ def side_row_nb(m, side):
     return 2 * m + (0 if side > 0 else 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _key(price, side):
     return price if side > 0 else -price
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lower_bound(keys, n, key):
     """First index ``j < n`` with ``keys[j] >= key`` (``n`` when none)."""
     a = 0
@@ -59,7 +61,7 @@ def data_size_nb(lv_key, lv_size, lv_n, r, price, side):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, price, side, size):
     """A data row sets a level: its size (0 removes it) and no size taken by us."""
     key = _key(price, side)
@@ -85,6 +87,44 @@ def set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, price, side, size):
         lv_size[r, j] = size
         lv_taken[r, j] = 0.0
         lv_n[r] = n + 1
+
+
+@njit(cache=True)
+def snapshot_group_nb(bk_price, bk_side, bk_size, bk_flag, lv_key, lv_size, lv_taken, lv_n, r, i):
+    """Replace side row ``r`` by the snapshot group starting at book row ``i``; returns the
+    group's last row. A group listed best first or worst first (every feed's order) is written
+    straight into place; any other order goes level by level."""
+    last = i
+    n_rows = bk_flag.shape[0]
+    while last + 1 < n_rows and bk_flag[last + 1] == BK_SNAPSHOT_MORE:
+        last += 1
+    side = bk_side[i]
+    g = 0  # levels with a size, and whether their keys run strictly down or up
+    down = True
+    up = True
+    prev = 0.0
+    for j in range(i, last + 1):
+        if bk_size[j] > 0.0:
+            key = _key(bk_price[j], side)
+            if g > 0:
+                down = down and key < prev
+                up = up and key > prev
+            prev = key
+            g += 1
+    lv_n[r] = 0
+    if down or up:
+        k = g - 1 if down else 0
+        for j in range(i, last + 1):
+            if bk_size[j] > 0.0:
+                lv_key[r, k] = _key(bk_price[j], side)
+                lv_size[r, k] = bk_size[j]
+                lv_taken[r, k] = 0.0
+                k += -1 if down else 1
+        lv_n[r] = g
+    else:
+        for j in range(i, last + 1):
+            set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[j], side, bk_size[j])
+    return last
 
 
 @njit(cache=True)
@@ -184,33 +224,31 @@ def book_rows_nb(inp, st, i):
     m = inp.bk_market[i]
     side = inp.bk_side[i]
     r = side_row_nb(m, side)
+    watch = st.n_open[m] > 0
+    n_book = st.counters[C_BOOK] if watch else 0
+    prev = np.empty(n_book)
+    for k in range(n_book):
+        o = st.orders[st.book[k]]
+        prev[k] = (data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
+                   if _rests_on_nb(o, m, side) else np.nan)
     last = i
     if inp.bk_flag[i] == BK_SNAPSHOT_FIRST:
-        while last + 1 < inp.bk_flag.shape[0] and inp.bk_flag[last + 1] == BK_SNAPSHOT_MORE:
-            last += 1
-    n_book = st.counters[C_BOOK]
-    watch = st.n_open[m] > 0
-    prev = np.empty(n_book if watch else 0)
-    if watch:
-        for k in range(n_book):
-            o = st.orders[st.book[k]]
-            prev[k] = (data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
-                       if _rests_on_nb(o, m, side) else np.nan)
-    if inp.bk_flag[i] == BK_SNAPSHOT_FIRST:
-        st.lv_n[r] = 0
-    for j in range(i, last + 1):
-        set_level_nb(st.lv_key, st.lv_size, st.lv_taken, st.lv_n, r, inp.bk_price[j], side, inp.bk_size[j])
-    if watch:
-        model = inp.cfg_i[CI_QUEUE_MODEL]
-        power = inp.cfg_f[CF_QUEUE_POWER]
-        for k in range(n_book):
-            if np.isnan(prev[k]):
-                continue
-            o = st.orders[st.book[k]]
-            if st.lv_n[r] == 0 or _key(o.limit_price, side) < st.lv_key[r, 0]:
-                continue  # out of the data's view (behind a top-N book): unknown, not gone
-            new = data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
-            queue_update_nb(o, prev[k], new, model, power)
+        last = snapshot_group_nb(inp.bk_price, inp.bk_side, inp.bk_size, inp.bk_flag, st.lv_key, st.lv_size,
+                                 st.lv_taken, st.lv_n, r, i)
+    else:
+        set_level_nb(st.lv_key, st.lv_size, st.lv_taken, st.lv_n, r, inp.bk_price[i], side, inp.bk_size[i])
+    if not watch:
+        return last
+    model = inp.cfg_i[CI_QUEUE_MODEL]
+    power = inp.cfg_f[CF_QUEUE_POWER]
+    for k in range(n_book):
+        if np.isnan(prev[k]):
+            continue
+        o = st.orders[st.book[k]]
+        if st.lv_n[r] == 0 or _key(o.limit_price, side) < st.lv_key[r, 0]:
+            continue  # out of the data's view (behind a top-N book): unknown, not gone
+        new = data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
+        queue_update_nb(o, prev[k], new, model, power)
     return last
 
 
@@ -224,8 +262,9 @@ def replay_until_nb(bk_ts, bk_market, bk_side, bk_price, bk_size, bk_flag, lv_ke
     while i < n and bk_ts[i] <= t:
         r = side_row_nb(bk_market[i], bk_side[i])
         if bk_flag[i] == BK_SNAPSHOT_FIRST:
-            lv_n[r] = 0
-        set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[i], bk_side[i], bk_size[i])
+            i = snapshot_group_nb(bk_price, bk_side, bk_size, bk_flag, lv_key, lv_size, lv_taken, lv_n, r, i)
+        else:
+            set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[i], bk_side[i], bk_size[i])
         i += 1
     return i
 
