@@ -145,11 +145,10 @@ def _replay_nb(side, pidx, size, snap, ts, n_grid, stop, want_tops):
 # --------------------------------------------------------------------------- per-market arrays
 def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """Market code per row and the names of the codes (dictionary chunks unified)."""
-    if col.num_chunks != 1 or not pa.types.is_dictionary(col.type):
-        col = pc.dictionary_encode(col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    else:
+    if col.num_chunks == 1 and pa.types.is_dictionary(col.type):
         col = col.chunk(0)
+    else:  # chunks may carry dictionaries of their own: one encoding over all rows
+        col = pc.dictionary_encode(col.cast(pa.string()).combine_chunks())
     return col.indices.to_numpy(zero_copy_only=False).astype(np.int64), col.dictionary.to_pylist()
 
 
