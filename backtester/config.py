@@ -98,6 +98,10 @@ class SimConfig:
         Multiplies the gas fee of the latency traces (0: no gas).
     funding : bool
         Pay funding (False: funding rows are not paid; the rates stay visible to strategies).
+    book : bool
+        Fill against book data where the data has it (docs/simulation.md, "Order book");
+        False: the trade-tape rules on every market, as on data without a book
+        (:meth:`frictionless` sets it, so fills are at the print).
     queue_model : {'conservative', 'probabilistic'}
         Markets with book data: how a resting limit order's queue ahead moves when the size
         shown at its price shrinks. ``'conservative'``: only trades advance it;
@@ -129,6 +133,7 @@ class SimConfig:
     market_overrides: dict = field(default_factory=dict)
     gas_scale: float = 1.0
     funding: bool = True
+    book: bool = True
     queue_model: str = "conservative"
     queue_power: float = 2.0
 
@@ -177,7 +182,7 @@ class SimConfig:
         """A config with every friction off, for comparisons with other backtesters or papers.
 
         Zero latency (order, acknowledgement, finality, feed), no spread, impact or slippage
-        (fills at the print), no gas, no funding, no rebalance band or minimum trade, and margin
+        (fills at the print, also where the data has a book: ``book=False``), no gas, no funding, no rebalance band or minimum trade, and margin
         fractions so small that margin never binds (docs/simulation.md, "Frictionless runs").
         Venue downtime in the data still applies.
 
@@ -199,7 +204,7 @@ class SimConfig:
         overrides = dict(imf=FRICTIONLESS_IMF, mmf=FRICTIONLESS_IMF / 2, half_spread=0.0, impact=0.0,
                          taker_fee=float(fee), maker_fee=float(fee))
         base = dict(latency_scale=0.0, feed_latency="0s", oracle_delay="0s", slippage_multiplier=1.0,
-                    rebalance_band=0.0, min_trade_notional=0.0, gas_scale=0.0, funding=False,
+                    rebalance_band=0.0, min_trade_notional=0.0, gas_scale=0.0, funding=False, book=False,
                     market_overrides=overrides)
         base.update(changes)
         return cls(**base)

@@ -249,7 +249,7 @@ def prepare(dataset, config, layout: Layout | None = None, *, decision_ts=None, 
 
     sl_ts, sl_val = _slippage_series(config.slippage_multiplier)
 
-    bk = book_rows(dataset, lay)
+    bk = book_rows(dataset if config.book else None, lay)
 
     ev_ts = np.concatenate([lt_ts, fu_ts, or_ts, tr_ts, ro_ts, bk["bk_ts"]])
     ev_type = np.concatenate([np.full(len(lt_ts), EV_TRACE, np.int8), np.full(len(fu_ts), EV_FUNDING, np.int8),
@@ -312,7 +312,10 @@ def book_rows(dataset, layout: Layout) -> dict:
     it can hold at once (the kernel's level arrays are that wide).
     """
     M = len(layout.markets)
-    top, lv = dataset.book, dataset.book_levels
+    if dataset is None:  # SimConfig(book=False): the trade-tape rules everywhere
+        top = lv = pa.table({})
+    else:
+        top, lv = dataset.book, dataset.book_levels
     ts_parts, m_parts, side_parts, px_parts, sz_parts, snap_parts = [], [], [], [], [], []
     if top.num_rows:
         t = _ns(top.column("ts"))

@@ -194,3 +194,13 @@ def test_a_bid_joined_at_the_best_bid_fills_only_after_the_size_ahead_has_traded
     plain = run(dataclasses.replace(tape, book=None), {30: [dict(size=0.01, limit=float(row.bid))]})
     through = trades[(trades.ts > t) & (trades.price < row.bid)].iloc[0]
     assert plain.fills.iloc[0].ts == through.ts
+
+
+def test_book_false_applies_the_trade_tape_rules_as_if_the_data_had_no_book(tape):
+    plan = {30: [dict(size=0.5)], 60: [dict(size=-0.2, limit=61_900.0)], 90: [dict(size=-0.3)]}
+    off = run(tape, plan, dataclasses.replace(CFG, book=False))
+    gone = run(dataclasses.replace(tape, book=None), plan)
+    assert off.engine.records("fills").tobytes() == gone.engine.records("fills").tobytes()
+    assert off.engine.records("orders").tobytes() == gone.engine.records("orders").tobytes()
+    on = run(tape, plan)
+    assert not on.fills["price"].equals(off.fills["price"])
