@@ -258,9 +258,10 @@ def test_l1_book_far_from_the_trades_is_an_error():
         plausible.MAX_BOOK_DEVIATION = monkey
 
 
-def test_the_shipped_btcusdt_book_top_is_plausible():
+def test_the_shipped_btcusdt_book_top_is_plausible_and_stays_l1():
     tape = dl.sample("btcusdt-tape")
     assert plausible.book_outlier(tape.trades, "book", tape.book) is None
+    assert (tape.book.num_rows, tape.book_levels.num_rows) == (66_089, 0)
 
 
 # --------------------------------------------------------------------------- sample cache
