@@ -204,3 +204,17 @@ def test_book_false_applies_the_trade_tape_rules_as_if_the_data_had_no_book(tape
     assert off.engine.records("orders").tobytes() == gone.engine.records("orders").tobytes()
     on = run(tape, plan)
     assert not on.fills["price"].equals(off.fills["price"])
+
+
+def test_a_liquidity_drought_thins_the_book_shown_in_its_window(tape, frames):
+    from backtester import scenarios as sc
+
+    book, _ = frames
+    s = pd.Timestamp("2024-08-08 23:56", tz="UTC")
+    drought = sc.LiquidityDrought(s, "1min", keep=0.5, size_factor=0.25)
+    dry = sc.apply(drought, tape, seed=1).data.book.to_pandas()
+    inside = (book.ts >= s) & (book.ts < s + pd.Timedelta("1min"))
+    assert inside.any() and (~inside).any()
+    np.testing.assert_array_equal(dry.loc[inside, "bid_size"].to_numpy(), book.loc[inside, "bid_size"].to_numpy() * 0.25)
+    np.testing.assert_array_equal(dry.loc[~inside, "ask_size"].to_numpy(), book.loc[~inside, "ask_size"].to_numpy())
+    assert dry[["ts", "bid", "ask"]].equals(book[["ts", "bid", "ask"]])

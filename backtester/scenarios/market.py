@@ -280,7 +280,8 @@ def _shock_oracle(oracle: pa.Table, markets, at: int, k: float) -> pa.Table:
 @dataclass(frozen=True)
 class LiquidityDrought(Scenario):
     """Fewer, smaller trades on a window: a random fraction ``keep`` of the trades is kept and
-    their sizes are scaled by ``size_factor``.
+    their sizes are scaled by ``size_factor``; so are the sizes of the book rows (top or levels)
+    stamped in the window: the book is thinner too (docs/simulation.md, "Order book").
 
     Parameters
     ----------
@@ -337,4 +338,13 @@ class LiquidityDrought(Scenario):
             kept = rng.choice(len(rows), size=int(round(self.keep * len(rows))), replace=False)
             drop[np.delete(rows, kept)] = True
         tr = T.scale_rows(tr, "size", inside & T.in_groups(tr, "market", markets) & ~drop, self.size_factor)
-        return setup.with_(data=replace(data, trades=tr.filter(pa.array(~drop))))
+        books = {}
+        for kind, columns in (("book", ("bid_size", "ask_size")), ("book_levels", ("size",))):
+            table = getattr(data, kind)
+            if table.num_rows:  # the book thins too: sizes shown in the window scaled alike
+                bts = T.ts_ns(table)
+                rows = (bts >= s) & (bts < e) & T.in_groups(table, "market", markets)
+                for col in columns:
+                    table = T.scale_rows(table, col, rows, self.size_factor)
+                books[kind] = table
+        return setup.with_(data=replace(data, trades=tr.filter(pa.array(~drop)), **books))
