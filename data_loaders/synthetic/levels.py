@@ -110,6 +110,10 @@ def book_levels(paths, i: int, rng: np.random.Generator, quote, *, n_levels: int
     size = np.maximum(round_to(size, step, "nearest"), step)
     snap = np.where(is_bid, new_bid[ev_of], new_ask[ev_of])
     side = np.where(is_bid, 1, -1).astype(np.int8)
+    # a bid level deeper than the price itself does not exist (a price within n ticks of 0)
+    real = price >= tick / 2
+    if not real.all():
+        ev_of, side, price, size, snap, hit = (a[real] for a in (ev_of, side, price, size, snap, hit))
 
     # what each trade left at the level it hit
     taken_ts = trade_ts
