@@ -218,3 +218,21 @@ def test_a_liquidity_drought_thins_the_book_shown_in_its_window(tape, frames):
     np.testing.assert_array_equal(dry.loc[inside, "bid_size"].to_numpy(), book.loc[inside, "bid_size"].to_numpy() * 0.25)
     np.testing.assert_array_equal(dry.loc[~inside, "ask_size"].to_numpy(), book.loc[~inside, "ask_size"].to_numpy())
     assert dry[["ts", "bid", "ask"]].equals(book[["ts", "bid", "ask"]])
+
+
+def test_a_price_shock_moves_the_whole_l2_book_from_its_time():
+    from backtester import scenarios as sc
+    from data_loaders.book import book_at
+
+    ds = dl.synthetic(days=0.02, markets=[BTC], seed=1, book_levels=5)
+    at = pd.Timestamp("2024-01-01 00:10:00.5", tz="UTC")  # between two of the generator's rows
+    lv = ds.book_levels.to_pandas()
+    assert not (lv.ts == at).any()
+    out = sc.apply(sc.PriceShock(at, -0.2), ds).data
+    before_b, before_a = book_at(ds.book_levels, BTC, at, depth=5)
+    after_b, after_a = book_at(out.book_levels, BTC, at, depth=5)
+    np.testing.assert_allclose(after_b.price, before_b.price * 0.8, rtol=1e-15)
+    np.testing.assert_array_equal(after_a["size"], before_a["size"])
+    # before the shock nothing moved
+    pd.testing.assert_frame_equal(book_at(out.book_levels, BTC, at - pd.Timedelta("1ns"))[0],
+                                  book_at(ds.book_levels, BTC, at - pd.Timedelta("1ns"))[0])

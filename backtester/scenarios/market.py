@@ -255,9 +255,28 @@ class PriceShock(Scenario):
             for c in cols:
                 t = T.scale_rows(t, c, rows, k)
             tables[kind] = t
+        if data.book_levels.num_rows:
+            tables["book_levels"] = _shock_levels(data.book_levels, markets, at, k)
         # a jump with no trades after it is the point: the oracle may stand far from the last
         # trades until trading resumes, so the data's plausibility bounds are lifted
         return setup.with_(data=replace(data, **tables, allow_extreme=True))
+
+
+def _shock_levels(levels: pa.Table, markets, at: int, k: float) -> pa.Table:
+    """Book levels moved by ``k`` from ``at``: the book in force just before ``at``, moved, as
+    snapshot groups stamped ``at`` (levels set earlier would otherwise stay at the old prices),
+    then every later row moved."""
+    from data_loaders.book import book_state
+
+    mine = T.in_groups(levels, "market", markets)
+    state = book_state(levels.filter(pa.array(mine)), at - 1)
+    state = state.set_column(0, "ts", pa.array(np.full(state.num_rows, at, np.int64)).cast(levels.schema.field("ts").type))
+    state = T.scale_rows(state, "price", np.ones(state.num_rows, bool), k)
+    moved = T.scale_rows(levels, "price", mine & (T.ts_ns(levels) >= at), k)
+    both = pa.concat_tables([state, moved.cast(state.schema)])
+    first = np.concatenate([np.zeros(state.num_rows, np.int8), np.ones(moved.num_rows, np.int8)])
+    order = np.lexsort((np.arange(both.num_rows), first, T.ts_ns(both)))  # the state before rows stamped at
+    return both.take(pa.array(order))
 
 
 def _shock_oracle(oracle: pa.Table, markets, at: int, k: float) -> pa.Table:
