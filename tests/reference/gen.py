@@ -149,8 +149,11 @@ def latency_rows(draw, trades):
     return rows
 
 
-def make_dataset(trades, funding=(), oracle=(), latency=()):
+def make_dataset(trades, funding=(), oracle=(), latency=(), book=(), book_levels=()):
     """A data_loaders.Dataset from lists of row dicts (integer ns times and durations).
+
+    ``book`` rows: ``ts, market, bid, bid_size, ask, ask_size`` (the L1 top); ``book_levels``
+    rows: ``ts, market, side (+1 bid, -1 ask), price, size, is_snapshot`` (L2).
 
     ``allow_extreme=True``: these are engine inputs built to hit rules exactly, where the
     oracle is an input of its own (an oracle at 2x the trades, a step to a liquidation price)
@@ -180,6 +183,16 @@ def make_dataset(trades, funding=(), oracle=(), latency=()):
             df[c] = _dur(df[c])
         df["up"] = df["up"].astype(bool)
         tables["latency"] = df
+    if book:
+        df = pd.DataFrame(book)
+        df["ts"] = _ts(df["ts"])
+        tables["book"] = df
+    if book_levels:
+        df = pd.DataFrame(book_levels)
+        df["ts"] = _ts(df["ts"])
+        df["side"] = df["side"].astype("int8")
+        df["is_snapshot"] = df["is_snapshot"].astype(bool)
+        tables["book_levels"] = df
     return Dataset(**tables, allow_extreme=True)
 
 
@@ -472,15 +485,27 @@ def _any_inputs(draw, targets=False, transfers=False):
     return draw(_inputs(targets=targets, transfers=transfers))
 
 
-def reference_inputs(targets=False, transfers=False):
+def reference_inputs(targets=False, transfers=False, book=False):
     """A hypothesis strategy of ``dict(dataset, markets, config, intents, reorgs)``.
 
     Parameters
     ----------
+    book : bool
+        Inputs with order-book data instead (``gen_book.book_inputs``: book-top or level rows
+        around the trades, intents aimed at the book, ``queue_model``/``queue_power`` drawn).
     targets : bool
         Also draw ``TargetIntent`` (and the config's ``rebalance_band``/``min_trade_notional``).
     transfers : bool
         Also draw ``TransferIntent`` between the accounts, and sometimes put the second
         market on a second venue (``VENUE2``) so transfers cross the bridge.
     """
+    if book:
+        return book_inputs(targets=targets, transfers=transfers)
     return _any_inputs(targets=targets, transfers=transfers)
+
+
+def book_inputs(targets=False, transfers=False, kinds=("top", "levels")):
+    """Inputs with order-book data: see ``gen_book.book_inputs``."""
+    from .gen_book import book_inputs as strategy   # gen_book builds on this module
+
+    return strategy(targets=targets, transfers=transfers, kinds=kinds)
