@@ -26,7 +26,7 @@ import sys
 import traceback
 from pathlib import Path
 
-KIND_CHOICES = ("trades", "funding", "oracle", "latency", "book")
+KIND_CHOICES = ("trades", "funding", "oracle", "latency", "book", "book_levels")
 #: exit codes (see the module docstring)
 EXIT_INVALID_DATA = 1
 EXIT_USAGE = 2
@@ -88,7 +88,8 @@ def _with_options(message: str) -> str:
 
 def _guess_kind(path: Path) -> str | None:
     name = path.name.lower()
-    for kind, words in (("book", ("book",)), ("trades", ("trade",)), ("funding", ("funding",)),
+    for kind, words in (("book_levels", ("book_levels", "incremental_book", "book_snapshot", "orderbook")),
+                        ("book", ("book",)), ("trades", ("trade",)), ("funding", ("funding",)),
                         ("oracle", ("oracle",)), ("latency", ("latency", "trace"))):
         if any(w in name for w in words):
             return kind

@@ -1,6 +1,5 @@
 """The ``book_levels`` table kind: validation, replay (``data_loaders.book``), Dataset rules
 (one book kind per market, slicing, summary, files), plausibility against the trades."""
-import time
 
 import numpy as np
 import pandas as pd
@@ -278,7 +277,7 @@ def test_the_sample_cache_round_trips_book_levels(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- speed
-def test_replaying_a_million_rows_takes_seconds():
+def test_a_million_rows_replay_and_validate():  # the speed is bench_book.py's to print
     rng = np.random.default_rng(0)
     n = 1_000_000
     side = rng.choice(np.array([1, -1], np.int8), n)
@@ -288,6 +287,5 @@ def test_replaying_a_million_rows_takes_seconds():
                       "side": side, "price": price, "size": rng.integers(0, 5, n).astype(float),
                       "is_snapshot": rng.random(n) < 0.01})
     table = conform(table, "book_levels")  # compiles the replay once
-    began = time.perf_counter()
-    dl.validate(pa.Table.from_batches(table.to_batches()), "book_levels")
-    assert time.perf_counter() - began < 10.0
+    out = dl.validate(pa.Table.from_batches(table.to_batches()), "book_levels")
+    assert out.num_rows == n

@@ -1,6 +1,5 @@
 """``synthetic(book_levels=N)``: an L2 book consistent with the synthetic trades, and
 calibrated to the real BTCUSDT book top shipped in ``data_loaders/data``."""
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -111,10 +110,7 @@ def test_calibrated_to_the_real_btcusdt_book_top():
     assert median == pytest.approx(real_size, rel=TOP_SIZE_TOLERANCE)
 
 
-def test_a_million_trades_in_seconds():
-    began = time.perf_counter()
+def test_a_million_trades_with_a_book():  # the speed is for benchmarks, not tests
     ds = dl.synthetic(days=0.6, markets=["BTC-USD"], seed=3, book_levels=5, trades_per_second=20.0,
                       funding=False, oracle_every="1min")
-    elapsed = time.perf_counter() - began
-    assert ds.trades.num_rows > 1_000_000
-    assert elapsed < 20.0, f"{elapsed:.1f} s"  # ~4 s on the project's 2-core machine, validation included
+    assert ds.trades.num_rows > 1_000_000 and ds.book_levels.num_rows > ds.trades.num_rows
