@@ -8,12 +8,25 @@ spread or impact, slippage multiplier 1, oracle derived from the trades (no dela
 """
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reference.engine import (CANCELLED, INSUFFICIENT_MARGIN, IOC_UNFILLED, NONE, POST_ONLY, REDUCE_ONLY,
-                                    CancelIntent, MarketSpec, OrderIntent, RefConfig, run_reference)
+from data_loaders import Dataset
+from tests.reference.engine import (
+    CANCELLED,
+    INSUFFICIENT_MARGIN,
+    IOC_UNFILLED,
+    NONE,
+    POST_ONLY,
+    REDUCE_ONLY,
+    CancelIntent,
+    MarketSpec,
+    OrderIntent,
+    RefConfig,
+    run_reference,
+)
 from tests.reference.gen import SEC, T0, book_inputs, make_dataset, reference_inputs
 
 BTC = "BTC-USD"
@@ -424,6 +437,32 @@ def test_liquidation_with_every_level_beyond_the_bound_closes_at_the_bound():
     assert none.liquidations.price[0] == pytest.approx(88.1)
 
 
+def test_trades_while_the_venue_is_down_do_not_advance_the_queue():
+    # Trace: up, down from 1.5 to 2.5 (zero latency). Buy limit 99 at 1: A = 3.
+    # 2 (down): trade @ 99 x 2 is not matched: A stays 3 (CHOICE). 3: trade @ 99 x 2:
+    # avail - A = -1, no fill, A = 1. (Counted at 2 as well, A would be 1 there and the 3 s trade
+    # would fill 1.)
+    latency = [dict(ts=s(t), venue="dydx", order_latency=0, ack_latency=0, finality=0, up=up, gas_fee=0.0)
+               for t, up in ((-10, True), (1.5, False), (2.5, True))]
+    res = run(trades((0, 100, 4), (2, 99, 2), (3, 99, 2)), [limit(1, 1, 1, 99)], ASKS, latency=latency)
+    assert res.fills.empty and res.orders.queue_ahead[0] == 1.0
+
+
+def test_no_margin_check_after_a_walk_at_arrival():
+    # Cash 100, imf 0.1, mmf 0.05, oracle 100. Buy 10 at 1 walks 5 @ 100 + 5 @ 120 = 110
+    # (admission at the oracle: IMR' = 100 <= NC 100). Now NC = 100 + 10 * (100 - 110) = 0 < MMR
+    # 50, but margin checks are at steps 2, 3 and 5 only (CHOICE): the account is liquidated at
+    # the next one, the oracle row at 3. There B = 100 * 0.925 = 92.5 and the bid 99 is within
+    # it: closes 10 @ 99, realized 10 * (99 - 110) = -110, Q = -10: socialized 10.
+    levels = [lv(0, ASK, 100, 5, True), lv(0, ASK, 120, 5, True), lv(0, BID, 99, 100, True)]
+    oracle = [dict(ts=s(0), market=BTC, price=100.0), dict(ts=s(3), market=BTC, price=100.0)]
+    res = run(trades((0, 100, 10)), [buy(1, 10)], levels, oracle=oracle, specs=[spec(imf=0.1, mmf=0.05)],
+              config=cfg(cash=100.0))
+    assert res.fills.price.iloc[0] == pytest.approx(110.0)
+    (liq,) = res.liquidations.itertuples()
+    assert liq.ts == s(3) and liq.price == 99.0 and liq.socialized == pytest.approx(10.0)
+
+
 # ============================================================================ properties (reference alone)
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -435,7 +474,7 @@ def _conserved(res):
 
 
 @settings(max_examples=150, **SETTINGS)
-@given(book_inputs())
+@given(book_inputs(targets=True, transfers=True))
 def test_money_is_conserved_and_queues_are_sane_on_random_book_runs(inputs):
     res = run_reference(**inputs)
     _conserved(res)
@@ -539,14 +578,15 @@ def test_stress_can_improve_a_fill_that_goes_beyond_the_shown_depth():
 @given(reference_inputs(targets=True))
 def test_empty_book_tables_change_nothing(inputs):
     ds = inputs["dataset"]
-    import pandas as pd
-    from data_loaders import Dataset
-
     empty = Dataset(trades=ds.trades, funding=ds.funding, oracle=ds.oracle, latency=ds.latency,
                     book=pd.DataFrame(columns=["ts", "market", "bid", "bid_size", "ask", "ask_size"]).astype(
                         {"ts": "datetime64[ns, UTC]", "market": str, "bid": float, "bid_size": float, "ask": float,
                          "ask_size": float}),
+                    book_levels=pd.DataFrame(columns=["ts", "market", "side", "price", "size", "is_snapshot"]).astype(
+                        {"ts": "datetime64[ns, UTC]", "market": str, "side": "int8", "price": float, "size": float,
+                         "is_snapshot": bool}),
                     allow_extreme=True)
+    assert empty.book.num_rows == 0 and empty.book_levels.num_rows == 0
     a = run_reference(**inputs)
     b = run_reference(**{**inputs, "dataset": empty})
     for name in ("orders", "fills", "funding", "liquidations", "ledger", "targets"):

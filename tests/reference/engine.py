@@ -515,7 +515,9 @@ class Simulation(DecisionRules, BookRules):
                 self.close_order(o, "rejected", reason)
                 return
         if self.has_book(o.market):
-            self.arrive_on_book(o)              # takers walk, limits queue (book.BookRules)
+            # takers walk, limits queue (book.BookRules). CHOICE: no margin check follows a walk
+            # (the contract's checks are at steps 2, 3 and 5).
+            self.arrive_on_book(o)
         else:
             o.in_book = True
 
@@ -545,7 +547,7 @@ class Simulation(DecisionRules, BookRules):
         self.window[m].append((t["ts"], t["size"]))
         venue = self.specs[m].venue
         if not self.up(venue, t["ts"]):
-            return                              # Downtime: no trade is matched
+            return                              # Downtime: no trade is matched (CHOICE: nor a queue advanced)
         book = sorted((o for o in self.orders if o.in_book and o.market == m and o.status in LIVE),
                       key=lambda o: (o.arrive_ts, o.order_id))
         available = t["size"]                   # what limit orders may take from this trade

@@ -27,9 +27,25 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from .engine import CancelIntent, OrderIntent
-from .gen import (IMPACT_WINDOWS, MARKET_NAMES, MIN, SEC, VENUE, _price_near, account_names, funding_rows,
-                  intents_list, latency_rows, make_dataset, market_specs, oracle_rows, ref_configs, reorg_list,
-                  trades_rows, transfer_intents)
+from .gen import (
+    IMPACT_WINDOWS,
+    MARKET_NAMES,
+    MIN,
+    SEC,
+    VENUE,
+    _price_near,
+    account_names,
+    funding_rows,
+    intents_list,
+    latency_rows,
+    make_dataset,
+    market_specs,
+    oracle_rows,
+    ref_configs,
+    reorg_list,
+    trades_rows,
+    transfer_intents,
+)
 
 SIZES = [0.25, 0.5, 1.0, 2.0, 5.0]
 
