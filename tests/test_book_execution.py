@@ -236,3 +236,50 @@ def test_a_price_shock_moves_the_whole_l2_book_from_its_time():
     # before the shock nothing moved
     pd.testing.assert_frame_equal(book_at(out.book_levels, BTC, at - pd.Timedelta("1ns"))[0],
                                   book_at(ds.book_levels, BTC, at - pd.Timedelta("1ns"))[0])
+
+
+# ============================================================================ liquidation
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+LIQ_MKT = bt.Market.preset(BTC, taker_fee=0.0, maker_fee=0.0, half_spread=0.0, impact=0.0, imf=0.1, mmf=0.05,
+                           liq_fee=0.0)
+
+
+def _liq_tape(crash_bids):
+    """Trades at 100 then one at 90 (t = 10 s: its derived oracle row liquidates a 3 BTC long
+    bought at 100.1 with 40 of cash); the book is replaced at t = 5 s by ``crash_bids``."""
+    s = pd.Timedelta("1s")
+    trades = pd.DataFrame({"ts": [T0 + i * s for i in (0, 1, 2, 10)], "market": BTC,
+                           "price": [100.0, 100.0, 100.0, 90.0], "size": 1.0, "side": 1})
+    rows = [(T0, 1, 99.9, 10.0), (T0, 1, 99.0, 1.0), (T0, -1, 100.1, 10.0)]
+    rows += [(T0 + 5 * s, 1, p, q) for p, q in crash_bids] + [(T0 + 5 * s, -1, 91.5, 5.0)]
+    levels = pd.DataFrame(rows, columns=["ts", "side", "price", "size"]).assign(market=BTC, is_snapshot=True)
+    return dl.Dataset(trades=trades, book_levels=levels[["ts", "market", "side", "price", "size", "is_snapshot"]])
+
+
+@pytest.mark.parametrize("bids, price", [
+    # all three levels within the bound B = 90 * (1 - 1.5 * 0.05) = 83.25: (91 + 90 + 85) / 3
+    ([(91.0, 1.0), (90.0, 1.0), (85.0, 10.0)], (91.0 + 90.0 + 85.0) / 3),
+    # 80 is beyond the bound: 1 at 91, the other 2 at B
+    ([(91.0, 1.0), (80.0, 10.0)], (91.0 + 2 * 83.25) / 3),
+    # a level exactly at the bound: its price is B either way
+    ([(83.25, 10.0)], 83.25),
+])
+def test_a_liquidation_closes_against_the_book_within_the_full_spread_bound(bids, price):
+    cfg = bt.SimConfig(initial_cash=40.0, markets={BTC: LIQ_MKT}, latency_scale=0.0, insurance_fund=1e6)
+    res = run(_liq_tape(bids), {1: [dict(size=3.0)]}, cfg)
+    buy = res.fills.iloc[0]
+    assert buy.price == 100.1 and buy["size"] == 3.0  # the ask of the first snapshot
+    (liq,) = res.liquidations.itertuples()
+    assert liq.ts == T0 + pd.Timedelta("10s") and liq.oracle_price == 90.0
+    assert liq.price == pytest.approx(price, rel=1e-13)
+
+
+def test_without_the_book_the_same_liquidation_uses_the_bankruptcy_rating_price():
+    ds = _liq_tape([(91.0, 1.0), (90.0, 1.0), (85.0, 10.0)])
+    cfg = bt.SimConfig(initial_cash=40.0, markets={BTC: LIQ_MKT}, latency_scale=0.0, insurance_fund=1e6,
+                       book=False)
+    res = run(ds, {1: [dict(size=3.0)]}, cfg)
+    (liq,) = res.liquidations.itertuples()
+    buy = res.fills.iloc[0].price  # the trade-tape rule: the next print, 100, frictionless
+    nc, mmr = 40.0 + 3 * (90.0 - buy), 3 * 90.0 * 0.05
+    assert liq.price == pytest.approx(90.0 * (1 - 1.5 * 0.05 * (1 - nc / mmr)), rel=1e-13)
