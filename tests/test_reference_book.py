@@ -7,6 +7,7 @@ is processed at once after step 6 of ``x``, so it meets the book rows stamped ``
 spread or impact, slippage multiplier 1, oracle derived from the trades (no delay).
 """
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -592,3 +593,16 @@ def test_empty_book_tables_change_nothing(inputs):
     for name in ("orders", "fills", "funding", "liquidations", "ledger", "targets"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
     assert a.final == b.final
+
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(book_inputs())
+def test_book_false_is_the_tape_on_the_same_data(inputs):
+    # SimConfig(book=False): the trade-tape rules everywhere, as if the book tables were absent
+    ds = inputs["dataset"]
+    off = run_reference(**{**inputs, "config": replace(inputs["config"], book=False)})
+    bare = Dataset(trades=ds.trades, funding=ds.funding, oracle=ds.oracle, latency=ds.latency, allow_extreme=True)
+    tape = run_reference(**{**inputs, "dataset": bare, "config": replace(inputs["config"], book=True)})
+    for name in ("orders", "fills", "liquidations", "ledger"):
+        pd.testing.assert_frame_equal(getattr(off, name), getattr(tape, name))

@@ -89,7 +89,9 @@ class BookRules:
         power = float(self.cfg.queue_power)
         if not (math.isfinite(power) and power >= 0.0):
             raise ValueError(f"queue_power must be finite and >= 0, got {self.cfg.queue_power!r}")
-        self.book_rows = [(sub, tie, op) for sub, tie, op in book_ops(dataset) if op.market in self.specs]
+        # "SimConfig(book=False) applies the trade-tape rules everywhere": no market has book data.
+        rows = book_ops(dataset) if self.cfg.book else []
+        self.book_rows = [(sub, tie, op) for sub, tie, op in rows if op.market in self.specs]
         # "A market with rows in a book table (it has book data)": rows anywhere in the run,
         # also after the order in question (before its first row its book is empty).
         self.book_markets = {op.market for _s, _t, op in self.book_rows}

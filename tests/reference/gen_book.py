@@ -18,7 +18,8 @@ book-top rows, book-level rows or none (at least one market has a book):
   behind it and at the exact price of a later trade (trades at and through resting limits),
   post-only, reduce-only, stops and cancels, plus the random orders of ``gen.intents_list``;
 * the config draws ``queue_model`` and ``queue_power`` besides ``gen.ref_configs``' stress
-  multipliers (constant 0, 1, 2.5, or a step series of 0.5, 1, 3).
+  multipliers (constant 0, 1, 2.5, or a step series of 0.5, 1, 3), and one run in ten has
+  ``book=False`` (the trade-tape rules on the same data).
 
 Every book is uncrossed at the end of each timestamp (the data layer rejects crossed books).
 """
@@ -239,6 +240,7 @@ def _book_inputs(draw, targets=False, transfers=False, kinds=("top", "levels")):
     config = draw(ref_configs(trades, impact_window_ns=window))
     config.queue_model = draw(st.sampled_from(["conservative", "probabilistic"]))
     config.queue_power = draw(st.sampled_from([2.0, 1.0, 0.5, 3.0]))
+    config.book = draw(st.integers(0, 9)) > 0        # now and then book=False: the tape rules
     n_accounts = len(markets) if config.margin_mode == "isolated" else 1
     cash = config.initial_cash[VENUE]
     intents = draw(book_intents(markets, trades, states, cash, n_accounts))

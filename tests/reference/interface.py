@@ -41,6 +41,7 @@ class RefConfig:
     bridge_delay_ns: int = 1_800_000_000_000   # transfers between venues (30 min)
     rebalance_band: float = 0.05               # targets: no order inside the band
     min_trade_notional: float = 1.0            # targets: no order under this notional (quote)
+    book: bool = True                          # order book: False applies the trade-tape rules everywhere
     queue_model: str = "conservative"          # order book: or "probabilistic"
     queue_power: float = 2.0                   # order book: f(x) = x ** queue_power (probabilistic)
 
