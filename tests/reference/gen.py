@@ -28,6 +28,10 @@ Edges are hit *exactly*, not only approached:
 
 ``reference_inputs(targets=True, transfers=True)`` also draws ``TargetIntent`` and
 ``TransferIntent`` (off by default, so callers that drive an engine without them keep working).
+
+``reference_inputs(book=True)`` (the same as ``book_inputs()``) draws inputs with order-book data
+instead: book-top or level rows around the trades and intents aimed at the book
+(``gen_book.py``).
 """
 from __future__ import annotations
 
