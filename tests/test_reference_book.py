@@ -277,6 +277,42 @@ def test_reduce_only_clips_at_the_walk_and_cancels_the_rest():
     assert res.final["positions"][("dydx", BTC)]["size"] == 0.0
 
 
+def test_reduce_only_ioc_and_crossing_limit_clip_at_the_walk():
+    # Long 1 (buy 1 @ 100). IOC sell 3 limit 98, reduce-only: the bid 99 is within the limit, the
+    # walk is for |S| = 1: 1 @ 99, all of q filled: the rest is cancelled REDUCE_ONLY (CHOICE).
+    res = run(trades((0, 100, 4)), [buy(1, 1), limit(2, -1, 3, 98, ioc=True, reduce_only=True)], ASKS)
+    assert list(res.fills.price) == [100.0, 99.0]
+    assert (res.orders.status[1], res.orders.reason[1], res.orders.filled_size[1]) == ("cancelled", REDUCE_ONLY, 1.0)
+    # The same as a plain limit: crosses, walks 1 @ 99, the rest cancelled REDUCE_ONLY.
+    res = run(trades((0, 100, 4)), [buy(1, 1), limit(2, -1, 3, 98, reduce_only=True)], ASKS)
+    assert (res.orders.status[1], res.orders.reason[1], res.orders.filled_size[1]) == ("cancelled", REDUCE_ONLY, 1.0)
+    assert math.isnan(res.orders.queue_ahead[1])
+
+
+def test_reduce_only_limit_whose_walk_stops_at_its_limit_rests_and_is_clipped_as_maker():
+    # Long 5: buy 5 walks 1 @ 100, 2 @ 101, 2 @ 103 = 508 / 5 = 101.6.
+    # Sell limit 99 size 10, reduce-only: q = |S| = 5; bids 99 x 3 (98 is worse than 99): 3 @ 99;
+    # q not all filled: the rest rests at 99 (unfilled 7) with A = D(99) on the ask side = 0.
+    # Trade @ 99 x 10 at 5 (at the limit): avail - A = 10: min(7, 10) = 7, clipped to |S| = 2;
+    # a clipped limit keeps resting, now flat (filled 5 of 10).
+    res = run(trades((0, 100, 4), (5, 99, 10)), [buy(1, 5), limit(2, -1, 10, 99, reduce_only=True)], ASKS)
+    f = res.fills
+    assert list(f.liquidity) == ["taker", "taker", "maker"] and list(f["size"]) == [5.0, 3.0, 2.0]
+    assert f.price.iloc[0] == pytest.approx(101.6) and list(f.price[1:]) == [99.0, 99.0]
+    o = res.orders.iloc[1]
+    assert (o.status, o.filled_size, o.queue_ahead) == ("partially_filled", 5.0, 0.0)
+    assert res.final["positions"][("dydx", BTC)]["size"] == 0.0
+
+
+def test_queue_advances_at_a_trade_the_earlier_order_took_in_full():
+    # #0 buy 5 limit 99.5 (inside the spread, A = 0), #1 buy 1 limit 99 (A = 3). Trade @ 99 x 2:
+    # through #0's limit: it takes 2 (avail 0), A = 0; at #1's limit: avail - A = -3, no fill,
+    # but A = max(3 - 2, 0) = 1 and T = 2 all the same (CHOICE).
+    res = run(trades((0, 100, 4), (2, 99, 2)), [limit(1, 1, 5, 99.5), limit(1, 1, 1, 99)], ASKS)
+    assert list(res.fills.order_id) == [0] and list(res.fills["size"]) == [2.0]
+    assert list(res.orders.queue_ahead) == [0.0, 1.0]
+
+
 def test_admission_comes_before_the_post_only_check():
     # Cash 1: a post-only buy of 10 at the ask would take and is short of margin: the admission
     # rejects it first (INSUFFICIENT_MARGIN), CHOICE.
