@@ -108,7 +108,8 @@ class SimConfig:
         ``'probabilistic'``: a share of each decrease counts as cancellations ahead
         (docs/simulation.md, "Queue position").
     queue_power : float
-        Exponent ``n`` of the probabilistic rule's ``f(x) = x ** n`` (> 0; default 2).
+        Exponent ``n`` of the probabilistic rule's ``f(x) = x ** n`` (>= 0; default 2; 0 gives
+        even odds that a decrease was ahead).
 
     See Also
     --------
@@ -147,7 +148,7 @@ class SimConfig:
         if self.queue_model not in QUEUE_MODELS:
             raise ValueError(f"SimConfig.queue_model: expected one of {', '.join(map(repr, QUEUE_MODELS))}, "
                              f"got {self.queue_model!r}")
-        _number(self.queue_power, "SimConfig.queue_power", positive=True)
+        _number(self.queue_power, "SimConfig.queue_power")
         for name in ("initial_cash", "insurance_fund"):
             value = getattr(self, name)
             for venue, amount in (value.items() if isinstance(value, dict) else [(None, value)]):

@@ -7,8 +7,13 @@ against the reference's final state and ledger, and against the fast path for pl
 ``tests/kernel_adapter.KNOWN_DIFFERENCES`` is a strict xfail.
 """
 import pytest
+from hypothesis import Phase, settings
 
 from tests.kernel_adapter import ENGINES, KNOWN_DIFFERENCES, kernel_answer
+
+#: ``pytest --hypothesis-profile=noshrink``: report the first failing example as drawn (shrinking
+#: the reference comparisons' inputs can take many minutes while a disagreement is chased)
+settings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 @pytest.fixture(params=ENGINES)

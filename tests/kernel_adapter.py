@@ -50,6 +50,8 @@ def sim_config(markets, config) -> bt.SimConfig:
         liq_spread=config.liq_spread, oracle_delay=pd.Timedelta(config.oracle_delay_ns, "ns"),
         bridge_delay=pd.Timedelta(config.bridge_delay_ns, "ns"), rebalance_band=config.rebalance_band,
         min_trade_notional=config.min_trade_notional, sample_every="1h",
+        book=getattr(config, "book", True), queue_model=getattr(config, "queue_model", "conservative"),
+        queue_power=getattr(config, "queue_power", 2.0),
     )
 
 
@@ -88,7 +90,7 @@ class KernelRun:
             "sent_ts": o["sent_ts"], "arrive_ts": o["arrive_ts"],
             "status": [_REF_STATUS.get(s, s) for s in decode_codes("orders", "status", o["status"])],
             "reason": o["reason"].astype(int),
-            "filled_size": o["filled"], "parent_id": o["parent_id"],
+            "filled_size": o["filled"], "parent_id": o["parent_id"], "queue_ahead": o["queue_ahead"],
         })
 
     @property
@@ -315,14 +317,16 @@ def _quiet_run(strategy, dataset, cfg, reorgs):
         return bt.run(strategy, dataset, cfg, reorgs=[(r.ts, r.venue) for r in reorgs])
 
 
-def run_kernel(dataset, markets, config, intents, reorgs=()) -> KernelRun:
+def run_kernel(dataset, markets, config, intents, reorgs=(), *, book: bool = True) -> KernelRun:
     """The kernel's answer to the reference's ``run_reference`` inputs, in hook mode.
 
     ``bt.run`` drives a :class:`ReplayIntents` strategy: the production hybrid driver, the
     kernel's decision hook and ``Context``, exactly as a user's ``on_decision`` runs.
+    ``book=False`` runs with ``SimConfig(book=False)`` (the trade-tape rules everywhere).
     """
     strategy = ReplayIntents(intents=list(intents), every=np.array(_send_times(intents), np.int64))
-    result = _quiet_run(strategy, dataset, sim_config(markets, config), reorgs)
+    cfg = sim_config(markets, config)
+    result = _quiet_run(strategy, dataset, cfg if book else cfg.with_(book=False), reorgs)
     assert not is_fast_path(result.engine), "ReplayIntents must run in hook mode"
     return KernelRun(result.engine, pd.DataFrame(strategy.target_rows, columns=TARGET_COLUMNS))
 
@@ -393,7 +397,7 @@ def run_fast_path(dataset, markets, config, intents, reorgs=()) -> KernelRun:
 TOL = dict(rtol=1e-9, atol=1e-7)
 
 ORDER_COLUMNS = ["order_id", "market", "side", "size", "type", "sent_ts", "arrive_ts", "status", "reason",
-                 "filled_size", "parent_id"]
+                 "filled_size", "parent_id", "queue_ahead"]
 FILL_COLUMNS = ["order_id", "ts", "account", "market", "side", "size", "price", "trade_price", "liquidity",
                 "fee", "slippage_cost", "ack_ts", "final_ts", "reverted"]
 FUNDING_COLUMNS = ["ts", "account", "market", "position", "price", "rate", "payment"]

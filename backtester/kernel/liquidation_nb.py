@@ -62,8 +62,8 @@ def liquidate_nb(inp, st, a, ts):
         if inp.mk_book[m] == 1 and not np.isnan(touch_nb(inp, st, m, -int(sign), ts)):
             # against the book, no worse than the full spread; the rest at that bound
             bound = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m])
-            took, cost, first, edge = walk_nb(inp, st, m, -int(sign), abs(s), bound, ts)
-            price = first if took == abs(s) and first == edge else (cost + (abs(s) - took) * bound) / abs(s)
+            took, cost, best, edge = walk_nb(inp, st, m, -int(sign), abs(s), bound, ts)
+            price = best if took == abs(s) and best == edge else (cost + (abs(s) - took) * bound) / abs(s)
         notional = abs(s) * p
         total += notional
         fee_cap += inp.mk_liq_fee[m] * notional

@@ -130,6 +130,10 @@ def book_arrival_nb(inp, st, oid, t):
         if resting:
             join_queue_nb(st, o)
         return
+    if not crosses:  # an IOC whose limit reaches no level: nothing would fill (no reduce-only check)
+        finish_nb(st, oid, ST_CANCELLED, R_IOC_UNFILLED, t)
+        remove_from_book_nb(st, oid)
+        return
     want = o.size - o.filled
     if o.reduce_only:
         want = reduce_only_size_nb(st, m, side, want)
