@@ -4,16 +4,18 @@ rows, what a side shows under stress, taker walks, and queue position of resting
 Each (market, side) is a row ``r = 2 * market + (0 bid | 1 ask)`` of ``st.lv_key``,
 ``st.lv_size`` and ``st.lv_taken``, with ``st.lv_n[r]`` levels in use. Keys ascend with the
 best level last (``key = price`` for bids, ``-price`` for asks): most rows of a feed touch the
-top, and an insert or removal near the end of the row shifts little. The level update is
-inlined where it is called (``inline="always"``): a call handing over four arrays costs more in
-reference counts than the update itself.
+top, and an insert or removal near the end of the row shifts little. The level update
+(``apply_level_nb``) is inlined in the event loop's quiet stretch, where most book rows pass (a
+call handing over four arrays costs more in reference counts than the update itself), and
+called with the state's one reference elsewhere (``set_level_nb``). Fixed signatures
+(``typed``) keep one compiled copy of each function whatever integer types its callers hold.
 """
 import numpy as np
 from numba import njit
 
 from .enums import C_BOOK, OT_LIMIT, ST_OPEN, ST_PARTIAL
 from .fills_nb import multiplier_nb
-from .state import CF_QUEUE_POWER, CI_QUEUE_MODEL
+from .state import CF_QUEUE_POWER, CI_QUEUE_MODEL, typed
 
 #: ``Inputs.bk_flag`` of a row: an update, the first row of a snapshot group (clears its side)
 #: or a later row of that group
@@ -25,7 +27,7 @@ QUEUE_CONSERVATIVE = 0
 QUEUE_PROBABILISTIC = 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def side_row_nb(m, side):
     """Row of market ``m``'s bid (``side > 0``) or ask side in the level arrays."""
     return 2 * m + (0 if side > 0 else 1)
@@ -50,19 +52,19 @@ def _lower_bound(keys, n, key):
     return a
 
 
-@njit(cache=True)
-def data_size_nb(lv_key, lv_size, lv_n, r, price, side):
+@typed("f8(ST, i8, f8, i8)")
+def data_size_nb(st, r, price, side):
     """The data size ``D(price)`` of side row ``r`` (0 when the level is absent)."""
     key = _key(price, side)
-    n = lv_n[r]
-    j = _lower_bound(lv_key[r], n, key)
-    if j < n and lv_key[r, j] == key:
-        return lv_size[r, j]
+    n = st.lv_n[r]
+    j = _lower_bound(st.lv_key[r], n, key)
+    if j < n and st.lv_key[r, j] == key:
+        return st.lv_size[r, j]
     return 0.0
 
 
 @njit(cache=True, inline="always")
-def set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, price, side, size):
+def apply_level_nb(lv_key, lv_size, lv_taken, lv_n, r, price, side, size):
     """A data row sets a level: its size (0 removes it) and no size taken by us."""
     key = _key(price, side)
     keys = lv_key[r]
@@ -123,8 +125,21 @@ def snapshot_group_nb(bk_price, bk_side, bk_size, bk_flag, lv_key, lv_size, lv_t
         lv_n[r] = g
     else:
         for j in range(i, last + 1):
-            set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[j], side, bk_size[j])
+            apply_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[j], side, bk_size[j])
     return last
+
+
+@typed("void(ST, i8, f8, i8, f8)")
+def set_level_nb(st, r, price, side, size):
+    """:func:`_apply_level` on the run's book (one reference to hand over, not four arrays)."""
+    apply_level_nb(st.lv_key, st.lv_size, st.lv_taken, st.lv_n, r, price, side, size)
+
+
+@typed("i8(INP, ST, i8, i8)")
+def apply_snapshot_nb(inp, st, r, i):
+    """:func:`snapshot_group_nb` of book row ``i`` on the run's book; returns the group's last row."""
+    return snapshot_group_nb(inp.bk_price, inp.bk_side, inp.bk_size, inp.bk_flag, st.lv_key, st.lv_size,
+                             st.lv_taken, st.lv_n, r, i)
 
 
 @njit(cache=True)
@@ -145,7 +160,7 @@ def available_nb(size, taken, mult):
     return max(size / mult - taken, 0.0)
 
 
-@njit(cache=True)
+@typed("f8(INP, ST, i8, i8, i8)")
 def touch_nb(inp, st, m, side, t):
     """Best price a taker on ``side`` meets at ``t``: the opposite side's best shown level with
     available size (NaN when none)."""
@@ -159,7 +174,7 @@ def touch_nb(inp, st, m, side, t):
     return np.nan
 
 
-@njit(cache=True)
+@typed("UniTuple(f8, 4)(INP, ST, i8, i8, f8, f8, i8)")
 def walk_nb(inp, st, m, side, qty, limit, t):
     """A taker walk of ``qty`` on ``side`` at ``t``: takes from the opposite side's shown levels,
     best first, up to ``limit`` (NaN: none), and marks what it took. Returns ``(filled, cost,
@@ -192,12 +207,13 @@ def walk_nb(inp, st, m, side, qty, limit, t):
     return qty - rest, cost, touch, edge
 
 
-@njit(cache=True)
-def queue_update_nb(o, prev, new, model, power):
-    """A book row moved the data size at resting order ``o``'s price from ``prev`` to ``new``:
+@typed("void(ST, i8, f8, f8, i8, f8)")
+def queue_update_nb(st, oid, prev, new, model, power):
+    """A book row moved the data size at resting order ``oid``'s price from ``prev`` to ``new``:
     the queue ahead under the conservative or the probabilistic rule."""
     if new == prev:
         return
+    o = st.orders[oid]
     chg = prev - new - o.queue_traded
     o.queue_traded = 0.0
     ahead = o.queue_ahead
@@ -211,13 +227,13 @@ def queue_update_nb(o, prev, new, model, power):
     o.queue_ahead = max(min(ahead, new, o.queue_ahead), 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rests_on_nb(o, m, side):
     return (o.market == m and o.side == side and o.type == OT_LIMIT and not o.ioc
             and (o.status == ST_OPEN or o.status == ST_PARTIAL))
 
 
-@njit(cache=True)
+@typed("i8(INP, ST, i8)")
 def book_rows_nb(inp, st, i):
     """Apply book row ``i`` (a whole snapshot group when ``i`` starts one) and move the queue
     ahead of our resting orders at the prices it changed. Returns the last row applied."""
@@ -229,14 +245,12 @@ def book_rows_nb(inp, st, i):
     prev = np.empty(n_book)
     for k in range(n_book):
         o = st.orders[st.book[k]]
-        prev[k] = (data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
-                   if _rests_on_nb(o, m, side) else np.nan)
+        prev[k] = data_size_nb(st, r, o.limit_price, side) if _rests_on_nb(o, m, side) else np.nan
     last = i
     if inp.bk_flag[i] == BK_SNAPSHOT_FIRST:
-        last = snapshot_group_nb(inp.bk_price, inp.bk_side, inp.bk_size, inp.bk_flag, st.lv_key, st.lv_size,
-                                 st.lv_taken, st.lv_n, r, i)
+        last = apply_snapshot_nb(inp, st, r, i)
     else:
-        set_level_nb(st.lv_key, st.lv_size, st.lv_taken, st.lv_n, r, inp.bk_price[i], side, inp.bk_size[i])
+        set_level_nb(st, r, inp.bk_price[i], side, inp.bk_size[i])
     if not watch:
         return last
     model = inp.cfg_i[CI_QUEUE_MODEL]
@@ -244,11 +258,11 @@ def book_rows_nb(inp, st, i):
     for k in range(n_book):
         if np.isnan(prev[k]):
             continue
-        o = st.orders[st.book[k]]
-        if st.lv_n[r] == 0 or _key(o.limit_price, side) < st.lv_key[r, 0]:
+        oid = st.book[k]
+        limit = st.orders[oid].limit_price
+        if st.lv_n[r] == 0 or _key(limit, side) < st.lv_key[r, 0]:
             continue  # out of the data's view (behind a top-N book): unknown, not gone
-        new = data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, side)
-        queue_update_nb(o, prev[k], new, model, power)
+        queue_update_nb(st, oid, prev[k], data_size_nb(st, r, limit, side), model, power)
     return last
 
 
@@ -264,14 +278,14 @@ def replay_until_nb(bk_ts, bk_market, bk_side, bk_price, bk_size, bk_flag, lv_ke
         if bk_flag[i] == BK_SNAPSHOT_FIRST:
             i = snapshot_group_nb(bk_price, bk_side, bk_size, bk_flag, lv_key, lv_size, lv_taken, lv_n, r, i)
         else:
-            set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[i], bk_side[i], bk_size[i])
+            apply_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[i], bk_side[i], bk_size[i])
         i += 1
     return i
 
 
-@njit(cache=True)
-def join_queue_nb(st, o):
-    """A limit order starts resting: the data size shown at its price on its side is ahead."""
-    r = side_row_nb(o.market, o.side)
-    o.queue_ahead = data_size_nb(st.lv_key, st.lv_size, st.lv_n, r, o.limit_price, o.side)
+@typed("void(ST, i8)")
+def join_queue_nb(st, oid):
+    """Order ``oid`` starts resting: the data size shown at its price on its side is ahead."""
+    o = st.orders[oid]
+    o.queue_ahead = data_size_nb(st, side_row_nb(o.market, o.side), o.limit_price, o.side)
     o.queue_traded = 0.0

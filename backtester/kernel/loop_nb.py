@@ -10,10 +10,10 @@ out only when something happens: a fill, a breach found by the array-only margin
 sample, arrival, cancel or stop observation.
 """
 import numpy as np
-from numba import int64, njit, objmode, uint64
+from numba import njit, objmode, uint64
 
 from .accounts_nb import below_maintenance_nb, set_bands_nb
-from .book_nb import BK_SNAPSHOT_FIRST, BK_SNAPSHOT_MORE, book_rows_nb, set_level_nb, snapshot_group_nb
+from .book_nb import BK_SNAPSHOT_FIRST, BK_SNAPSHOT_MORE, apply_level_nb, apply_snapshot_nb, book_rows_nb
 from .decisions_nb import apply_targets_nb, sample_nb
 from .dynamic_nb import advance_nb
 from .enums import (C_BANDS_OK, C_UNCHECKED, C_BOOK, C_DECISION, C_DEFERRED, C_EVENT, C_FILLS, C_FUNDING, C_INTENTS,
@@ -178,11 +178,11 @@ def run_nb(inp, st):
     bk_price = inp.bk_price
     bk_size = inp.bk_size
     bk_flag = inp.bk_flag
+    n_bk = bk_flag.shape[0]
     lv_key = st.lv_key
     lv_size = st.lv_size
     lv_taken = st.lv_taken
     lv_n = st.lv_n
-    n_bk = bk_flag.shape[0]
     up = st.up
     n_open = st.n_open
     next_arrival = st.next_arrival
@@ -232,21 +232,20 @@ def run_nb(inp, st):
                     if _moves_margin_nb(pos[m], or_price[i], bands_ok, band[m, 0], band[m, 1]):
                         break
                 elif typ == EV_BOOK:
-                    # no order of ours rests on its market: nothing but the levels change,
-                    # applied here in order (a group's rows share one time, so lim never splits it)
-                    b = int64(i)
-                    m = int64(bk_market[b])
-                    if n_open[m] > 0:
+                    # no order of ours rests on its market: nothing but the levels change, applied
+                    # in order, a run of book rows per call (a group's rows share one time, so lim
+                    # never splits it)
+                    b = ev_idx[k]
+                    if n_open[uint64(bk_market[b])] > 0:
                         break
-                    r = 2 * m + (1 if bk_side[b] < 0 else 0)
-                    if bk_flag[b] != BK_SNAPSHOT_FIRST:
-                        set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[b], bk_side[b], bk_size[b])
-                    elif b + 1 < n_bk and bk_flag[b + 1] == BK_SNAPSHOT_MORE:  # a group: whole, in one call
-                        k += snapshot_group_nb(bk_price, bk_side, bk_size, bk_flag, lv_key, lv_size, lv_taken,
-                                               lv_n, r, b) - b
-                    else:  # a group of one (a book-top side)
-                        lv_n[r] = 0
-                        set_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[b], bk_side[b], bk_size[b])
+                    r = 2 * bk_market[b] + (1 if bk_side[b] < 0 else 0)
+                    if bk_flag[b] == BK_SNAPSHOT_FIRST:
+                        if b + 1 < n_bk and bk_flag[b + 1] == BK_SNAPSHOT_MORE:
+                            k += apply_snapshot_nb(inp, st, r, b) - b + 1  # a group: whole, one call
+                            continue
+                        lv_n[r] = 0  # a group of one row (a book-top side)
+                    # the one place the level update is inlined: most book rows pass here
+                    apply_level_nb(lv_key, lv_size, lv_taken, lv_n, r, bk_price[b], bk_side[b], bk_size[b])
                 else:
                     break
                 k += 1

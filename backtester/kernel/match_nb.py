@@ -106,7 +106,7 @@ def match_trade_nb(inp, st, row):
             i += 1
 
 
-@njit(cache=True)
+@typed("void(INP, ST, i8, i8)")
 def book_arrival_nb(inp, st, oid, t):
     """Order ``oid`` was admitted at ``t`` on a market with book data (docs/simulation.md,
     "Order book"): a post-only order that would take is rejected; a market order, an IOC or a
@@ -123,12 +123,12 @@ def book_arrival_nb(inp, st, oid, t):
             finish_nb(st, oid, ST_REJECTED, R_POST_ONLY, t)
             remove_from_book_nb(st, oid)
         else:
-            join_queue_nb(st, o)
+            join_queue_nb(st, oid)
         return
     if np.isnan(touch) or (resting and not crosses):
         # a limit that does not cross rests; a taker with nothing to take waits for the tape
         if resting:
-            join_queue_nb(st, o)
+            join_queue_nb(st, oid)
         return
     if not crosses:  # an IOC whose limit reaches no level: nothing would fill (no reduce-only check)
         finish_nb(st, oid, ST_CANCELLED, R_IOC_UNFILLED, t)
@@ -169,7 +169,7 @@ def book_arrival_nb(inp, st, oid, t):
         finish_nb(st, oid, ST_CANCELLED, R_IOC_UNFILLED, t)
         remove_from_book_nb(st, oid)
     elif resting:
-        join_queue_nb(st, o)
+        join_queue_nb(st, oid)
     # else a market order with no trade yet to price the rest: it waits for the tape rule
 
 
