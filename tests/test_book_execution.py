@@ -283,3 +283,27 @@ def test_without_the_book_the_same_liquidation_uses_the_bankruptcy_rating_price(
     buy = res.fills.iloc[0].price  # the trade-tape rule: the next print, 100, frictionless
     nc, mmr = 40.0 + 3 * (90.0 - buy), 3 * 90.0 * 0.05
     assert liq.price == pytest.approx(90.0 * (1 - 1.5 * 0.05 * (1 - nc / mmr)), rel=1e-13)
+
+
+# ============================================================================ beyond the top, up to a limit
+def test_an_ioc_takes_beyond_the_top_as_far_as_its_limit_allows(tape, frames):
+    book, trades = frames
+    probe = run(tape, {30: [dict(size=0.001)]})
+    t = probe.orders.iloc[0].sent_ts
+    row = top_at(book, t)
+    last = trades[trades.ts < t].iloc[-1]
+    V = trades[(trades.ts > last.ts - pd.Timedelta("1h")) & (trades.ts <= last.ts)]["size"].sum()
+    k = MKT.impact  # multiplier 1
+    limit = float(row.ask) * (1 + 0.0004)  # 4 bp above the ask
+    beyond = V * (0.0004 / k) ** 2  # what the impact model prices within 4 bp
+    size = float(row.ask_size) + 10 * beyond
+    res = run(tape, {30: [dict(size=size, limit=limit, ioc=True)]})
+    o, f = res.orders.iloc[0], res.fills.iloc[0]
+    assert f["size"] == pytest.approx(row.ask_size + beyond, rel=1e-9)
+    expected = (row.ask_size * row.ask + beyond * limit) / (row.ask_size + beyond)  # the rest at the limit
+    assert f.price == pytest.approx(expected, rel=1e-12) and f.price <= limit
+    assert o.status == "cancelled" and o.reason == "ioc_unfilled"
+    # a generous limit takes as much as a market order of the same size, at the same price
+    market = run(tape, {30: [dict(size=size)]}).fills.iloc[0]
+    loose = run(tape, {30: [dict(size=size, limit=float(row.ask) * 1.2, ioc=True)]}).fills.iloc[0]
+    assert loose["size"] == market["size"] == size and loose.price == pytest.approx(market.price, rel=1e-12)

@@ -174,6 +174,15 @@ def touch_nb(inp, st, m, side, t):
     return np.nan
 
 
+@typed("f8(ST, i8, i8)")
+def deepest_nb(st, m, side):
+    """The worst price of the data's side a taker on ``side`` takes from (NaN when empty)."""
+    r = side_row_nb(m, -side)
+    if st.lv_n[r] == 0:
+        return np.nan
+    return st.lv_key[r, 0] if side < 0 else -st.lv_key[r, 0]
+
+
 @typed("UniTuple(f8, 4)(INP, ST, i8, i8, f8, f8, i8)")
 def walk_nb(inp, st, m, side, qty, limit, t):
     """A taker walk of ``qty`` on ``side`` at ``t``: takes from the opposite side's shown levels,

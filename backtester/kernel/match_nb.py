@@ -12,7 +12,7 @@ from numba import njit
 
 from .state import typed
 
-from .book_nb import join_queue_nb, touch_nb, walk_nb
+from .book_nb import deepest_nb, join_queue_nb, touch_nb, walk_nb
 from .enums import (C_ACTIVE, C_BOOK, LQ_MAKER, LQ_TAKER, OT_LIMIT, OT_MARKET, R_IOC_UNFILLED,
                     R_NONE, R_POST_ONLY, R_REDUCE_ONLY, ST_ARMED, ST_CANCELLED, ST_FILLED, ST_PARTIAL,
                     ST_REJECTED, ST_TRIGGERED)
@@ -146,13 +146,26 @@ def book_arrival_nb(inp, st, oid, t):
     rest = want - filled
     lr = st.last_row[m]
     one_price = filled > 0.0 and first == edge  # all at one level: its price, not a rounded mean
-    if o.type == OT_MARKET and rest > 0.0 and lr >= 0:
-        # beyond the shown levels: the impact model from the last level taken
-        s = min(multiplier_nb(inp, t) * inp.mk_impact[m] * np.sqrt(rest / inp.tr_vol[lr]), MAX_SLIPPAGE)
-        cost += rest * edge * (1.0 + side * s)
-        filled = want
-        rest = 0.0
-        one_price = False
+    if rest > 0.0 and lr >= 0 and np.isnan(touch_nb(inp, st, m, side, t)):
+        # the side is used up: beyond it the impact model from the last level taken, for a
+        # limit as much as that prices within its limit
+        k = multiplier_nb(inp, t) * inp.mk_impact[m]
+        v = inp.tr_vol[lr]
+        edge = deepest_nb(st, m, side)  # where the data's book ends, whatever stress hides
+        beyond = rest
+        if o.type == OT_LIMIT and k > 0.0:
+            x = side * (o.limit_price / edge - 1.0)  # the slippage fraction the limit allows
+            if x < MAX_SLIPPAGE:
+                beyond = min(rest, v * (max(x, 0.0) / k) ** 2)
+        if beyond > 0.0:
+            cost += beyond * edge * (1.0 + side * min(k * np.sqrt(beyond / v), MAX_SLIPPAGE))
+            if beyond == rest:  # all of it: exactly the size asked for (no float remainder)
+                filled = want
+                rest = 0.0
+            else:
+                filled += beyond
+                rest -= beyond
+            one_price = False
     clipped = want < o.size - o.filled
     if filled > 0.0:
         record_fill_nb(inp, st, oid, t, m, side, filled, first if one_price else cost / filled, first, LQ_TAKER,
