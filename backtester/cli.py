@@ -24,6 +24,7 @@ import math
 import re
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 KIND_CHOICES = ("trades", "funding", "oracle", "latency", "book", "book_levels")
@@ -210,10 +211,14 @@ def _strategies(args, ds):
     if not args.strategy and args.hedge_market is None and "hedged-carry" in names:
         names.remove("hedged-carry")  # asked for all: leave out what this data cannot run, and say so
         print("note: hedged-carry left out: the data has one market (give --hedge-market)", file=sys.stderr)
-    if not args.strategy and not _has_book(ds, args.market):
-        names.remove("market-maker")
-        print(f"note: market-maker left out: the data has no order book of {args.market} "
-              "(try --sample btcusdt-tape)", file=sys.stderr)
+    if not _has_book(ds, args.market):
+        if not args.strategy:
+            names.remove("market-maker")
+            print(f"note: market-maker left out: the data has no order book of {args.market} "
+                  "(try --sample btcusdt-tape)", file=sys.stderr)
+        elif "market-maker" in names:
+            print(f"note: market-maker will not trade: the data has no order book of {args.market} "
+                  "(try --sample btcusdt-tape)", file=sys.stderr)
     # labelled by their command-line names: short, and the same in the table, plots and CSVs
     out = {}
     for n in names:
@@ -466,7 +471,8 @@ def main(argv=None) -> int:
 
     validating = getattr(args, "data_command", None) == "validate"
     try:
-        return args.func(args)
+        with _one_line_warnings(getattr(args, "debug", False)):
+            return args.func(args)
     except DataError as exc:
         return _fail(args, f"invalid data: {_with_options(str(exc)) if validating else exc}", EXIT_INVALID_DATA)
     except (ValueError, OSError) as exc:  # bad arguments or unreadable input, not invalid data
@@ -474,6 +480,27 @@ def main(argv=None) -> int:
     except Exception as exc:  # a case nobody foresaw: still one line, the traceback on request
         return _fail(args, f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
                            "traceback)", EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def _one_line_warnings(debug: bool):
+    """Warnings as one ``warning: ...`` line each on stderr, each distinct message once (a
+    comparison's many runs repeat them); with ``--debug`` Python's own format, file and line."""
+    if debug:
+        yield
+        return
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = f"warning: {category.__name__}: {' '.join(str(message).split())}"
+        if text not in seen:
+            seen.add(text)
+            print(text, file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # dedupe here, by message, not by Python's source line
+        warnings.showwarning = show
+        yield
 
 
 def _fail(args, message: str, code: int) -> int:

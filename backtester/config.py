@@ -145,6 +145,9 @@ class SimConfig:
             raise ValueError(f"SimConfig.downtime_policy: expected 'queue' or 'reject', got {self.downtime_policy!r}")
         for name in ("latency_scale", "gas_scale", "rebalance_band", "min_trade_notional", "liq_spread"):
             _number(getattr(self, name), f"SimConfig.{name}")
+        for name in ("funding", "book"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"SimConfig.{name}: expected True or False, got {getattr(self, name)!r}")
         if self.queue_model not in QUEUE_MODELS:
             raise ValueError(f"SimConfig.queue_model: expected one of {', '.join(map(repr, QUEUE_MODELS))}, "
                              f"got {self.queue_model!r}")
@@ -160,8 +163,6 @@ class SimConfig:
             raise ValueError(f"SimConfig.initial_cash: no venue has any cash: {self.initial_cash!r}")
         if not isinstance(self.slippage_multiplier, pd.Series):
             _number(self.slippage_multiplier, "SimConfig.slippage_multiplier")
-        if not isinstance(self.funding, (bool, np.bool_)):
-            raise TypeError(f"SimConfig.funding: expected True or False, got {self.funding!r}")
         for name in ("feed_latency", "impact_window", "oracle_delay", "bridge_delay"):
             _td_ns(getattr(self, name), name)
         if _td_ns(self.impact_window, "impact_window") == 0:  # V over an empty window would be 0

@@ -135,7 +135,8 @@ class Context:
         Returns a :class:`~backtester.market_data.BookView` (``bid_price``, ``bid_size``,
         ``ask_price``, ``ask_size`` arrays, best first, at most ``depth`` levels a side; and
         ``best_bid``, ``best_ask``, ``mid``). Both sides are empty on a market without book
-        data, and before its first book row.
+        data, before its first book row, and in a run with ``SimConfig(book=False)`` (which
+        keeps no book).
 
         Examples
         --------
@@ -150,8 +151,8 @@ class Context:
         >>> min(s.spreads) > 0
         True
         """
-        if depth < 1:
-            raise ValueError(f"ctx.book: depth must be >= 1, got {depth!r}")
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+            raise ValueError(f"ctx.book: depth must be a whole number of levels >= 1, got {depth!r}")
         inp = self._engine.inputs
         mult = step_value_nb(inp.sl_ts, inp.sl_val, self.ts)
         return self._md.book(self._m(market), self._seen, int(depth), mult)

@@ -41,8 +41,8 @@ class MarketMaker(Strategy):
     What it earns is the spread plus maker rebates on fills, minus what the price does after a
     fill (a bid fills when sellers push through it, often just before the price falls): compare
     ``res.fills`` prices with the mid some seconds later to see that adverse selection. Under
-    ``queue_model="probabilistic"`` cancellations ahead move it up the queue, so it fills more
-    often than under the conservative rule.
+    ``queue_model="probabilistic"`` cancellations ahead move it up the queue, so more of its
+    quotes fill than under the conservative rule (``notebooks/06_order_book.ipynb``).
 
     Examples
     --------

@@ -307,3 +307,25 @@ def test_an_ioc_takes_beyond_the_top_as_far_as_its_limit_allows(tape, frames):
     market = run(tape, {30: [dict(size=size)]}).fills.iloc[0]
     loose = run(tape, {30: [dict(size=size, limit=float(row.ask) * 1.2, ioc=True)]}).fills.iloc[0]
     assert loose["size"] == market["size"] == size and loose.price == pytest.approx(market.price, rel=1e-12)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(book="false"), "SimConfig.book: expected True or False"),
+    (dict(book=None), "SimConfig.book: expected True or False"),
+    (dict(queue_model="fifo"), "queue_model"),
+    (dict(queue_power=-1.0), "queue_power"),
+])
+def test_book_settings_are_checked(kw, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        bt.SimConfig(**kw)
+
+
+def test_ctx_book_depth_must_be_a_whole_number(tape):
+    class Peek(bt.Strategy):
+        every = "1min"
+
+        def on_decision(self, ctx):
+            ctx.book(BTC, depth=2.5)
+
+    with pytest.raises(ValueError, match="whole number of levels"):
+        bt.run(Peek(), tape)

@@ -275,3 +275,16 @@ def test_run_with_a_market_the_data_lacks_is_a_usage_error(capsys):
     code, _, err = run(capsys, "run", "--market", "SOL-USD", "--strategy", "trend", "--scenario", "normal",
                        "--no-report", "--quiet")
     assert code == 2 and "--market SOL-USD: the data has no trades of it; markets: BTC-USD, ETH-USD" in err
+
+
+def test_run_prints_each_warning_once_on_one_line_and_notes_a_market_maker_without_a_book(capsys, tmp_path):
+    # carry decides hourly: on the 6-minute tape it never decides, in each of the two scenarios
+    code, out, err = run(capsys, "run", "--sample", "btcusdt-tape", "--strategy", "carry", "--scenario", "normal",
+                         "--scenario", "slippage x3", "--no-report", "--quiet", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert lines == [line for line in lines if "NoDecisionsWarning: FundingCarry" in line] and len(lines) == 1
+    assert not any(".py:" in line for line in err.splitlines())   # no file:line of Python's format
+    code, out, err = run(capsys, "run", "--strategy", "market-maker", "--scenario", "normal", "--no-report",
+                         "--quiet", "--out", str(tmp_path / "s"))
+    assert code == 0 and "note: market-maker will not trade: the data has no order book of BTC-USD" in err
