@@ -333,7 +333,10 @@ def liquidation_ladder(res, at=None) -> pd.DataFrame:
     -------
     DataFrame indexed by the markets held: account, position, entry_price, price, notional,
     liq_price, liq_move (fraction from price), account_liq_price, account_liq_move,
-    account_equity, account_mmr. ``attrs["at"]``.
+    account_equity, account_mmr, and on markets with book data (NaN elsewhere) close_depth (the
+    size the book shows at ``at`` on the side a close takes: bids for a long) and close_price
+    (the size-weighted price of closing the whole position against it; NaN when the shown
+    size does not cover it). ``attrs["at"]``.
 
     Examples
     --------
@@ -360,8 +363,29 @@ def liquidation_ladder(res, at=None) -> pd.DataFrame:
     cols = ["account", "position", "entry_price", "price", "notional", "liq_price", "liq_move",
             "account_liq_price", "account_liq_move", "account_equity", "account_mmr"]
     out = held[cols].astype({c: float for c in cols if c != "account"})
+    out["close_depth"], out["close_price"] = _book_close(res, out, pos.attrs["at"])
     out.attrs["at"] = pos.attrs["at"]
     return out
+
+
+def _book_close(res, lad: pd.DataFrame, at) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of ``lad``: the size the book shows at ``at`` on the side a close takes
+    (bids for a long), and the size-weighted price of closing the whole position against it
+    (NaN when the shown size does not cover it, or the market has no book data)."""
+    depth = np.full(len(lad), np.nan)
+    price = np.full(len(lad), np.nan)
+    books = res.engine.inputs.mk_book
+    for i, (market, s) in enumerate(zip(lad.index, lad["position"])):
+        m = res.layout.market_index[market]
+        if not books[m]:
+            continue
+        view = res.book(market, at, depth=None)
+        px, sz = (view.bid_price, view.bid_size) if s > 0 else (view.ask_price, view.ask_size)
+        depth[i] = float(sz.sum())
+        took = np.minimum(np.maximum(abs(s) - np.concatenate([[0.0], np.cumsum(sz)[:-1]]), 0.0), sz)
+        if depth[i] >= abs(s) > 0:
+            price[i] = float((took * px).sum() / abs(s))
+    return depth, price
 
 
 def shock_table(res, at=None, shocks=None) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 from .kernel import enums as E
 from .kernel.accounts_nb import mark_price_nb
 from .kernel.orders_nb import is_live_nb
-from .kernel.state import CI_SAMPLE_EVERY
+from .kernel.state import CI_BOOK_LEVELS, CI_SAMPLE_EVERY
 from .market_data import MarketData
 from .records import INTERNAL_COLUMNS, decode, names_of, to_ns
 from .records import to_timestamps as _ts
@@ -228,6 +228,22 @@ class Result:
             md, t = self._cache["_market_data"], to_ns(at)
             px = [mark_price_nb(md.last_oracle(m, t), md.last_trade(m, t)) for m in range(len(names))]
         return pd.Series(dict(zip(names, px)), dtype=float, name="price")
+
+    def book(self, market: str, at, depth: int | None = 10):
+        """The order book of ``market`` from the book rows stamped ``<= at``, as the data shows it
+        (no stress, none of the run's own takes): a :class:`~backtester.market_data.BookView`,
+        best first, ``depth`` levels a side (None: all). Empty on a market without book data.
+
+        Examples
+        --------
+        >>> res.book("BTC-USD", "2024-08-08 23:55").best_ask   # doctest: +SKIP
+        61832.4
+        """
+        if "_market_data" not in self._cache:
+            self._cache["_market_data"] = MarketData(self.engine.inputs)
+        m = self.layout.market_index[market]
+        levels = int(self.engine.inputs.cfg_i[CI_BOOK_LEVELS]) if depth is None else int(depth)
+        return self._cache["_market_data"].book(m, to_ns(at), levels, 1.0)
 
     def final_marks(self) -> np.ndarray:
         """The mark of every market after the run's last event, in ``layout.markets`` order

@@ -329,3 +329,24 @@ def test_ctx_book_depth_must_be_a_whole_number(tape):
 
     with pytest.raises(ValueError, match="whole number of levels"):
         bt.run(Peek(), tape)
+
+
+# ============================================================================ analysis
+def test_the_liquidation_ladder_shows_what_the_book_offers_a_close(tape, frames):
+    from backtester import analysis as an
+    from backtester.plots import plot_ladder
+
+    book, _ = frames
+    res = run(tape, {30: [dict(size=0.5)]})
+    at = pd.Timestamp("2024-08-08 23:58", tz="UTC")
+    lad = an.liquidation_ladder(res, at)
+    top = top_at(book, at)
+    row = lad.loc[BTC]
+    assert row.position == 0.5 and row.close_depth == top.bid_size     # a long closes into the bids
+    assert row.close_price == (top.bid if top.bid_size >= 0.5 else np.nan)
+    assert res.book(BTC, at, depth=1).best_bid == top.bid
+    fig = plot_ladder(res, at=at)
+    assert "book shows" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    # without book data the columns are NaN
+    plain = an.liquidation_ladder(run(dataclasses.replace(tape, book=None), {30: [dict(size=0.5)]}), at)
+    assert plain[["close_depth", "close_price"]].isna().all().all()

@@ -74,7 +74,11 @@ def _ladder(ax, lad) -> None:
         alone = _price_move(r["liq_price"], move[i])
         together = _price_move(r["account_liq_price"], acc_move[i])
         # anchored to the left edge so the label never runs out of the Axes
-        ax.annotate(f"{side} {abs(r['position']):.4g} @ {r['price']:,.2f}\n"
+        book = ""
+        if np.isfinite(r.get("close_depth", np.nan)):  # a market with book data: what a close meets
+            close = f"closes at {r['close_price']:,.2f}" if np.isfinite(r["close_price"]) else "exceeds it"
+            book = f"; book shows {r['close_depth']:.4g} ({close})"
+        ax.annotate(f"{side} {abs(r['position']):.4g} @ {r['price']:,.2f}{book}\n"
                     f"liquidated at {alone} alone, {together} all together",
                     (0.02, i), xycoords=("axes fraction", "data"), xytext=(0, 9), textcoords="offset points",
                     fontsize="small")
