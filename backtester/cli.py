@@ -40,7 +40,8 @@ _TIME_UNIT_FORMATS = ("binance", "binance-bookticker")
 #: reader parameters that data-validate messages name -> the option that sets them
 _OPTION_OF = {"ts_unit": "--ts-unit", "time_unit": "--time-unit", "tz": "--tz", "utc_offset": "--tz",
               "market": "--market", "format": "--format", "bar": "--bar", "label": "--label",
-              "sort": "--sort", "drop_duplicates": "--drop-duplicates"}
+              "sort": "--sort", "drop_duplicates": "--drop-duplicates", "ts": "--ts",
+              "size_unit": "--size-unit"}
 _PARAMETER = re.compile(r"\b(" + "|".join(_OPTION_OF) + r")=(?:'([^']*)'|True\b)?")
 
 
@@ -95,6 +96,20 @@ def _guess_kind(path: Path) -> str | None:
         if any(w in name for w in words):
             return kind
     return None
+
+
+def _detect_kind(path: Path) -> str | None:
+    """The table kind of a file: the venue layout its content shows (a Tardis or Binance
+    header) first, then its name, then the keys of dYdX JSON (canonical files: the name only)."""
+    from data_loaders.loaders import FORMAT_KIND, detect_format, detect_kind
+
+    try:
+        fmt = detect_format(path)
+    except ValueError:  # an extension no reader knows: the name may still tell
+        return _guess_kind(path)
+    if fmt in FORMAT_KIND:
+        return FORMAT_KIND[fmt]
+    return _guess_kind(path) or detect_kind(path)
 
 
 def _print_summary(ds) -> None:
@@ -160,9 +175,9 @@ def _cmd_validate(args) -> int:
         _print_summary(ds)
         print(f"OK: dataset {path} is valid")
         return 0
-    kind = args.kind or _guess_kind(path)
+    kind = args.kind or _detect_kind(path)
     if kind is None:
-        print(f"error: {path}: cannot tell the table kind from the name; pass --kind "
+        print(f"error: {path}: cannot tell the table kind from the name or the content; pass --kind "
               f"({'|'.join(KIND_CHOICES)})", file=sys.stderr)
         return EXIT_USAGE
     loader = getattr(dl, f"load_{kind}" if kind != "book" else "load_book")
@@ -172,6 +187,23 @@ def _cmd_validate(args) -> int:
         return EXIT_USAGE
     if args.market is not None:
         bars["market"] = args.market
+    if args.ts is not None:
+        from data_loaders.loaders import detect_format
+
+        fmt = (args.format or detect_format(path)).lower()
+        if kind != "book_levels" or fmt != "dydx":
+            what = f"{fmt} files" if kind == "book_levels" else f"--kind {kind}"
+            raise ValueError(f"--ts {args.ts}: does not apply to {what}; it is the fetch time of a dYdX "
+                             "order-book response (--kind book_levels, JSON), which carries no time of its own")
+        bars["ts"] = args.ts
+    if args.size_unit is not None:
+        from data_loaders.loaders import detect_format
+
+        fmt = (args.format or detect_format(path)).lower()
+        if fmt not in ("tardis-l2", "tardis-snapshot"):
+            raise ValueError(f"--size-unit {args.size_unit}: does not apply to {fmt} files; it is for Tardis "
+                             "order-book files (tardis-l2, tardis-snapshot)")
+        bars["size_unit"] = args.size_unit
     if args.ts_unit is not None or args.time_unit is not None:
         from data_loaders.loaders import detect_format
 
@@ -418,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--kind", choices=KIND_CHOICES, help="table kind (guessed from the file name if omitted)")
     v.add_argument("--format", default=None,
                    help="reader: csv, parquet, feather, dataset, binance, binance-bookticker, dydx, "
-                        "funding-csv, candles (default: from the extension and header)")
+                        "funding-csv, candles, tardis-l2, tardis-snapshot (default: from the extension "
+                        "and header)")
     v.add_argument("--sample", nargs="?", const="default", default=None, metavar="NAME",
                    help="validate a bundled sample instead (default, dydx-2022-11, btcusdt-tape)")
     v.add_argument("--tz", default=None, metavar="ZONE",
@@ -433,6 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="candles: bar length such as 1h, 1D or MS (default: inferred from the times)")
     v.add_argument("--sort", action="store_true", help="sort rows by time first (reports rows moved)")
     v.add_argument("--drop-duplicates", action="store_true", help="drop exact duplicate rows first")
+    v.add_argument("--ts", default=None, metavar="TIME",
+                   help="dYdX order-book response (--kind book_levels): the time it was fetched, e.g. "
+                        "2025-12-08T16:12:00Z (default: the isoTimestamp its wrapper records)")
+    v.add_argument("--size-unit", choices=("base", "quote"), default=None,
+                   help="Tardis order books: amount in base units, or in quote units such as Deribit's USD "
+                        "contracts (converted: amount / price)")
     v.add_argument("--ts-unit", choices=TS_UNITS, default=None,
                    help="unit of integer epoch times in canonical files and candles (ts column)")
     v.add_argument("--time-unit", choices=TIME_UNITS, default=None,

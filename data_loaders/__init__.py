@@ -13,14 +13,14 @@ Examples
 """
 from .schemas import KINDS, SCHEMAS, schema_for
 from .validate import DataError, conform, validate
-from .plausible import DisjointTablesWarning
+from .plausible import DisjointTablesWarning, UnitsWarning
 from .dataset import Dataset
 from .loaders import load_book, load_book_levels, load_funding, load_latency, load_oracle, load_trades
 from .synthetic import synthetic
 from .sample import sample
 
 __all__ = [
-    "KINDS", "SCHEMAS", "schema_for", "DataError", "DisjointTablesWarning", "conform", "validate", "Dataset",
+    "KINDS", "SCHEMAS", "schema_for", "DataError", "DisjointTablesWarning", "UnitsWarning", "conform", "validate", "Dataset",
     "load_trades", "load_funding", "load_latency", "load_oracle", "load_book", "load_book_levels",
     "synthetic", "sample",
 ]

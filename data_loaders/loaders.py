@@ -136,6 +136,41 @@ def _sniff_csv(path) -> str:
     return "funding-csv" if is_funding_csv(path) else "csv"
 
 
+#: the table kind each source format holds (dYdX JSON and canonical files: by their content)
+FORMAT_KIND = {"binance": "trades", "binance-bookticker": "book", "funding-csv": "funding",
+               "tardis-l2": "book_levels", "tardis-snapshot": "book_levels"}
+#: the table kind of each dYdX indexer payload key (``bids``/``asks``: an order-book response)
+_DYDX_KIND = {"trades": "trades", "fills": "trades", "historicalFunding": "funding", "bids": "book_levels"}
+
+
+@reads_file
+def detect_kind(source) -> str | None:
+    """The table kind a source in a venue format holds, from its content, or None.
+
+    Venue files say it by their layout (a Tardis header is ``book_levels``, a Binance trades
+    header ``trades``, ...), dYdX JSON by its payload key. Canonical files give None: their
+    columns can fit several kinds (an oracle table's are a subset of a trades table's), so
+    the kind must be said. dYdX candles give None too: they become trades only when asked
+    (``format='candles'``).
+
+    Examples
+    --------
+    >>> detect_kind("deribit_BTC-PERPETUAL_2020-04-01.csv.gz")                    # doctest: +SKIP
+    'book_levels'
+    """
+    fmt = detect_format(source)
+    if fmt in FORMAT_KIND:
+        return FORMAT_KIND[fmt]
+    if fmt == "dydx":
+        if isinstance(source, (str, Path)):
+            source = dydx._load_json(source)
+        pages = dydx._raw_pages(source)
+        keys = set().union(*(set(dydx._payload(p)) for p in pages)) if pages else set()
+        found = [kind for key, kind in _DYDX_KIND.items() if key in keys]
+        return found[0] if found else None
+    return None
+
+
 def _resolve(kind: str, source, fmt: str | None) -> str:
     if fmt is None:
         return detect_format(source)

@@ -93,6 +93,12 @@ class DisjointTablesWarning(UserWarning):
     funding never paid, an oracle never in force next to a trade)."""
 
 
+class UnitsWarning(UserWarning):
+    """Sizes read as they stand although the source counts them in another unit than the
+    base asset (Deribit's inverse perpetuals: USD contracts). The message says what the
+    sizes are and how to convert them (``size_unit=`` of the Tardis readers)."""
+
+
 # --------------------------------------------------------------------------- timestamps
 def time_window() -> tuple[pd.Timestamp, pd.Timestamp]:
     """The plausible ``[first, last]`` timestamps now: ``EARLIEST_TS`` and now + ``LATEST_AHEAD``.

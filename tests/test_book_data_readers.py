@@ -5,10 +5,12 @@ The real samples live in /work/shared/data (format references, not shipped): tho
 when it is absent. Error cases use small hand-written files."""
 import gzip
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -24,6 +26,8 @@ SHARED = Path("/work/shared/data")
 L2_SAMPLE = SHARED / "tardis_format_samples" / "deribit_incremental_book_L2_BTC-PERPETUAL.csv"
 SNAPSHOT_SAMPLE = SHARED / "tardis_format_samples" / "binance-futures_book_snapshot_5_BTCUSDT.csv"
 DYDX_SAMPLE = SHARED / "dydx_v4_indexer_samples" / "http_get_orderbook.json"
+#: the hand-written files are Deribit BTC-PERPETUAL rows, whose sizes warn (tests of that catch it)
+pytestmark = pytest.mark.filterwarnings("ignore::data_loaders.UnitsWarning")
 needs_shared = pytest.mark.skipif(not L2_SAMPLE.exists(), reason="/work/shared/data is absent")
 
 HEADER = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
@@ -292,3 +296,98 @@ def test_canonical_csv_of_book_levels(tmp_path):
     path.write_text(text.replace("100.5", "99"))
     with pytest.raises(DataError, match="column 'price', row 2 \\(line 4\\): crossed book"):
         load_book_levels(path)
+
+
+# --------------------------------------------------------------------------- units of Tardis sizes
+def test_deribit_inverse_sizes_warn_unless_a_unit_is_given(tmp_path):
+    path = l2_file(tmp_path, [row(0, "true", "bid", 6421.0, 500), row(0, "true", "ask", 6421.5, 18640)])
+    with pytest.warns(dl.UnitsWarning, match=r"deribit:BTC-PERPETUAL are USD contracts.*size_unit='quote'"):
+        as_is = load_book_levels(path, market="BTC-USD")
+    assert as_is.column("size").to_pylist() == [500.0, 18640.0]
+    assert as_is.schema.metadata[b"data_loaders.size_unit"] == b"venue"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quote = load_book_levels(path, market="BTC-USD", size_unit="quote")
+        base = read_tardis_incremental_l2(path, size_unit="base")
+    assert quote.column("size").to_pylist() == pytest.approx([500 / 6421.0, 18640 / 6421.5])  # per row
+    assert quote.schema.metadata[b"data_loaders.size_unit"] == b"quote"
+    assert base.column("size").to_pylist() == [500.0, 18640.0]
+    with pytest.raises(ValueError, match="size_unit must be 'base'.*got 'usd'"):
+        read_tardis_incremental_l2(path, size_unit="usd")
+
+
+def test_only_contracts_counted_in_usd_warn(tmp_path):
+    linear = l2_file(tmp_path, [row(0, "true", "bid", 100, 5, symbol="BTC_USDC-PERPETUAL"),
+                                row(0, "true", "ask", 101, 6, symbol="BTC_USDC-PERPETUAL")], "linear.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_tardis_incremental_l2(linear)
+    assert tardis.quote_sized(pa.chunked_array([["deribit", "deribit", "binance-futures"]]),
+                              pa.chunked_array([["ETH-PERPETUAL", "BTC-27DEC24", "BTCUSDT"]])) == [
+        "deribit:BTC-27DEC24", "deribit:ETH-PERPETUAL"]
+
+
+def test_snapshot_reader_converts_each_level_by_its_own_price(tmp_path):
+    path = tmp_path / "snap.csv"
+    path.write_text("exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,asks[1].price,"
+                    "asks[1].amount,bids[0].price,bids[0].amount,bids[1].price,bids[1].amount\n"
+                    f"deribit,ETH-PERPETUAL,{T_US},{T_US},200.5,1000,201,2010,200,400,,\n")
+    with pytest.warns(dl.UnitsWarning, match="ETH-PERPETUAL"):
+        read_tardis_book_snapshot(path)
+    t = read_tardis_book_snapshot(path, size_unit="quote").to_pandas()
+    assert t.price.tolist() == [200.0, 200.5, 201.0]
+    assert t["size"].tolist() == pytest.approx([2.0, 1000 / 200.5, 10.0])
+
+
+# --------------------------------------------------------------------------- a Tardis header with a column missing
+def test_misnamed_tardis_column_is_named_not_read_as_canonical_csv(tmp_path):
+    path = tmp_path / "l2.csv"
+    path.write_text(HEADER.replace("amount", "qty") + row(0, "true", "ask", 6421.5, 18640) + "\n")
+    assert detect_format(path) == "tardis-l2"
+    with pytest.raises(DataError, match=r"missing columns \['amount'\] of a Tardis incremental_book_L2 "
+                                        r"file .*the header has \['qty'\] instead"):
+        load_book_levels(path)
+
+
+def test_kinds_are_detected_from_the_content():
+    from data_loaders.loaders import detect_kind
+
+    assert detect_kind(DYDX_BOOK) == "book_levels"
+    assert detect_kind({"result": {"trades": []}}) == "trades"
+
+
+# --------------------------------------------------------------------------- dYdX order book: the fetch time
+DYDX_BOOK = {"requestId": "r", "status": "success", "isoTimestamp": "2025-12-08T16:12:00.000Z",
+             "result": {"bids": [{"price": "89947", "size": "0.1"}], "asks": [{"price": "89958", "size": "0.2"}]}}
+
+
+def test_dydx_orderbook_takes_its_fetch_time_from_the_wrapper(tmp_path):
+    path = tmp_path / "ob.json"
+    path.write_text(json.dumps(DYDX_BOOK))
+    t = load_book_levels(path, market="BTC-USD")
+    assert set(t.column("ts").to_pylist()) == {pd.Timestamp("2025-12-08T16:12:00Z")}
+    given = read_dydx_orderbook(path, "BTC-USD", ts="2025-12-08T16:13:00Z")  # an explicit ts wins
+    assert set(given.column("ts").to_pylist()) == {pd.Timestamp("2025-12-08T16:13:00Z")}
+    with pytest.raises(ValueError, match="no 'isoTimestamp'.*pass ts="):
+        read_dydx_orderbook(DYDX_BOOK["result"], "BTC-USD")
+
+
+def test_cli_validates_book_files_without_hints_in_their_names(tmp_path, capsys):
+    from backtester.cli import main
+
+    book = tmp_path / "orderbook.json"
+    book.write_text(json.dumps(DYDX_BOOK))
+    assert main(["data", "validate", str(book), "--kind", "book_levels", "--market", "BTC-USD"]) == 0
+    assert main(["data", "validate", str(book), "--market", "BTC-USD", "--ts", "2025-12-08T16:13:00Z"]) == 0
+    bare = tmp_path / "ob2.json"
+    bare.write_text(json.dumps(DYDX_BOOK["result"]))
+    assert main(["data", "validate", str(bare), "--market", "BTC-USD"]) == 2
+    assert "--ts" in capsys.readouterr().err
+    assert main(["data", "validate", str(bare), "--market", "BTC-USD", "--ts", "2025-12-08T16:13:00Z"]) == 0
+    tardis_file = l2_file(tmp_path, GOOD, "deribit_2020-04-01.csv")  # no "book" in the name
+    assert main(["data", "validate", str(tardis_file)]) == 0
+    assert "valid book_levels table" in capsys.readouterr().out
+    assert main(["data", "validate", str(tardis_file), "--ts", "2020-04-01"]) == 2
+    assert "--ts 2020-04-01: does not apply to tardis-l2 files" in capsys.readouterr().err
+    assert main(["data", "validate", str(tardis_file), "--size-unit", "quote"]) == 0
+    assert "UnitsWarning" not in capsys.readouterr().err

@@ -463,11 +463,38 @@ def read_dydx_fills(source, market: str | None = None, *, as_frame: bool = False
 BOOK_SIDES = (("bids", 1), ("asks", -1))
 
 
-def read_dydx_orderbook(source, market: str, ts) -> pa.Table:
+#: keys of a response wrapper that hold the time the response was fetched (ISO text, UTC)
+FETCH_TIME_KEYS = ("isoTimestamp",)
+
+
+def fetch_time(source):
+    """The fetch time a saved response's wrapper carries (``"isoTimestamp"`` next to
+    ``"result"``), as its text, or None.
+
+    Examples
+    --------
+    >>> fetch_time({"isoTimestamp": "2025-12-08T16:12:00.000Z", "result": {"bids": [], "asks": []}})
+    '2025-12-08T16:12:00.000Z'
+    >>> fetch_time({"bids": [], "asks": []}) is None
+    True
+    """
+    pages = _raw_pages(source)
+    if len(pages) != 1:
+        return None
+    for key in FETCH_TIME_KEYS:
+        value = pages[0].get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def read_dydx_orderbook(source, market: str, ts=None) -> pa.Table:
     """Read one ``/v4/orderbooks/perpetualMarket/{ticker}`` response into ``book_levels``.
 
-    The response is the book at the moment it was served and carries no time, so ``ts`` says
-    when that was (the request time). It becomes one snapshot of the whole book: a bid group
+    The response is the book at the moment it was served and carries no time of its own. A
+    saved response whose wrapper records when it was fetched (``"isoTimestamp"`` next to
+    ``"result"``, as the dYdX client's captures do) is stamped with that time; ``ts=`` gives
+    the time otherwise, and wins over the wrapper's when both are there. It becomes one snapshot of the whole book: a bid group
     then an ask group, in the response's order (best first). A side with no level is one row
     of size 0, which empties that side.
 
@@ -478,8 +505,9 @@ def read_dydx_orderbook(source, market: str, ts) -> pa.Table:
         "0.0002"}, ...], "asks": [...]}``, bare or under ``"result"``.
     market : str
         Market name of the rows (the ticker is in the request, not the response).
-    ts : str, datetime or Timestamp
-        Time of the snapshot (naive means UTC).
+    ts : str, datetime or Timestamp, optional
+        Time of the snapshot (naive means UTC). Default: the wrapper's ``isoTimestamp``; an
+        error if there is none.
 
     Returns
     -------
@@ -499,12 +527,24 @@ def read_dydx_orderbook(source, market: str, ts) -> pa.Table:
     >>> t = read_dydx_orderbook(book, "BTC-USD", "2025-12-08T16:12:00Z")
     >>> t.column("side").to_pylist(), t.column("price").to_pylist()
     ([1, 1, -1], [89947.0, 89946.0, 89958.0])
+    >>> wrapped = {"isoTimestamp": "2025-12-08T16:12:00.000Z", "result": book}
+    >>> str(read_dydx_orderbook(wrapped, "BTC-USD").column("ts")[0])  # the fetch time it records
+    '2025-12-08 16:12:00+00:00'
     """
     if not market:
         raise ValueError("a dYdX order book names no market: pass market= (e.g. 'BTC-USD')")
-    if ts is None:
-        raise ValueError("a dYdX order book carries no time: pass ts= (when it was fetched)")
     name = str(source) if isinstance(source, (str, Path)) else "dYdX indexer JSON"
+    if isinstance(source, (str, Path)):
+        source = _load_json(source)
+    if ts is None:
+        ts = fetch_time(source)
+        if ts is None:
+            raise ValueError("a dYdX order book carries no time (no 'isoTimestamp' next to its 'result'): "
+                             "pass ts= (when it was fetched)")
+        try:
+            pd.Timestamp(ts)
+        except ValueError:
+            raise DataError(name, f"the fetch time isoTimestamp {ts!r} is not a time; pass ts=") from None
     pages = _raw_pages(source)
     if len(pages) != 1:
         raise DataError(name, f"expected one order-book response, got {len(pages)} pages")

@@ -21,7 +21,15 @@ Market
     ``market=None`` names the rows by their ``symbol``; a string renames a file of one symbol;
     a dict ``{symbol: market}`` keeps and renames those symbols (files grouping several).
 Sizes
-    ``amount`` as the venue counts it (Deribit's inverse perpetuals: USD contracts).
+    ``amount`` is what the venue counts: base units on most venues, but **USD contracts** on
+    Deribit's inverse contracts (``BTC-PERPETUAL``, ``ETH-PERPETUAL`` and the inverse dated
+    futures: one contract is 1 USD, so ``amount`` 18640 at 6421.5 is 18,640 USD, about 2.9
+    BTC). ``size_unit='quote'`` converts such sizes to base units row by row
+    (``size = amount / price``); ``size_unit='base'`` reads ``amount`` as base units. Without
+    ``size_unit``, ``amount`` is read as it stands and a file whose ``exchange`` and ``symbol``
+    name a contract counted in USD (:data:`QUOTE_SIZED`) raises one
+    :class:`~data_loaders.UnitsWarning` saying so. The choice is in the table metadata under
+    ``data_loaders.size_unit`` (``venue`` when none was given).
 Large files
     Read in blocks of :data:`BLOCK_BYTES` by Arrow's streaming CSV reader with typed columns;
     the conversion is vectorised (no Python object per row). A value Arrow cannot convert
@@ -43,12 +51,14 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ..plausible import UnitsWarning
 from ..validate import DataError
 from ._common import (Origin, conform_at, epoch_to_timestamp, parse_bool, parse_float, parse_int,
                       read_csv_text, reads_file, sort_by_ts, with_metadata)
@@ -60,6 +70,13 @@ TIME_COLUMNS = {"exchange": "timestamp", "local": "local_timestamp"}
 #: bytes Arrow's streaming reader parses at a time (memory per block, not a limit on file size)
 BLOCK_BYTES = 16 << 20
 
+#: the ``size_unit=`` choices: ``amount`` in base units, or in quote units (converted: amount / price)
+SIZE_UNITS = ("base", "quote")
+#: symbols whose ``amount`` Tardis writes in USD contracts (1 contract = 1 USD), by ``exchange``:
+#: Deribit's inverse BTC and ETH perpetuals and dated futures (Deribit's API counts their
+#: amounts in USD; its linear ``*_USDC-*`` contracts and options count in the base coin)
+QUOTE_SIZED = {"deribit": re.compile(r"^(BTC|ETH)-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")}
+
 _LEVEL = re.compile(r"^(asks|bids)\[(\d+)\]\.(price|amount)$")
 _DICT = pa.dictionary(pa.int32(), pa.string())
 
@@ -68,12 +85,22 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 def sniff(header: list[str]) -> str | None:
     """'tardis-l2', 'tardis-snapshot' or None, from a CSV header.
 
+    A header starting ``exchange,symbol,timestamp,local_timestamp`` is Tardis's. It is a
+    ``book_snapshot_N`` file if it has level columns (``asks[0].price``, ...), and an
+    ``incremental_book_L2`` file if it has ``is_snapshot``, or some of ``side``, ``price`` and
+    ``amount`` and no trade ``id``, even with a column missing or misnamed: the reader then
+    names the missing columns (rather than the file being read as canonical CSV).
+
     Examples
     --------
     >>> sniff("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount".split(","))
     'tardis-l2'
+    >>> sniff("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,qty".split(","))
+    'tardis-l2'
     >>> sniff(["exchange", "symbol", "timestamp", "local_timestamp", "asks[0].price"])
     'tardis-snapshot'
+    >>> sniff("exchange,symbol,timestamp,local_timestamp,id,side,price,amount".split(",")) is None  # trades
+    True
     """
     names = [h.strip() for h in header]
     if names[:4] != list(SNAPSHOT_PREFIX):
@@ -82,6 +109,8 @@ def sniff(header: list[str]) -> str | None:
         return "tardis-l2"
     if any(_LEVEL.match(n) for n in names[4:]):
         return "tardis-snapshot"
+    if "is_snapshot" in names or ("id" not in names and {"side", "price", "amount"} & set(names)):
+        return "tardis-l2"
     return None
 
 
@@ -165,15 +194,70 @@ def _epoch_us(ints: pa.ChunkedArray, column: str, origin: Origin) -> pa.ChunkedA
 
 
 def _finish(table: pa.Table, origin: Origin, sort: bool, drop_duplicates: bool, time: str) -> pa.Table:
-    meta = {b"data_loaders.tardis_time": time.encode()}
+    meta = {**(table.schema.metadata or {}), b"data_loaders.tardis_time": time.encode()}
     if sort:
         table, origin, sort_meta = sort_by_ts(table, origin)
         meta.update(sort_meta)
     return conform_at(with_metadata(table, meta), "book_levels", origin, drop_duplicates=drop_duplicates)
 
 
+# --------------------------------------------------------------------------- size units
+def _check_size_unit(size_unit):
+    if size_unit is not None and size_unit not in SIZE_UNITS:
+        raise ValueError(f"size_unit must be 'base' (amount in base units, read as it stands) or 'quote' "
+                         f"(amount in quote units such as Deribit's USD contracts: size = amount / price), "
+                         f"got {size_unit!r}")
+
+
+def quote_sized(exchange: pa.ChunkedArray, symbol: pa.ChunkedArray) -> list[str]:
+    """The ``exchange:symbol`` pairs of the rows whose ``amount`` the venue counts in USD
+    contracts (:data:`QUOTE_SIZED`).
+
+    Examples
+    --------
+    >>> quote_sized(pa.chunked_array([["deribit", "deribit"]]), pa.chunked_array([["BTC-PERPETUAL", "BTC_USDC-PERPETUAL"]]))
+    ['deribit:BTC-PERPETUAL']
+    """
+    if len(exchange) == 0:
+        return []
+    pairs = pc.binary_join_element_wise(pc.fill_null(exchange.cast(pa.string()), ""),
+                                        pc.fill_null(symbol.cast(pa.string()), ""), ":")
+    found = []
+    for pair in pc.unique(pairs).to_pylist():
+        venue, _, name = pair.partition(":")
+        pattern = QUOTE_SIZED.get(venue.strip().lower())
+        if pattern is not None and pattern.match(name.strip()):
+            found.append(pair)
+    return sorted(found)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside ``data_loaders`` (the user's call)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    package = __name__.split(".")[0] + "."
+    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _size_unit_meta(raw: pa.Table, size_unit, source: str) -> dict:
+    """Metadata of the size unit, warning once when none was given for USD-contract sizes."""
+    if size_unit is None:
+        found = quote_sized(raw.column("exchange"), raw.column("symbol"))
+        if found:
+            warnings.warn(
+                f"{source}: the sizes of {', '.join(found)} are USD contracts (1 contract = 1 USD: "
+                "Deribit's inverse contracts), not base units, and are read as they stand; pass "
+                "size_unit='quote' to convert them to base units (size = amount / price, row by row), "
+                "or size_unit='base' to read them as base units without this warning",
+                UnitsWarning, stacklevel=_caller_level())
+    return {b"data_loaders.size_unit": (size_unit or "venue").encode()}
+
+
 # --------------------------------------------------------------------------- incremental_book_L2
-_L2_TYPES = {"symbol": _DICT, "timestamp": pa.int64(), "local_timestamp": pa.int64(), "is_snapshot": pa.bool_(),
+_L2_TYPES = {"exchange": _DICT, "symbol": _DICT, "timestamp": pa.int64(), "local_timestamp": pa.int64(), "is_snapshot": pa.bool_(),
              "side": _DICT, "price": pa.float64(), "amount": pa.float64()}
 
 
@@ -217,8 +301,8 @@ def _snapshot_blocks(ts: np.ndarray, sym: np.ndarray, snap: np.ndarray, side: np
 
 
 @reads_file
-def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sort: bool = False,
-                               drop_duplicates: bool = False) -> pa.Table:
+def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", size_unit: str | None = None,
+                               sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Tardis ``incremental_book_L2`` CSV (``.csv`` or ``.csv.gz``) into ``book_levels``.
 
     Parameters
@@ -230,6 +314,12 @@ def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sor
     time : {'exchange', 'local'}
         Which timestamp stamps the rows: ``'exchange'`` (default) the venue's ``timestamp``,
         ``'local'`` the collector's ``local_timestamp`` (receipt time).
+    size_unit : {None, 'base', 'quote'}
+        What ``amount`` counts: ``'base'`` base units (read as it stands); ``'quote'`` quote
+        units, such as Deribit's USD contracts, converted to base units row by row
+        (``size = amount / price``). None (default): read as it stands, with one
+        :class:`~data_loaders.UnitsWarning` when the ``exchange`` and ``symbol`` name a
+        contract counted in USD (:data:`QUOTE_SIZED`: Deribit ``BTC-PERPETUAL``, ...).
     sort : bool
         Stable-sort by the chosen time (exchange times can step back; the count moved is
         recorded).
@@ -240,7 +330,7 @@ def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sor
     -------
     pyarrow.Table
         Canonical ``book_levels``: ``side`` +1 for ``bid``, -1 for ``ask``; ``size`` is
-        ``amount``. Each snapshot (a run of ``is_snapshot`` rows of one time) is written as a
+        ``amount`` (``amount / price`` with ``size_unit='quote'``). Each snapshot (a run of ``is_snapshot`` rows of one time) is written as a
         bid group then an ask group, and a side it has no rows for gets one row of size 0, so
         the snapshot replaces the whole book, as Tardis means it. The time used is in the
         table metadata under ``data_loaders.tardis_time``.
@@ -257,17 +347,23 @@ def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sor
     >>> csv = (b"exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\\n"
     ...        b"deribit,BTC-PERPETUAL,1585699200245000,1585699200355684,true,ask,6421.5,18640\\n"
     ...        b"deribit,BTC-PERPETUAL,1585699200245000,1585699200355684,true,bid,6421.0,500\\n")
-    >>> t = read_tardis_incremental_l2(io.BytesIO(csv), time="local")
+    >>> t = read_tardis_incremental_l2(io.BytesIO(csv), time="local", size_unit="quote")
     >>> t.column("side").to_pylist(), str(t.column("ts")[0])
     ([1, -1], '2020-04-01 00:00:00.355684+00:00')
+    >>> [round(x, 4) for x in t.column("size").to_pylist()]  # 500 USD at 6421.0, 18640 USD at 6421.5
+    [0.0779, 2.9027]
     """
     column = _check_time(time)
+    _check_size_unit(size_unit)
     origin = Origin(_source_name(path), line_offset=2)
-    missing = [c for c in L2_COLUMNS if c not in _header(path)]
+    header = _header(path)
+    missing = [c for c in L2_COLUMNS if c not in header]
     if missing:
+        extra = [c for c in header if c not in L2_COLUMNS]
         raise DataError(origin.source, f"missing columns {missing} of a Tardis incremental_book_L2 file "
-                        f"({','.join(L2_COLUMNS)})")
+                        f"({','.join(L2_COLUMNS)})" + (f"; the header has {extra} instead" if extra else ""))
     raw = _typed(path, _L2_TYPES, _l2_text_checks)
+    unit_meta = _size_unit_meta(raw, size_unit, origin.source)
     names, keep = _markets(raw.column("symbol"), market, origin)
     if keep is not None:
         raw, origin = raw.take(pa.array(keep)), origin.take(keep)
@@ -277,6 +373,9 @@ def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sor
     sym = pc.dictionary_encode(names.cast(pa.string()).combine_chunks()).indices.to_numpy(zero_copy_only=False)
     order, block, no_bid, no_ask = _snapshot_blocks(ts_ints, sym, snap, side)
     price = raw.column("price")
+    amount = raw.column("amount")
+    if size_unit == "quote":
+        amount = pc.divide(amount, price)
     # an empty side of a snapshot: one row of size 0 (it clears the side, adds no level)
     extra = np.concatenate([no_bid, no_ask])
     rows = np.concatenate([order, extra])
@@ -293,10 +392,10 @@ def read_tardis_incremental_l2(path, market=None, *, time: str = "exchange", sor
         "market": names.take(pa.array(rows)),
         "side": pa.array(sides, pa.int8()),
         "price": price.take(pa.array(rows)),
-        "size": pc.if_else(pa.array(is_extra), 0.0, raw.column("amount").take(pa.array(rows)).combine_chunks()),
+        "size": pc.if_else(pa.array(is_extra), 0.0, amount.take(pa.array(rows)).combine_chunks()),
         "is_snapshot": raw.column("is_snapshot").take(pa.array(rows)),
     })
-    return _finish(table, origin.take(rows), sort, drop_duplicates, time)
+    return _finish(table.replace_schema_metadata(unit_meta), origin.take(rows), sort, drop_duplicates, time)
 
 
 # --------------------------------------------------------------------------- book_snapshot_N
@@ -319,8 +418,8 @@ def _snapshot_depth(header: list[str], origin: Origin) -> int:
 
 
 @reads_file
-def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort: bool = False,
-                              drop_duplicates: bool = False) -> pa.Table:
+def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", size_unit: str | None = None,
+                              sort: bool = False, drop_duplicates: bool = False) -> pa.Table:
     """Read a Tardis ``book_snapshot_N`` CSV (``.csv`` or ``.csv.gz``) into ``book_levels``.
 
     Every row becomes two snapshot groups stamped with its time: its bids (best first) then its
@@ -330,8 +429,9 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
     Parameters
     ----------
     path : str, Path or binary file object
-    market, time, sort, drop_duplicates
-        As in :func:`read_tardis_incremental_l2` (``time='exchange'`` by default).
+    market, time, size_unit, sort, drop_duplicates
+        As in :func:`read_tardis_incremental_l2` (``time='exchange'`` by default;
+        ``size_unit='quote'`` divides each ``amount`` by its own level's price).
 
     Returns
     -------
@@ -355,6 +455,7 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
     ([11657.07, 11657.08], [1, -1])
     """
     column = _check_time(time)
+    _check_size_unit(size_unit)
     origin = Origin(_source_name(path), line_offset=2)
     header = _header(path)
     missing = [c for c in SNAPSHOT_PREFIX if c not in header]
@@ -362,7 +463,7 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
         raise DataError(origin.source, f"missing columns {missing} of a Tardis book_snapshot file")
     depth = _snapshot_depth(header, origin)
     names_in_order = [f"{s}[{i}].{f}" for s in ("bids", "asks") for i in range(depth) for f in ("price", "amount")]
-    types = {"symbol": _DICT, "timestamp": pa.int64(), "local_timestamp": pa.int64(),
+    types = {"exchange": _DICT, "symbol": _DICT, "timestamp": pa.int64(), "local_timestamp": pa.int64(),
              **{n: pa.float64() for n in names_in_order}}
 
     def text_checks(raw, where):
@@ -372,6 +473,7 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
             parse_float(raw.column(name), name, where)
 
     raw = _typed(path, types, text_checks)
+    unit_meta = _size_unit_meta(raw, size_unit, origin.source)
     market_col, keep = _markets(raw.column("symbol"), market, origin)
     if keep is not None:
         raw, origin = raw.take(pa.array(keep)), origin.take(keep)
@@ -386,6 +488,9 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
         s, i = ("bids", "asks")[c // depth], c % depth
         name = f"{s}[{i}].amount" if np.isnan(sizes[r, c]) else f"{s}[{i}].price"
         raise origin.error(name, int(r), None, f"both {s}[{i}].price and {s}[{i}].amount, or neither")
+    if size_unit == "quote":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sizes = sizes / prices  # an empty level stays NaN; a bad price is reported by conform
     present = ~np.isnan(prices)
     any_side = present.any(axis=1)
     if n and not any_side.all():
@@ -408,4 +513,4 @@ def read_tardis_book_snapshot(path, market=None, *, time: str = "exchange", sort
         "size": pa.array(sizes[row_of, col_of]),
         "is_snapshot": pa.array(np.ones(len(row_of), bool)),
     })
-    return _finish(table, origin.take(row_of), sort, drop_duplicates, time)
+    return _finish(table.replace_schema_metadata(unit_meta), origin.take(row_of), sort, drop_duplicates, time)
