@@ -240,15 +240,38 @@ def group_ends(table: pa.Table) -> np.ndarray:
 
 def first_crossed(table: pa.Table) -> tuple[int, float, float] | None:
     """``(row, best bid, best ask)`` at the first timestamp whose rebuilt book is crossed
-    (best bid >= best ask after all of a market's rows of that timestamp), or None. ``row`` is
-    the last row of that market and timestamp."""
+    (best bid >= best ask after all of a market's rows of that timestamp), or None.
+
+    ``row`` is the row of that market and timestamp that set the crossing price: the last row
+    of the timestamp writing the best bid (a bid row at that price) or the best ask, whichever
+    comes later, so its price is the crossing one (not a deeper level written after it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from data_loaders import conform
+    >>> t = pd.Timestamp("2024-01-01", tz="UTC")
+    >>> rows = pd.DataFrame({"ts": [t] * 3, "market": "X", "side": [1, -1, -1], "price": [11657.08, 11657.07, 11657.5],
+    ...                      "size": 1.0, "is_snapshot": False})
+    >>> first_crossed(pa.Table.from_pandas(rows).cast(BOOK_LEVELS))
+    (1, 11657.08, 11657.07)
+    """
     bid, ask = tops(table)
     with np.errstate(invalid="ignore"):
         bad = group_ends(table) & (bid >= ask)
     if not bad.any():
         return None
-    row = int(np.argmax(bad))
-    return row, float(bid[row]), float(ask[row])
+    last = int(np.argmax(bad))
+    best_bid, best_ask = float(bid[last]), float(ask[last])
+    codes, _ = _codes(table.column("market"))
+    ts = table.column("ts").cast(pa.int64()).to_numpy()
+    side = np.asarray(table.column("side").to_numpy(), np.int8)
+    price = np.asarray(table.column("price").to_numpy(), np.float64)
+    upto = np.arange(last + 1)
+    group = (codes[upto] == codes[last]) & (ts[upto] == ts[last])
+    sets = group & (((side[upto] == BID) & (price[upto] == best_bid)) | ((side[upto] == ASK) & (price[upto] == best_ask)))
+    row = int(np.flatnonzero(sets)[-1]) if sets.any() else last
+    return row, best_bid, best_ask
 
 
 # --------------------------------------------------------------------------- the book at a time

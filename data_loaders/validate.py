@@ -202,7 +202,7 @@ def _check_values(table: pa.Table, kind: str, where: _Where) -> None:
         bad = shown & (bid >= ask)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise where.error("ask", row, float(ask[row]), f"ask > bid ({bid[row]}) when both sides have size > 0",
+            raise where.error("ask", row, float(ask[row]), f"ask > bid ({float(bid[row])!r}) when both sides have size > 0",
                               message="crossed book")
 
 
@@ -216,10 +216,12 @@ def _check_crossed_levels(table: pa.Table, where: _Where) -> None:
     row, bid, ask = found
     ts = pd.Timestamp(int(_ts_int(table)[row]), tz="UTC")
     market = table.column("market")[row].as_py()
+    side = "bid" if table.column("side")[row].as_py() > 0 else "ask"
+    # prices in full (repr): 11657.08 and 11657.07 must not both read 11657.1
     raise where.error("price", row, float(table.column("price")[row].as_py()),
                       f"best bid < best ask after the rows of each timestamp (the {market} book rebuilt "
-                      f"up to this row, the last of {ts}, has best bid {bid:g} >= best ask {ask:g})",
-                      message="crossed book")
+                      f"after the rows of {ts} has best bid {bid!r} >= best ask {ask!r}; this {side} row "
+                      "sets the crossing price)", message="crossed book")
 
 
 def _group_codes(table: pa.Table, column: str) -> np.ndarray:

@@ -108,7 +108,7 @@ def test_crossed_rebuilt_book_names_the_row_column_and_value():
         conform(levels(rows), "book_levels", source="levels.csv")
     e = err.value
     assert (e.source, e.column, e.row, e.value) == ("levels.csv", "price", 7, 102.5)
-    assert "best bid 102.5 >= best ask 102" in str(e)
+    assert "best bid 102.5 >= best ask 102.0" in str(e)
 
 
 def test_a_book_crossed_inside_a_timestamp_but_not_at_its_end_is_valid():

@@ -391,3 +391,22 @@ def test_cli_validates_book_files_without_hints_in_their_names(tmp_path, capsys)
     assert "--ts 2020-04-01: does not apply to tardis-l2 files" in capsys.readouterr().err
     assert main(["data", "validate", str(tardis_file), "--size-unit", "quote"]) == 0
     assert "UnitsWarning" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- crossed books: the prices in full
+def test_crossed_snapshot_names_the_crossing_price_in_full(tmp_path):
+    path = tmp_path / "snap.csv"
+    path.write_text("exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,"
+                    "bids[0].amount,asks[1].price,asks[1].amount,bids[1].price,bids[1].amount\n"
+                    f"binance-futures,BTCUSDT,{T_US},{T_US},11657.07,1.714,11657.08,10.896,11657.54,5.4,11656.97,0.2\n")
+    with pytest.raises(DataError, match="crossed book") as err:
+        read_tardis_book_snapshot(path)
+    text = str(err.value)
+    assert "best bid 11657.08 >= best ask 11657.07" in text and "11657.1" not in text
+    assert (err.value.value, err.value.line) == (11657.07, 2)  # the best ask, not the deeper 11657.54
+
+
+def test_dydx_crossed_book_prints_prices_in_full():
+    book = {"bids": [{"price": "11657.08", "size": "1"}], "asks": [{"price": "11657.07", "size": "1"}]}
+    with pytest.raises(DataError, match=r"best bid 11657.08\)"):
+        read_dydx_orderbook(book, "BTC-USD", "2025-01-01")

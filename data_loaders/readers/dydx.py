@@ -573,7 +573,7 @@ def read_dydx_orderbook(source, market: str, ts=None) -> pa.Table:
         origin, price = parts["asks"][0], parts["asks"][1]
         row = int(np.argmin(np.where(parts["asks"][2] > 0, price, np.inf)))
         raise origin.error("price", row, float(price[row]), f"an ask above every bid (best bid "
-                           f"{shown['bids'].max():g})", message="crossed book")
+                           f"{float(shown['bids'].max())!r})", message="crossed book")
     if not any(len(p[1]) for p in parts.values()):
         raise DataError(name, "empty order book: no bids and no asks")
     filler = next(float(p[1][0]) for p in parts.values() if len(p[1]))
