@@ -17,6 +17,8 @@ Public functions
 :func:`book_state`
     The whole book of every market at a time, as snapshot rows (what :meth:`Dataset.slice`
     puts at the start of a slice).
+:func:`l1_to_levels`
+    An L1 ``book`` table as level rows (both functions above take L1 books through it).
 :func:`tops`
     Best bid and ask after every row (for checks: crossed books, books far from the trades).
 
@@ -289,10 +291,54 @@ def _levels(mk: _Market, stop: int):
     return mk.grid[b], bid_sz[b], mk.grid[a], ask_sz[a]
 
 
-def _levels_table(table):
-    if hasattr(table, "book_levels") and not isinstance(table, pa.Table):  # a Dataset
-        return table.book_levels
-    return table
+def l1_to_levels(book: pa.Table) -> pa.Table:
+    """A canonical ``book`` table (the L1 top) as ``book_levels`` rows: each row one level a
+    side, written as a bid snapshot group then an ask group at its time, so it replaces the
+    whole book as an L1 row does. A side of size 0 is one row of size 0 (an empty side).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from data_loaders import conform
+    >>> top = conform(pd.DataFrame({"ts": [pd.Timestamp("2024-01-01", tz="UTC")], "market": "X", "bid": [99.0],
+    ...                             "bid_size": [2.0], "ask": [101.0], "ask_size": [0.0]}), "book")
+    >>> l1_to_levels(top).to_pandas()[["side", "price", "size", "is_snapshot"]].values.tolist()
+    [[1, 99.0, 2.0, True], [-1, 101.0, 0.0, True]]
+    """
+    n = book.num_rows
+    pick = pa.array(np.repeat(np.arange(n), 2))
+    both = lambda a, b: np.column_stack([np.asarray(book.column(a).to_numpy(), np.float64),  # noqa: E731
+                                         np.asarray(book.column(b).to_numpy(), np.float64)]).ravel()
+    return pa.Table.from_arrays(
+        [book.column("ts").take(pick).cast(BOOK_LEVELS.field("ts").type),
+         book.column("market").take(pick).cast(pa.string()).dictionary_encode().cast(BOOK_LEVELS.field("market").type),
+         pa.array(np.tile(np.array([BID, ASK], np.int8), n)), pa.array(both("bid", "ask")),
+         pa.array(both("bid_size", "ask_size")), pa.array(np.ones(2 * n, bool))], schema=BOOK_LEVELS)
+
+
+#: what book_at and book_state take, for their errors
+_ACCEPTS = ("a book_levels table (ts, market, side, price, size, is_snapshot), a book table (the L1 top: "
+            "ts, market, bid, bid_size, ask, ask_size) or a Dataset")
+
+
+def _levels_table(table, who: str) -> pa.Table:
+    """The level rows of a Dataset (its ``book_levels`` and its L1 ``book`` as levels), an L1
+    ``book`` table as levels, or a ``book_levels`` table as it is."""
+    if hasattr(table, "book_levels") and hasattr(table, "book") and not isinstance(table, pa.Table):  # a Dataset
+        if table.book is None or table.book.num_rows == 0:
+            return table.book_levels
+        top = l1_to_levels(table.book)
+        if table.book_levels is None or table.book_levels.num_rows == 0:
+            return top
+        return pa.concat_tables([table.book_levels, top], promote_options="permissive")
+    if not isinstance(table, pa.Table):
+        raise TypeError(f"{who}: expected {_ACCEPTS}; got a {type(table).__name__}")
+    names = set(table.column_names)
+    if {f.name for f in BOOK_LEVELS} <= names:
+        return table
+    if {"ts", "market", "bid", "bid_size", "ask", "ask_size"} <= names:
+        return l1_to_levels(table)
+    raise ValueError(f"{who}: expected {_ACCEPTS}; got a table with columns {table.column_names}")
 
 
 def book_at(table, market: str, ts, depth: int | None = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -301,7 +347,9 @@ def book_at(table, market: str, ts, depth: int | None = 10) -> tuple[pd.DataFram
     Parameters
     ----------
     table : pyarrow.Table or Dataset
-        A canonical ``book_levels`` table (a Dataset: its ``book_levels``).
+        A canonical ``book_levels`` table, a canonical ``book`` table (the L1 top: one level a
+        side, converted by :func:`l1_to_levels`), or a Dataset (its ``book_levels`` and its
+        ``book``).
     market : str
     ts : str, datetime or Timestamp
         Naive means UTC.
@@ -317,7 +365,7 @@ def book_at(table, market: str, ts, depth: int | None = 10) -> tuple[pd.DataFram
     Raises
     ------
     ValueError
-        If the table has no rows of ``market``.
+        If the table has no rows of ``market``, or is neither kind of book table.
 
     Examples
     --------
@@ -327,12 +375,12 @@ def book_at(table, market: str, ts, depth: int | None = 10) -> tuple[pd.DataFram
     >>> len(bids), bool(bids.price.iloc[0] < asks.price.iloc[0])
     (3, True)
     """
-    table = _levels_table(table)
+    table = _levels_table(table, "book_at")
     if depth is not None and depth < 1:
         raise ValueError(f"book_at: depth must be >= 1 or None, got {depth!r}")
     markets = _markets(table)
     if market not in markets:
-        raise ValueError(f"book_at: no book_levels rows of market {market!r}; have {sorted(markets)}")
+        raise ValueError(f"book_at: no book rows of market {market!r}; have {sorted(markets)}")
     mk = markets[market]
     stop = int(np.searchsorted(mk.ts, _ts_ns(ts), side="right"))
     bp, bs, ap, asz = _levels(mk, stop)
@@ -345,6 +393,9 @@ def book_state(table, ts) -> pa.Table:
     rows stamped ``ts``: per market a bid snapshot group then an ask group, best first. A side
     that is empty then has no rows (a book replayed from nothing starts empty anyway).
 
+    ``table`` is what :func:`book_at` takes: a ``book_levels`` table, an L1 ``book`` table
+    (one level a side) or a Dataset (both its book tables).
+
     Examples
     --------
     >>> from data_loaders import synthetic
@@ -352,8 +403,10 @@ def book_state(table, ts) -> pa.Table:
     >>> state = book_state(ds, "2024-01-01 00:05")
     >>> state.num_rows, set(state.column("is_snapshot").to_pylist())
     (10, {True})
+    >>> book_state(synthetic(days=0.01, markets=["BTC-USD"], seed=1, book=True), "2024-01-01 00:05").num_rows
+    2
     """
-    table = _levels_table(table)
+    table = _levels_table(table, "book_state")
     t = _ts_ns(ts)
     names, sides, prices, sizes = [], [], [], []
     for name, mk in sorted(_markets(table).items()):

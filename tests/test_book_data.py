@@ -89,7 +89,7 @@ def test_book_at_known_answer_and_depth():
     assert as_pairs(bids) == [(97.0, 5.0)] and as_pairs(asks) == [(102.0, 4.0)]
     bids, asks = book_at(table, "BTC-USD", T0 - pd.Timedelta("1s"))
     assert bids.empty and asks.empty and list(bids.columns) == ["price", "size"]
-    with pytest.raises(ValueError, match="no book_levels rows of market 'ETH-USD'"):
+    with pytest.raises(ValueError, match="no book rows of market 'ETH-USD'"):
         book_at(table, "ETH-USD", T0)
     with pytest.raises(ValueError, match="depth"):
         book_at(table, "BTC-USD", T0, depth=0)
@@ -289,3 +289,36 @@ def test_a_million_rows_replay_and_validate():  # the speed is bench_book.py's t
     table = conform(table, "book_levels")  # compiles the replay once
     out = dl.validate(pa.Table.from_batches(table.to_batches()), "book_levels")
     assert out.num_rows == n
+
+
+# --------------------------------------------------------------------------- L1 books in book_at / book_state
+def l1(rows, market="ETH-USD"):
+    """A canonical L1 book table from (second, bid, bid_size, ask, ask_size) tuples."""
+    s, bid, bsz, ask, asz = zip(*rows)
+    return conform(pd.DataFrame({"ts": at(*s), "market": market, "bid": bid, "bid_size": bsz, "ask": ask,
+                                 "ask_size": asz}), "book")
+
+
+TOP = [(0, 99.0, 1.0, 101.0, 2.0), (1, 100.0, 3.0, 101.0, 0.0), (2, 100.5, 1.5, 101.5, 2.5)]
+
+
+def test_book_at_and_book_state_read_an_l1_book():
+    top = l1(TOP)
+    bids, asks = book_at(top, "ETH-USD", T0 + pd.Timedelta("1.5s"))
+    assert bids.to_dict("list") == {"price": [100.0], "size": [3.0]} and asks.empty  # ask size 0: empty side
+    state = book_state(Dataset(book=top), T0 + pd.Timedelta("2s")).to_pandas()
+    assert state[["side", "price", "size"]].values.tolist() == [[1, 100.5, 1.5], [-1, 101.5, 2.5]]
+    assert book_state(Dataset(book=top), T0 - pd.Timedelta("1s")).num_rows == 0  # before the first row
+
+
+def test_a_dataset_with_l1_and_l2_markets_gives_both_books():
+    ds = Dataset(book=l1(TOP), book_levels=conform(levels(BOOK), "book_levels"))
+    state = book_state(ds, T0 + pd.Timedelta("3s")).to_pandas()
+    assert set(state.market) == {"BTC-USD", "ETH-USD"}
+    assert book_at(ds, "ETH-USD", T0)[0].price.tolist() == [99.0]
+
+
+def test_book_at_names_what_it_accepts():
+    with pytest.raises(ValueError, match="book_at: expected a book_levels table .* a book table .*got a table "
+                                         "with columns"):
+        book_at(dl.sample("btcusdt-tape").trades, "BTC-USD", "2024-08-08 23:57")
