@@ -4,10 +4,12 @@ calibrated to the real BTCUSDT book top shipped in ``data_loaders/data``."""
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import data_loaders as dl
 from data_loaders.book import group_ends, tops
-from data_loaders.synthetic import levels
+from data_loaders.synthetic import levels, tape
 
 #: the real BTCUSDT bid at the median (data_loaders/data bookTicker), the synthetic start
 REAL_MID = 61_704.4
@@ -114,3 +116,27 @@ def test_a_million_trades_with_a_book():  # the speed is for benchmarks, not tes
     ds = dl.synthetic(days=0.6, markets=["BTC-USD"], seed=3, book_levels=5, trades_per_second=20.0,
                       funding=False, oracle_every="1min")
     assert ds.trades.num_rows > 1_000_000 and ds.book_levels.num_rows > ds.trades.num_rows
+
+
+# --------------------------------------------------------------------------- the size cap
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 8))
+def test_no_level_is_larger_than_the_cap_unless_a_trade_needed_it(seed, n):
+    ds = generate(seed, days=0.02, n=n)
+    for market in ds.markets_traded:
+        lv = per_market(ds.book_levels, market)
+        notional = (ds.book_levels.column("size").to_numpy() * ds.book_levels.column("price").to_numpy())[lv]
+        median_notional = tape.MEDIAN_NOTIONAL.get(market, tape.DEFAULT_MEDIAN_NOTIONAL)
+        cap = levels.DEPTH_SIZE_CAP * levels.TOP_NOTIONAL_MEDIAN_USD * median_notional / levels.REFERENCE_MEDIAN_NOTIONAL
+        tr = per_market(ds.trades, market)
+        largest_trade = float((ds.trades.column("size").to_numpy() * ds.trades.column("price").to_numpy())[tr].max())
+        # the cap is on size = cap notional / mid; a level's price is a few ticks off the mid
+        assert notional.max() <= max(cap, largest_trade) * 1.01
+
+
+def test_deep_levels_stay_plausible_over_a_day():
+    ds = dl.synthetic(days=1, markets=["BTC-USD"], seed=0, book_levels=5)  # the new user's 42,235 BTC level
+    size = ds.book_levels.column("size").to_numpy()
+    top_median = levels.TOP_NOTIONAL_MEDIAN_USD / float(np.median(ds.trades.column("price").to_numpy()))
+    assert size.max() <= 1.1 * levels.DEPTH_SIZE_CAP * top_median
+    assert np.quantile(size, 0.5) < 2 * top_median  # the bulk is untouched

@@ -13,6 +13,15 @@ Depth
     ``top`` is the measured median top size in USD (2.677 BTC at 61,704.4: 165,092), scaled by
     the market's median trade notional relative to BTC-USD's. The shipped data has the top
     only, so the profile's growth with depth is an assumption, not a measurement.
+Size cap
+    A lognormal of log-sd 2.04 is far heavier in its upper tail than the real top sizes (its
+    99th percentile is 115 times its median; the real one, 8.8 times), and over a million rows
+    it would draw single levels of tens of thousands of BTC. Every level size is therefore
+    bounded by :data:`DEPTH_SIZE_CAP` times ``top`` (the median top size): a size ``s`` becomes
+    ``cap * tanh(s / cap)``, which leaves sizes well below the cap as they are (the median top
+    moves by less than 0.1 %) and bends the tail smoothly under the cap (no pile of rows at
+    exactly the cap, as clipping would make). Only the touch a trade meets may exceed it, by
+    holding the trade and a step.
 Events (rows)
     The book changes at a grid (``book_every``) and 1 ns before every trade (so the trade meets
     the touch it prints at). At an event, a side whose touch moved is replaced by a snapshot
@@ -41,6 +50,10 @@ TOP_SIZE_LOG_SD = 2.04
 #: growth of the median level size with depth: level j has (1 + j) ** DEPTH_EXPONENT times
 #: the top's (assumed: the shipped data holds the top of the book only)
 DEPTH_EXPONENT = 0.5
+#: bound on every level's size, in multiples of the median top size (``top``): 50 is about the
+#: 99.9th percentile of the real best bid/ask sizes (48.7 times their median; the largest is
+#: 177 times, the 99th percentile 8.8 times), so deep levels stay sizes a real book shows
+DEPTH_SIZE_CAP = 50.0
 #: the median trade notional the top size is relative to (BTC-USD's default, tape.MEDIAN_NOTIONAL)
 REFERENCE_MEDIAN_NOTIONAL = 3_000.0
 
@@ -101,6 +114,8 @@ def book_levels(paths, i: int, rng: np.random.Generator, quote, *, n_levels: int
     price = round_to(price, tick, "nearest")
     median = top[ev_of] * (1.0 + level) ** DEPTH_EXPONENT
     size = median * np.exp(TOP_SIZE_LOG_SD * rng.standard_normal(len(ev_of)))
+    cap = DEPTH_SIZE_CAP * top[ev_of]
+    size = cap * np.tanh(size / cap)  # a smooth bound: sizes well below the cap are unchanged
     # the touch a trade meets holds at least the trade and a step, so what it leaves is > 0
     hit = (ev_kind[ev_of] == _PRE_TRADE) & (level == 0)
     t = np.maximum(ev_trade[ev_of], 0)
