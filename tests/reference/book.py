@@ -225,9 +225,10 @@ class BookRules:
     def _arrive_market(self, o):
         """Market orders walk at arrival. Beyond the shown levels the rest fills in the same
         record at ``edge * (1 + side * s)``, ``s = min(m * impact * sqrt(rest / V), 0.5)`` with
-        ``V`` the impact volume of the market's last trade processed before now; without a
-        trade yet the rest waits for the trade-tape rule, and so does the whole order when no
-        shown level has available size.
+        ``edge`` the deepest price of the data's side (shown under stress or not) and ``V`` the
+        impact volume of the market's last trade processed before now; without a trade yet the
+        rest waits for the trade-tape rule, and so does the whole order when no shown level has
+        available size.
 
         CHOICE: a reduce-only clip (``q < unfilled``) whose walk filled all of ``q`` cancels
         the rest (``REDUCE_ONLY``) like a clipped tape fill; a rest left waiting for the tape
@@ -243,10 +244,7 @@ class BookRules:
         clipped = q < o.remaining
         takes, rest = self.walk(m, o.side, q, t)
         if rest > 0.0 and self.window[m]:
-            V = self.traded_volume(m, self.window[m][-1][0])
-            s = self.slippage_multiplier(t) * self.specs[m].impact * math.sqrt(rest / V)
-            edge = takes[-1][0]
-            takes.append((edge * (1 + o.side * min(s, MAX_SLIPPAGE)), rest))
+            takes.append((self.impact_price(m, o.side, rest, t), rest))
             rest = 0.0
         self.fill_walk(o, takes, q - rest, touch)
         if o.status in LIVE:
@@ -255,8 +253,69 @@ class BookRules:
             elif clipped:
                 self.close_clipped(o)
 
+    # ------------------------------------------------------------------ beyond the shown levels
+    def edge(self, market, taker_side) -> float:
+        """The deepest price of the data's side a taker of ``taker_side`` takes from (its worst
+        level, shown under stress or not).
+
+        CHOICE: only asked for after a walk that began at a touch, so the side has a level; with
+        none it would be NaN (a price that fills nothing)."""
+        side = -taker_side
+        prices = self.depth[market][side]
+        if not prices:
+            return NAN
+        return max(prices, key=lambda p: -side * p)
+
+    def impact_volume(self, market) -> float | None:
+        """``V``: the impact volume of the market's last trade processed so far (None before
+        the first)."""
+        if not self.window[market]:
+            return None
+        return self.traded_volume(market, self.window[market][-1][0])
+
+    def impact_price(self, market, taker_side, size, t) -> float:
+        """A market order's rest beyond the shown levels: ``edge * (1 + side * s)``,
+        ``s = min(m(t) * impact * sqrt(size / V), 0.5)``."""
+        s = self.slippage_multiplier(t) * self.specs[market].impact * math.sqrt(size / self.impact_volume(market))
+        return self.edge(market, taker_side) * (1 + taker_side * min(s, MAX_SLIPPAGE))
+
+    def beyond_limit(self, o, rest, t):
+        """An IOC or crossing limit whose walk used up the side (no shown level has available
+        size left) takes beyond the shown levels what the impact model prices no worse than its
+        limit. Returns ``(price, q_b)``, or None when nothing goes beyond.
+
+        ``x = side * (limit / edge - 1)``; ``q_b = min(rest, V * (x / (m * impact))^2)`` at
+        ``edge * (1 + side * m * impact * sqrt(q_b / V))``; all of the rest at the market
+        order's (capped) price when ``m * impact = 0`` or ``x >= 0.5``. Nothing beyond without
+        a trade yet (no ``V``).
+
+        CHOICE: with ``m * impact = 0`` the rest goes beyond (at ``edge``) when ``x >= 0``, i.e.
+        the edge is no worse than the limit (``x == 0``: the limit is the edge itself); with
+        ``m * impact > 0``, ``x <= 0`` takes nothing (``q_b`` would be 0). ``q_b`` and the price
+        are the formulas in plain floats, not rounded towards the limit: the beyond piece's price
+        equals the limit up to float rounding (either way). ``q_b`` equal to the rest (the
+        ``min`` picks it) fills the order's walk size exactly."""
+        m = o.market
+        if rest <= 0.0 or self.touch(m, o.side, t) is not None:
+            return None                                   # the side is not used up
+        V = self.impact_volume(m)
+        if V is None:
+            return None
+        edge = self.edge(m, o.side)
+        x = o.side * (o.limit_price / edge - 1)
+        k = self.slippage_multiplier(t) * self.specs[m].impact
+        if not x >= 0.0:
+            return None
+        if k == 0.0 or x >= MAX_SLIPPAGE:
+            return self.impact_price(m, o.side, rest, t), rest
+        if x == 0.0:
+            return None
+        q_b = min(rest, V * (x / k) ** 2)
+        return edge * (1 + o.side * k * math.sqrt(q_b / V)), q_b
+
     def _arrive_ioc(self, o):
-        """IOC limits walk at arrival up to their limit; the rest is cancelled (IOC_UNFILLED).
+        """IOC limits walk at arrival up to their limit, and beyond the shown levels when the
+        walk used up the side (``beyond_limit``); the rest is cancelled (IOC_UNFILLED).
         Nothing available at arrival: the trade-tape rule.
 
         CHOICE: "nothing available" is the market order's test (no shown level with available
@@ -277,6 +336,7 @@ class BookRules:
             return
         clipped = q < o.remaining
         takes, rest = self.walk(m, o.side, q, t, limit=o.limit_price)
+        rest = self._take_beyond(o, takes, rest, t)
         self.fill_walk(o, takes, q - rest, touch)
         if o.status in LIVE:
             if clipped and rest == 0.0:
@@ -286,7 +346,8 @@ class BookRules:
 
     def _arrive_limit(self, o):
         """Limits that cross (a shown level with available size at or better than the limit)
-        walk up to their limit as takers, the rest rests; a crossing post-only is rejected
+        walk up to their limit as takers (and beyond the shown levels when the walk used up the
+        side: ``beyond_limit``), the rest rests; a crossing post-only is rejected
         (POST_ONLY). A resting order's queue ahead starts at ``D(limit)`` on its own side.
 
         CHOICE: the admission check comes first (an order both short of margin and crossing
@@ -303,6 +364,7 @@ class BookRules:
                 return
             clipped = q < o.remaining
             takes, rest = self.walk(m, o.side, q, t, limit=o.limit_price)
+            rest = self._take_beyond(o, takes, rest, t)
             self.fill_walk(o, takes, q - rest, touch)
             if o.status in LIVE and clipped and rest == 0.0:
                 self.close_clipped(o)
@@ -311,6 +373,16 @@ class BookRules:
         o.in_book = True
         o.queue_ahead = self.depth[m][o.side].get(o.limit_price, 0.0)
         o.traded_at_level = 0.0
+
+    def _take_beyond(self, o, takes, rest, t) -> float:
+        """Appends the beyond piece of a limit's walk (``beyond_limit``) to ``takes``; returns
+        the rest after it (``rest - q_b``: exactly 0 when ``q_b`` is the whole rest)."""
+        piece = self.beyond_limit(o, rest, t)
+        if piece is None:
+            return rest
+        price, q_b = piece
+        takes.append((price, q_b))
+        return rest - q_b
 
     def close_clipped(self, o):
         self.close_order(o, "cancelled", REDUCE_ONLY)
