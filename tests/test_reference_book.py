@@ -681,6 +681,25 @@ def test_more_stress_never_improves_a_takers_fill(case):
     assert side * (prices[1] - prices[0]) >= -1e-12 * prices[0]
 
 
+@settings(max_examples=100, **SETTINGS)
+@given(_one_taker(), st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 20.0]))
+def test_an_ioc_fills_no_less_than_a_market_order_within_its_limit(case, step):
+    # An IOC at a limit L at or beyond the data's deepest level: a larger L fills no less, never
+    # better than the touch, and an L far beyond (x >= 0.5) fills exactly as the market order.
+    levels, _sizes, side, q, m, _m2, impact = case
+    kw = dict(specs=[spec(impact=impact)], config=cfg(slippage_multiplier=m))
+    deepest = max((r["price"] for r in levels if r["side"] == -side), key=lambda p: side * p)
+    market = run(run_reference, trades((0, 100, 4)), [OrderIntent(s(1), BTC, side, q)], levels, **kw).fills
+    filled = []
+    for L in (deepest + side * step, deepest + side * (step + 1.0), deepest * (1 + side * 0.6)):
+        res = run(run_reference, trades((0, 100, 4)), [limit(1, side, q, L, ioc=True)], levels, **kw)
+        filled.append(res.fills["size"].sum())
+        assert (res.fills.side * (res.fills.price - res.fills.trade_price) >= -1e-12 * res.fills.trade_price).all()
+    assert filled[0] <= filled[1] * (1 + 1e-12) and filled[1] <= filled[2] * (1 + 1e-12)
+    assert filled[2] == q
+    pd.testing.assert_frame_equal(res.fills[["size", "price"]], market[["size", "price"]])
+
+
 def test_stress_does_not_improve_a_fill_that_goes_beyond_the_shown_depth(run_engine):
     # Asks 100.5 x 1, 101 x 1, 110 x 1, impact 0.02, V = 4, buy 3.
     # m = 1: (100.5 + 101 + 110) / 3 = 103.8333333.

@@ -15,7 +15,9 @@ book-top rows, book-level rows or none (at least one market has a book):
   takers took there); a side is sometimes emptied;
 * intents on book markets: market orders (sizes from a fraction of the top to beyond the shown
   depth), IOC and plain limits at the touch, inside the spread, through the touch, at a level
-  behind it and at the exact price of a later trade (trades at and through resting limits),
+  behind it and at the exact price of a later trade (trades at and through resting limits), at
+  the data's deepest opposite level, a little beyond it and far beyond (the rule "beyond the
+  shown levels, up to a limit"),
   post-only, reduce-only, stops and cancels, plus the random orders of ``gen.intents_list``;
 * the config draws ``queue_model`` and ``queue_power`` besides ``gen.ref_configs``' stress
   multipliers (constant 0, 1, 2.5, or a step series of 0.5, 1, 3), and one run in ten has
@@ -183,6 +185,7 @@ def book_intents(draw, markets, trades, states, cash, n_accounts):
         ref = _price_near(trades, m, sent)
         best_theirs = (min(theirs) if side > 0 else max(theirs)) if theirs else ref
         best_mine = (max(mine) if side > 0 else min(mine)) if mine else ref
+        deepest_theirs = (max(theirs) if side > 0 else min(theirs)) if theirs else ref
         top = theirs.get(best_theirs, 1.0)
         if draw(st.booleans()):                     # the top size exactly, a part, the depth, more
             size = draw(st.sampled_from([top, top * 0.5, top * 1.5, top * 4, sum(theirs.values()) or 1.0]))
@@ -205,6 +208,9 @@ def book_intents(draw, markets, trades, states, cash, n_accounts):
                 best_theirs * (1 + side * 0.002),                    # through the touch
                 draw(st.sampled_from(sorted(mine) or [ref])),        # behind the best
                 draw(st.sampled_from(later[:5])),                    # a later trade's exact price
+                deepest_theirs,                                      # the data's deepest level (x = 0)
+                deepest_theirs * (1 + side * 0.001),                 # a little beyond it (part of q_b)
+                best_theirs * (1 + side * 0.6),                      # generous (x >= 0.5: as a market order)
             ])))
             it.ioc = kind == "ioc"
             it.post_only = kind == "post_only"
