@@ -114,7 +114,7 @@ def _outputs(nb, output_type=None, mime=None) -> list:
 
 
 # ---------------------------------------------------------------------------- stored form
-def test_the_five_notebooks_are_there():
+def test_the_six_notebooks_are_there():
     assert [p.name for p in _paths()] == EXPECTED
 
 
