@@ -65,7 +65,9 @@ def _clear(sz, stack, on_stack, n_stack):
 def _replay_nb(side, pidx, size, snap, ts, n_grid, stop, want_tops):
     """Apply rows ``[0, stop)``; returns (bid sizes, ask sizes, best bid index per row, best ask
     index per row). Best indices are -1 for an empty side; they are filled only if
-    ``want_tops`` (else length 0)."""
+    ``want_tops`` (else length 0). ``ts`` is compared only between a row and the one before it
+    (same value: the same snapshot group); :class:`_Market` passes its rows' run numbers in the
+    whole table (:func:`_runs`), so a row of another market in between ends a group."""
     n = len(side)
     bid_sz = np.zeros(n_grid)
     ask_sz = np.zeros(n_grid)
@@ -161,17 +163,28 @@ def _columns(table: pa.Table):
             arr("size", np.float64), arr("is_snapshot", np.bool_))
 
 
+def _runs(codes, ts, side, snap) -> np.ndarray:
+    """Run number of each row in the whole table: consecutive rows of one market, time and
+    side share one (a snapshot group is a run of snapshot rows: docs/simulation.md, "a run of
+    consecutive rows", so a row of another market in between starts a new group)."""
+    start = np.ones(len(ts), bool)
+    start[1:] = ~((codes[1:] == codes[:-1]) & (ts[1:] == ts[:-1]) & (side[1:] == side[:-1])
+                  & snap[1:] & snap[:-1])
+    return np.cumsum(start).astype(np.int64)
+
+
 class _Market:
     """One market's rows (in table order) with their prices as grid indices."""
 
-    def __init__(self, rows, ts, side, price, size, snap):
+    def __init__(self, rows, ts, side, price, size, snap, runs):
         self.rows = rows
         self.ts, self.side, self.size, self.snap = ts[rows], side[rows], size[rows], snap[rows]
+        self.runs = runs[rows]
         self.grid = np.unique(price[rows])
         self.pidx = np.searchsorted(self.grid, price[rows])
 
     def replay(self, stop: int, want_tops: bool):
-        return _replay_nb(self.side, self.pidx, self.size, self.snap, self.ts, len(self.grid), stop, want_tops)
+        return _replay_nb(self.side, self.pidx, self.size, self.snap, self.runs, len(self.grid), stop, want_tops)
 
 
 def _markets(table: pa.Table):
@@ -180,11 +193,13 @@ def _markets(table: pa.Table):
         return {}
     codes, names = _codes(table.column("market"))
     cols = _columns(table)
+    ts, side, _, _, snap = cols
+    runs = _runs(codes, ts, side, snap)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     out = {}
     for rows in np.split(order, bounds):
-        out[names[codes[rows[0]]]] = _Market(rows, *cols)
+        out[names[codes[rows[0]]]] = _Market(rows, *cols, runs)
     return out
 
 

@@ -322,3 +322,13 @@ def test_book_at_names_what_it_accepts():
     with pytest.raises(ValueError, match="book_at: expected a book_levels table .* a book table .*got a table "
                                          "with columns"):
         book_at(dl.sample("btcusdt-tape").trades, "BTC-USD", "2024-08-08 23:57")
+
+
+def test_a_row_of_another_market_ends_a_snapshot_group():
+    # docs/simulation.md: a snapshot group is a run of *consecutive* rows (found by the property
+    # test above, seed 12140: the replay joined B's two snapshot rows around A's row)
+    df = pd.concat([levels([(0, 1, 99.0, 1.0, True), (0, -1, 107.0, 3.0, True)], "B"),
+                    levels([(0, -1, 106.0, 5.0, False)], "A"), levels([(0, -1, 105.0, 0.0, True)], "B")])
+    table = conform(df.reset_index(drop=True), "book_levels")
+    assert book_at(table, "B", T0)[1].empty  # the second group cleared the asks again
+    assert replay_reference(df, "B", T0)[1] == []
