@@ -441,11 +441,14 @@ def load_book_levels(source, format: str | None = None, *, market=None, start=No
     Formats: ``'csv'``, ``'parquet'`` (a file, or a folder of Parquet files read as a dataset),
     ``'feather'``, ``'dataset'``, ``'tardis-l2'`` (Tardis ``incremental_book_L2`` CSV),
     ``'tardis-snapshot'`` (Tardis ``book_snapshot_N`` CSV; both detected from the header) and
-    ``'dydx'`` (one ``/v4/orderbooks`` response; pass ``ts=``, the time it was fetched, and
-    ``market=``). Tardis readers take ``time='exchange'`` (default: the venue's
-    ``timestamp``) or ``time='local'`` (``local_timestamp``, the receipt time); ``market`` is
-    None (the file's symbols), a name, or a ``{symbol: market}`` dict. Other parameters as in
-    :func:`load_trades`.
+    ``'dydx'`` (one ``/v4/orderbooks`` response; pass ``market=``, and ``ts=``, the time it
+    was fetched, unless its saved wrapper records it as ``isoTimestamp``; ``ts=`` wins).
+    Tardis readers take ``time='exchange'`` (default: the venue's ``timestamp``) or
+    ``time='local'`` (``local_timestamp``, the receipt time), and ``size_unit='base'`` or
+    ``'quote'`` (``amount`` in quote units, such as Deribit's USD contracts, converted by
+    ``amount / price``; without it, Deribit inverse contracts warn with
+    :class:`~data_loaders.UnitsWarning`); ``market`` is None (the file's symbols), a name, or a
+    ``{symbol: market}`` dict. Other parameters as in :func:`load_trades`.
 
     ``start`` / ``end`` cut the rows like any table's, so a range that starts after the last
     snapshot begins with updates to a book it does not hold: slice a
