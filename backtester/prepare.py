@@ -346,25 +346,26 @@ def book_rows(dataset, layout: Layout) -> dict:
                 "mk_book": np.zeros(M, np.int8), "levels": 1}
     ts, mk, side, px, sz, snap = (np.concatenate(p) for p in (ts_parts, m_parts, side_parts, px_parts,
                                                                  sz_parts, snap_parts))
-    keep = mk >= 0  # rows of markets outside the run
-    o = np.flatnonzero(keep)[np.argsort(ts[keep], kind="stable")]
+    o = np.argsort(ts, kind="stable")
     ts, mk, side, px, sz, snap = ts[o], mk[o], side[o], px[o], sz[o], snap[o]
-    mk_book = np.zeros(M, np.int8)
-    mk_book[np.unique(mk)] = 1
     if top.num_rows and lv.num_rows:
         both = set(_names(top, "market")) & set(_names(lv, "market"))
         if both:
             raise ValueError(f"market(s) {sorted(both)} have both book-top and book-level rows; "
                              "a market's book comes from one of the two tables")
     # a snapshot row continues the group of the row before it when that is a snapshot row of
-    # the same time, market and side; top rows are groups of one by construction
+    # the same time, market and side; top rows are groups of one by construction. Judged before
+    # the rows of markets outside the run are dropped: such a row between two runs still ends
+    # the first (docs/simulation.md: a group is a run of consecutive rows)
     cont = np.zeros(len(ts), bool)
     cont[1:] = snap[1:] & snap[:-1] & (ts[1:] == ts[:-1]) & (mk[1:] == mk[:-1]) & (side[1:] == side[:-1])
     n_top = top.num_rows * 2 if top.num_rows else 0
-    if n_top:  # top rows never continue a group (after the stable sort they are the first n_top
-        is_top = np.zeros(len(keep), bool)  # of the kept rows in the original order)
-        is_top[:n_top] = True
-        cont &= ~is_top[o]
+    if n_top:  # the first n_top rows before the sort are the top rows
+        cont &= o >= n_top
+    keep = mk >= 0  # rows of markets outside the run (code -1) go now
+    ts, mk, side, px, sz, snap, cont = ts[keep], mk[keep], side[keep], px[keep], sz[keep], snap[keep], cont[keep]
+    mk_book = np.zeros(M, np.int8)
+    mk_book[np.unique(mk)] = 1
     flag = np.where(~snap, BK_UPDATE, np.where(cont, BK_SNAPSHOT_MORE, BK_SNAPSHOT_FIRST)).astype(np.int8)
     # distinct (market, side, price) with a size: a bound on any side's levels at once
     r = 2 * mk.astype(np.int64) + (side < 0)
