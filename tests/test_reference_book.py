@@ -314,6 +314,20 @@ def test_ioc_with_no_impact_whose_limit_is_the_edge_fills_the_rest_at_the_edge(r
     assert (res.orders.status[0], res.orders.filled_size[0]) == ("filled", 10.0)
 
 
+def test_nothing_beyond_when_the_deepest_level_is_worse_than_the_limit_also_without_impact(run_engine):
+    # m = 3 shows ceil(3/3) = 1 ask level: 100 x 1/3 (101 and 103 hidden). Impact 0 (k = 0).
+    # IOC buy 1 limit 101: takes 1/3 @ 100, the side is used up; edge = the data's deepest ask 103,
+    # x = 101 / 103 - 1 < 0: the impact model prices nothing within the limit (at k = 0 it prices
+    # everything at 103 > 101), nothing beyond (CHOICE: "all of the rest when k = 0" only when
+    # x >= 0). The rest 2/3 is cancelled IOC_UNFILLED. A GTC limit rests its 2/3 at 101 (A = 0).
+    kw = dict(config=cfg(slippage_multiplier=3.0))
+    for ioc, status in ((True, "cancelled"), (False, "partially_filled")):
+        res = run(run_engine, trades((0, 100, 4)), [limit(1, 1, 1, 101, ioc=ioc)], ASKS, **kw)
+        (f,) = res.fills.itertuples()
+        assert f.size == pytest.approx(1 / 3) and f.price == pytest.approx(100.0)
+        assert res.orders.status[0] == status and res.orders.filled_size[0] == pytest.approx(1 / 3)
+
+
 def test_crossing_limit_takes_beyond_the_shown_levels_then_rests(run_engine):
     # GTC buy 10 limit 104 at 1: the walk and the beyond piece of the IOC above (8.9425959 @
     # 102.3226347, taker); the rest 10 - 8.9425959 = 1.0574041 rests at 104 with A = D(104) on
