@@ -4,7 +4,7 @@ calibrated to the real BTCUSDT book top shipped in ``data_loaders/data``."""
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import data_loaders as dl
@@ -119,6 +119,11 @@ def test_a_million_trades_with_a_book():  # the speed is for benchmarks, not tes
 
 
 # --------------------------------------------------------------------------- the size cap
+#: how far above the mid a deep ask level may be priced, as a factor on notional (the cap is on size)
+DEEP_LEVEL_PRICE_SLACK = 1.05
+
+
+@example(seed=1534, n=8)  # found by CI: a deep ask 1.1 % above the mid
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 8))
 def test_no_level_is_larger_than_the_cap_unless_a_trade_needed_it(seed, n):
@@ -130,8 +135,9 @@ def test_no_level_is_larger_than_the_cap_unless_a_trade_needed_it(seed, n):
         cap = levels.DEPTH_SIZE_CAP * levels.TOP_NOTIONAL_MEDIAN_USD * median_notional / levels.REFERENCE_MEDIAN_NOTIONAL
         tr = per_market(ds.trades, market)
         largest_trade = float((ds.trades.column("size").to_numpy() * ds.trades.column("price").to_numpy())[tr].max())
-        # the cap is on size = cap notional / mid; a level's price is a few ticks off the mid
-        assert notional.max() <= max(cap, largest_trade) * 1.01
+        # the cap is on size = cap notional / mid; a deep level of a wide book is priced up to
+        # a few percent away from the mid (seed 1534 with 8 markets: 1.1 %)
+        assert notional.max() <= max(cap, largest_trade) * DEEP_LEVEL_PRICE_SLACK
 
 
 def test_deep_levels_stay_plausible_over_a_day():
