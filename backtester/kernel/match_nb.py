@@ -153,10 +153,12 @@ def book_arrival_nb(inp, st, oid, t):
         v = inp.tr_vol[lr]
         edge = deepest_nb(st, m, side)  # where the data's book ends, whatever stress hides
         beyond = rest
-        if o.type == OT_LIMIT and k > 0.0:
+        if o.type == OT_LIMIT:
             x = side * (o.limit_price / edge - 1.0)  # the slippage fraction the limit allows
-            if x < MAX_SLIPPAGE:
-                beyond = min(rest, v * (max(x, 0.0) / k) ** 2)
+            if not x >= 0.0:  # the data's deepest level is already worse than the limit (or NaN)
+                beyond = 0.0
+            elif k > 0.0 and x < MAX_SLIPPAGE:
+                beyond = min(rest, v * (x / k) ** 2)
         if beyond > 0.0:
             cost += beyond * edge * (1.0 + side * min(k * np.sqrt(beyond / v), MAX_SLIPPAGE))
             if beyond == rest:  # all of it: exactly the size asked for (no float remainder)
