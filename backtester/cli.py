@@ -536,8 +536,7 @@ def _one_line_warnings(debug: bool):
             seen.add(text)
             print(text, file=sys.stderr)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")  # dedupe here, by message, not by Python's source line
+    with warnings.catch_warnings():  # the filters in force decide what shows; this, how
         warnings.showwarning = show
         yield
 
