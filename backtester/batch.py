@@ -86,7 +86,7 @@ class KernelThreads:
     def _run(self, engine: Engine, refs):
         t0 = time.perf_counter()
         try:
-            while (code := run_nb(*refs)) == E.EXIT_FULL:
+            while (code := run_nb(*refs, engine.book_flag)) == E.EXIT_FULL:
                 with self._grow_lock:  # growing is Python (numpy) work: one at a time
                     engine.make_room()
                     refs = engine.refs()

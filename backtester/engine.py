@@ -12,7 +12,7 @@ from .kernel import enums as E
 from .kernel.decisions_nb import view_nb
 from .kernel.loop_nb import LEDGER_ROWS_PER_FILL, ROOM_SLACK, run_nb
 from .kernel.refs_nb import inputs_ref, state_ref
-from .kernel.state import CI_BOOK_LEVELS, CI_SAMPLE_EVERY, State, conform
+from .kernel.state import BOOK, CI_BOOK_LEVELS, CI_SAMPLE_EVERY, State, conform
 from .prepare import Layout
 
 _BUFFERS = {"orders": E.order_dt, "fills": E.fill_dt, "funding": E.funding_dt,
@@ -167,6 +167,14 @@ class Engine:
             self._st_ref = (self.state, state_ref(self.state))
         return self._inp_ref[1], self._st_ref[1]
 
+    @property
+    def book_flag(self):
+        """The kernel's book flag for these inputs: ``None`` when no market has book data, so
+        the event loop runs the copy compiled without the order-book code (neither compiled
+        nor loaded until a run has a book)."""
+        inp = self.inputs
+        return BOOK if (len(inp.bk_ts) or inp.mk_book.any()) else None
+
     def __getstate__(self) -> dict:
         # the references are compiled-code handles: rebuilt after unpickling
         return {k: v for k, v in self.__dict__.items() if k not in ("_inp_ref", "_st_ref")}
@@ -224,7 +232,7 @@ class Engine:
         """Run the kernel until done or an error in the decision hook (hook mode); grows
         buffers as needed. Returns ``EXIT_DONE`` or ``EXIT_ERROR``."""
         while True:
-            code = run_nb(*self.refs())
+            code = run_nb(*self.refs(), self.book_flag)
             if code != E.EXIT_FULL:
                 return code
             self.make_room()

@@ -73,9 +73,9 @@ def _counting(calls: list):
 
     real = batch_mod.run_nb
 
-    def counting(inp, st):
+    def counting(inp, st, bk):
         calls.append((threading.get_ident(), st))
-        return real(inp, st)
+        return real(inp, st, bk)
 
     return counting
 
@@ -110,10 +110,10 @@ def test_python_runs_while_a_batched_run_is_in_the_kernel():
     inside, seen = [False], [False]
     real = batch_mod.run_nb
 
-    def flagged(inp, st):
+    def flagged(inp, st, bk):
         inside[0] = True
         try:
-            return real(inp, st)
+            return real(inp, st, bk)
         finally:
             inside[0] = False
 
@@ -172,11 +172,11 @@ def _failing_at(engines, bad: int):
     target = engines[bad].refs()[1]  # the reference run_engines hands over (Engine.refs caches it)
     state = {"failed": False}
 
-    def fake(inp, st):
+    def fake(inp, st, bk):
         if st is target and not state["failed"]:
             state["failed"] = True
             raise MemoryError("boom in the kernel")
-        return real(inp, st)
+        return real(inp, st, bk)
 
     return fake
 

@@ -62,10 +62,6 @@ def _refresh_cache() -> None:
 
 _refresh_cache()
 
-from .state import fix_signatures  # noqa: E402 - after the cache is known to be fresh
-
-fix_signatures()
-
 
 def is_cached() -> bool:
     """True when the event loop's compiled code is in numba's on-disk cache (warm start)."""

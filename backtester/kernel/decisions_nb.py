@@ -13,7 +13,7 @@ from .enums import (SN_NC, C_ACK_CURSOR, C_FILLS, C_ORDERS, C_SAMPLES, C_VIEW_CU
                     STEP_DECISION, TG_LEVERAGE, TG_NOTIONAL)
 from .dynamic_nb import advance_nb
 from .orders_nb import is_live_nb, submit_nb
-from .state import CF_MIN_TRADE, CF_REBALANCE_BAND, CI_FEED_LATENCY, CI_TARGET_MODE
+from .state import inlined, CF_MIN_TRADE, CF_REBALANCE_BAND, CI_FEED_LATENCY, CI_TARGET_MODE
 from .trace_nb import ack_latency_nb
 
 
@@ -137,8 +137,8 @@ def would_trade_nb(target, current, price, min_trade_notional, rebalance_band):
     return abs(target - current) * price > band
 
 
-@njit(cache=True)
-def apply_targets_nb(inp, st, d, t, view):
+@inlined
+def apply_targets_nb(inp, st, d, t, view, bk):
     """Fast path: trade each market toward its target of decision ``d`` with a market order."""
     kind = inp.cfg_i[CI_TARGET_MODE]
     view_nb(inp, st, t, view)
@@ -166,7 +166,7 @@ def apply_targets_nb(inp, st, d, t, view):
         side = 1 if delta > 0.0 else -1
         submit_nb(inp, st, t, m, side, abs(delta), OT_MARKET, np.nan, np.nan, False, False, False, -1)
         if st.next_arrival[0] <= t:  # a zero-latency order is admitted before the next send
-            advance_nb(inp, st, t, STEP_DECISION)
+            advance_nb(inp, st, t, STEP_DECISION, bk)
 
 
 @njit(cache=True)

@@ -5,13 +5,12 @@ before any static event or decision with a larger key, so an order arriving at `
 admitted after the trace, funding and oracle rows stamped ``a`` and before the trades stamped
 ``a`` (docs/simulation.md, "Event order at one timestamp").
 """
-from numba import njit
 
 from .enums import (C_ACTIVE, C_BOOK, C_OBS, EV_TRADE, NO_TS, R_CANCELLED, ST_INFLIGHT, ST_OPEN, STEP_ARRIVAL,
                     STEP_END, STEP_OBSERVE)
 from .match_nb import book_arrival_nb, observe_trade_nb
 from .orders_nb import arrive_nb, cancel_now_nb, is_live_nb, next_observation_nb, refresh_next_nb
-from .state import typed, CI_FEED_LATENCY
+from .state import inlined, typed, CI_FEED_LATENCY
 from .transfers_nb import land_transfer_nb, next_transfer_nb
 
 # kinds of dynamic items
@@ -30,7 +29,7 @@ def _before(t1, s1, q1, t2, s2, q2):
     return q1 < q2
 
 
-@njit(cache=True)
+@inlined
 def _next_nb(inp, st):
     """The earliest dynamic item: (time, step, seq, kind, order id or event index)."""
     bt, bs, bq, kind, who = NO_TS, STEP_END, 0, -1, -1
@@ -59,8 +58,8 @@ def _next_nb(inp, st):
     return bt, bs, kind, who
 
 
-@typed("void(INP, ST, i8, i8)")
-def advance_nb(inp, st, t, step):
+@typed("void(INP, ST, i8, i8, BK)")
+def advance_nb(inp, st, t, step, bk):
     """Process the dynamic items with key ``(time, step) < (t, step)``."""
     while True:
         bt, bs, kind, who = _next_nb(inp, st)
@@ -68,9 +67,10 @@ def advance_nb(inp, st, t, step):
             break
         if kind == ARRIVE:
             arrive_nb(inp, st, who)
-            o = st.orders[who]
-            if o.status == ST_OPEN and inp.mk_book[o.market] == 1:
-                book_arrival_nb(inp, st, who, o.arrive_ts)
+            if bk is not None:  # (pruned from the copy compiled for runs without book data)
+                o = st.orders[who]
+                if o.status == ST_OPEN and inp.mk_book[o.market] == 1:
+                    book_arrival_nb(inp, st, who, o.arrive_ts)
         elif kind == CANCEL:
             o = st.orders[who]
             if is_live_nb(o.status):

@@ -1,14 +1,15 @@
 """Reorgs: a reorg at ``R`` on a venue reverts the fills still pending there
 (``fill_ts <= R < final_ts``), latest first, as an opposite fill at the same price with the
 fee refunded; the order is cancelled with reason REORG."""
-from numba import njit
+
+from .state import inlined
 
 from .accounts_nb import book_trade_nb, ledger_nb
 from .enums import C_FILLS, LG_REORG, LQ_LIQUIDATION, R_REORG, ST_CANCELLED, ST_OPEN, ST_PARTIAL
 from .orders_nb import remove_from_book_nb
 
 
-@njit(cache=True)
+@inlined
 def reorg_nb(inp, st, k):
     ts = inp.ro_ts[k]
     v = inp.ro_venue[k]

@@ -1,12 +1,13 @@
 """Funding payments: each funding row pays ``-S * price * rate`` (longs pay when positive)."""
 import numpy as np
-from numba import njit
+
+from .state import inlined
 
 from .accounts_nb import ledger_nb, mark_nb
 from .enums import C_FUNDING, LG_FUNDING
 
 
-@njit(cache=True)
+@inlined
 def pay_funding_nb(inp, st, k):
     """Apply funding row ``k`` to the position in its market (no row when flat).
 

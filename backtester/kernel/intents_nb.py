@@ -5,7 +5,6 @@ cancels and transfers in ``st.intents``; they are executed here, in order, once 
 returned, each exactly as a direct send at the decision time would be (a zero-latency order is
 admitted before the next intent is sent).
 """
-from numba import njit
 
 from .accounts_nb import account_state_nb
 from .decisions_nb import view_nb
@@ -14,11 +13,11 @@ from .enums import (C_INTENT_DONE, C_INTENTS, FLAG_IOC, FLAG_POST_ONLY, FLAG_RED
                     IC_FLAGS, IC_KIND, IC_LIMIT, IC_SIZE, IC_TRIGGER, IC_TYPE, IN_CANCEL, IN_ORDER,
                     SN_GROSS, SN_IMR, SN_MMR, SN_NC, STEP_DECISION)
 from .orders_nb import cancel_nb, submit_nb
-from .state import CI_BRIDGE_DELAY
+from .state import inlined, CI_BRIDGE_DELAY
 from .transfers_nb import transfer_nb
 
 
-@njit(cache=True)
+@inlined
 def snapshot_nb(inp, st, t):
     """What the strategy reads at a decision: account figures and expected positions."""
     for a in range(inp.ac_venue.shape[0]):
@@ -30,8 +29,8 @@ def snapshot_nb(inp, st, t):
     view_nb(inp, st, t, st.view_pos)
 
 
-@njit(cache=True)
-def execute_intents_nb(inp, st, t, room_orders):
+@inlined
+def execute_intents_nb(inp, st, t, room_orders, bk):
     """Execute queued intents from where the last call stopped; False when out of room.
 
     ``room_orders``: how many intents fit in the record buffers now (one order or transfer and
@@ -58,7 +57,7 @@ def execute_intents_nb(inp, st, t, room_orders):
             same = inp.ac_venue[src] == inp.ac_venue[dst]
             transfer_nb(inp, st, t, src, dst, row[IC_SIZE], 0 if same else inp.cfg_i[CI_BRIDGE_DELAY])
         if st.next_arrival[0] <= t:  # a zero-latency send reaches the engine before the next
-            advance_nb(inp, st, t, STEP_DECISION)
+            advance_nb(inp, st, t, STEP_DECISION, bk)
         room_orders -= 1
         i += 1
     st.counters[C_INTENTS] = 0

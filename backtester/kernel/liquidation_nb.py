@@ -9,11 +9,11 @@ from .enums import (C_DEFERRED, C_LIQ, C_UNCHECKED, LG_INSURANCE, LG_LIQ_FEE, LG
                     R_LIQUIDATED)
 from .fills_nb import record_fill_nb
 from .orders_nb import cancel_all_nb
-from .state import typed, CF_LIQ_SPREAD
+from .state import inlined, typed, CF_LIQ_SPREAD
 
 
-@njit(cache=True)
-def check_margin_nb(inp, st, ts):
+@inlined
+def check_margin_nb(inp, st, ts, bk):
     """Margin check of every account, in account order: liquidate those with ``NC < MMR``
     whose venue is up; flag the others, which the next check after recovery liquidates."""
     st.counters[C_UNCHECKED] = 0  # what moves during the check (a liquidation) sets it again
@@ -27,7 +27,7 @@ def check_margin_nb(inp, st, ts):
             _flag_nb(st, a, False)
         elif st.up[inp.ac_venue[a]]:
             _flag_nb(st, a, False)
-            liquidate_nb(inp, st, a, ts)
+            liquidate_nb(inp, st, a, ts, bk)
         else:
             _flag_nb(st, a, True)
 
@@ -40,7 +40,7 @@ def _flag_nb(st, a, value):
 
 
 @njit(cache=True)
-def liquidate_nb(inp, st, a, ts):
+def liquidate_nb(inp, st, a, ts, bk):
     """Close every position of account ``a`` at the oracle moved against it by
     ``liq_spread * MMF * ABR`` (``ABR = clamp(1 - NC/MMR, 0, 1)``, dYdX v4's bankruptcy
     rating), or on a market with book data against the book within ``liq_spread * MMF``; then
@@ -59,11 +59,12 @@ def liquidate_nb(inp, st, a, ts):
         p = mark_nb(st, m)
         sign = 1.0 if s > 0.0 else -1.0
         price = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m] * abr)
-        if inp.mk_book[m] == 1 and not np.isnan(touch_nb(inp, st, m, -int(sign), ts)):
-            # against the book, no worse than the full spread; the rest at that bound
-            bound = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m])
-            took, cost, best, edge = walk_nb(inp, st, m, -int(sign), abs(s), bound, ts)
-            price = best if took == abs(s) and best == edge else (cost + (abs(s) - took) * bound) / abs(s)
+        if bk is not None:  # (pruned from the copy compiled for runs without book data)
+            if inp.mk_book[m] == 1 and not np.isnan(touch_nb(inp, st, m, -int(sign), ts)):
+                # against the book, no worse than the full spread; the rest at that bound
+                bound = p * (1.0 - sign * inp.cfg_f[CF_LIQ_SPREAD] * inp.mk_mmf[m])
+                took, cost, best, edge = walk_nb(inp, st, m, -int(sign), abs(s), bound, ts)
+                price = best if took == abs(s) and best == edge else (cost + (abs(s) - took) * bound) / abs(s)
         notional = abs(s) * p
         total += notional
         fee_cap += inp.mk_liq_fee[m] * notional

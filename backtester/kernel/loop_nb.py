@@ -27,7 +27,7 @@ from .finality_nb import reorg_nb
 from .funding_nb import pay_funding_nb
 from .liquidation_nb import check_margin_nb
 from .match_nb import match_trade_nb
-from .state import typed, CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
+from .state import inlined, CI_END_TS, CI_MARGIN_BANDS, CI_SAMPLE_EVERY, CI_TARGET_MODE
 
 #: step of each static event type in the same-timestamp order (index: EV_*)
 STEP_OF = np.array([0] * 6, np.int64)
@@ -70,8 +70,8 @@ def _intent_room_nb(counters, n_orders, n_ledger, n_transfers, m):
                n_transfers - counters[C_TRANSFERS] - 1)
 
 
-@typed("b1(INP, ST, i8, b1)")
-def _samples_until_nb(inp, st, t, inclusive):
+@inlined
+def _samples_until_nb(inp, st, t, inclusive, bk):
     """Equity samples due before ``t`` (or at ``t`` when inclusive); False when full."""
     every = inp.cfg_i[CI_SAMPLE_EVERY]
     if every <= 0:
@@ -79,7 +79,7 @@ def _samples_until_nb(inp, st, t, inclusive):
     nxt = st.counters[C_NEXT_SAMPLE]
     while nxt < t or (inclusive and nxt == t):
         if st.next_arrival[0] <= nxt:  # arrivals, cancels, observations stamped <= nxt first
-            advance_nb(inp, st, nxt, STEP_END)
+            advance_nb(inp, st, nxt, STEP_END, bk)
         if not sample_nb(inp, st, nxt):
             st.counters[C_NEXT_SAMPLE] = nxt
             return False
@@ -121,7 +121,7 @@ def _marked_by_trades_nb(position, oracle):
     return position != 0.0 and np.isnan(oracle)
 
 
-@njit(cache=True)
+@inlined
 def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
     for a in range(n_acc):
         if below_maintenance_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, a):
@@ -130,8 +130,12 @@ def _any_breach_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, n_acc):
 
 
 @njit(cache=True, nogil=True)
-def run_nb(inp, st):
+def run_nb(inp, st, bk):
     """Run until done, a full buffer or an error in the decision hook; return EXIT_* .
+
+    ``bk`` is ``state.BOOK`` when the inputs have book data and ``None`` otherwise: numba then
+    prunes every ``bk is not None`` branch, so a run without a book compiles (and loads from
+    the cache) none of the order-book code.
 
     Releases the GIL (the decision hook's objmode block takes it back), so fast-path runs of a
     batch run side by side on threads (:func:`backtester.batch.run_engines`).
@@ -231,7 +235,7 @@ def run_nb(inp, st):
                     m = uint64(or_market[i])
                     if _moves_margin_nb(pos[m], or_price[i], bands_ok, band[m, 0], band[m, 1]):
                         break
-                elif typ == EV_BOOK:
+                elif typ == EV_BOOK and bk is not None:
                     # no order of ours rests on its market: nothing but the levels change, applied
                     # in order, a run of book rows per call (a group's rows share one time, so lim
                     # never splits it)
@@ -277,13 +281,13 @@ def run_nb(inp, st):
             # samples due before d see only what happened by their own time, then d's step 4-7
             # (calls guarded inline: handing over the state tuples costs ~0.4 us each)
             if every > 0 and counters[C_NEXT_SAMPLE] < next_dec:
-                if not _samples_until_nb(inp, st, next_dec, False):
+                if not _samples_until_nb(inp, st, next_dec, False, bk):
                     counters[C_EVENT] = k
                     return EXIT_FULL
             if next_arrival[0] <= next_dec:
-                advance_nb(inp, st, next_dec, STEP_DECISION)
+                advance_nb(inp, st, next_dec, STEP_DECISION, bk)
             if every > 0 and counters[C_NEXT_SAMPLE] == next_dec:
-                if not _samples_until_nb(inp, st, next_dec, True):
+                if not _samples_until_nb(inp, st, next_dec, True, bk):
                     counters[C_EVENT] = k
                     return EXIT_FULL
             counters[C_EVENT] = k
@@ -298,10 +302,10 @@ def run_nb(inp, st):
                         return EXIT_ERROR
                 if counters[C_INTENTS] > 0:
                     room = _intent_room_nb(counters, n_orders, n_ledger, st.transfers.shape[0], n_mk)
-                    if not execute_intents_nb(inp, st, next_dec, room):
+                    if not execute_intents_nb(inp, st, next_dec, room, bk):
                         return EXIT_FULL
             else:
-                apply_targets_nb(inp, st, d, next_dec, view)
+                apply_targets_nb(inp, st, d, next_dec, view, bk)
             d += 1
             counters[C_DECISION] = d
             next_dec = inp.dc_ts[d] if d < n_dec else NO_TS
@@ -313,13 +317,13 @@ def run_nb(inp, st):
             counters[C_EVENT] = k
             return EXIT_FULL
         if every > 0 and counters[C_NEXT_SAMPLE] < t:
-            if not _samples_until_nb(inp, st, t, False):
+            if not _samples_until_nb(inp, st, t, False, bk):
                 counters[C_EVENT] = k
                 return EXIT_FULL
         typ = ev_type[k]
         i = ev_idx[k]
         if next_arrival[0] <= t:
-            advance_nb(inp, st, t, STEP_OF[typ])
+            advance_nb(inp, st, t, STEP_OF[typ], bk)
         if typ == EV_TRADE:
             m = tr_market[i]
             last[m] = tr_price[i]
@@ -330,7 +334,7 @@ def run_nb(inp, st):
                 match_trade_nb(inp, st, i)
                 filled = counters[C_FILLS] > before
             if filled or _check_due_nb(counters) or _marked_by_trades_nb(pos[m], oracle[m]):
-                check_margin_nb(inp, st, t)
+                check_margin_nb(inp, st, t, bk)
                 counters[C_BANDS_OK] = 0
         elif typ == EV_ORACLE:
             m = or_market[i]
@@ -343,7 +347,7 @@ def run_nb(inp, st):
             if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
                 if _check_due_nb(counters) or (dirty and _any_breach_nb(cash, pos, entry, oracle, last,
                                                                         mk_account, mk_mmf, n_acc)):
-                    check_margin_nb(inp, st, t)
+                    check_margin_nb(inp, st, t, bk)
                 if dirty and bands:
                     set_bands_nb(cash, pos, entry, oracle, last, mk_account, mk_mmf, band)
                     counters[C_BANDS_OK] = 1
@@ -353,19 +357,20 @@ def run_nb(inp, st):
                 dirty = True
             if k + 1 >= n_ev or ev_ts[k + 1] != t or ev_type[k + 1] != typ:  # last of its group
                 if dirty or _check_due_nb(counters):
-                    check_margin_nb(inp, st, t)
+                    check_margin_nb(inp, st, t, bk)
                 dirty = False
         elif typ == EV_BOOK:
             # a snapshot group is applied whole: its rows are consecutive events of one time
-            k += book_rows_nb(inp, st, i) - i
+            if bk is not None:
+                k += book_rows_nb(inp, st, i) - i
         elif typ == EV_TRACE:
             up[inp.lt_venue[i]] = inp.lt_up[i]
         elif typ == EV_REORG:
             reorg_nb(inp, st, i)
-            check_margin_nb(inp, st, t)
+            check_margin_nb(inp, st, t, bk)
         k += 1
     counters[C_EVENT] = k
-    if not _samples_until_nb(inp, st, inp.cfg_i[CI_END_TS], True):
+    if not _samples_until_nb(inp, st, inp.cfg_i[CI_END_TS], True, bk):
         return EXIT_FULL
     if next_arrival[0] != NO_TS:
         # what is still on its way when the data ends arrives all the same: orders and cancels
@@ -373,5 +378,5 @@ def run_nb(inp, st):
         if not _room_nb(counters[C_BOOK], counters[C_ORDERS], counters[C_FILLS], counters[C_LEDGER],
                             counters[C_FUNDING], counters[C_LIQ], n_orders, n_fills, n_ledger, n_funding, n_liq, n_mk):
             return EXIT_FULL
-        advance_nb(inp, st, NO_TS, 9)
+        advance_nb(inp, st, NO_TS, 9, bk)
     return EXIT_DONE

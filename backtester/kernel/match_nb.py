@@ -10,7 +10,7 @@ fills what passes its queue ahead. Reduce-only orders are clipped to the open po
 import numpy as np
 from numba import njit
 
-from .state import typed
+from .state import inlined, typed
 
 from .book_nb import deepest_nb, join_queue_nb, touch_nb, walk_nb
 from .enums import (C_ACTIVE, C_BOOK, LQ_MAKER, LQ_TAKER, OT_LIMIT, OT_MARKET, R_IOC_UNFILLED,
@@ -51,7 +51,7 @@ def _fill_order_nb(inp, st, oid, ts, size, price, trade_price, liquidity, fee_ra
     return False
 
 
-@njit(cache=True)
+@inlined
 def match_trade_nb(inp, st, row):
     """Match trade ``row`` against the book of its market (the venue is known to be up)."""
     m = inp.tr_market[row]
@@ -188,7 +188,7 @@ def book_arrival_nb(inp, st, oid, t):
     # else a market order with no trade yet to price the rest: it waits for the tape rule
 
 
-@njit(cache=True)
+@inlined
 def observe_trade_nb(inp, st, row, seen):
     """Client-side stops of the trade's market observe it at ``seen`` (= its ts + feed latency);
     those armed before ``seen`` whose trigger it crosses send a market order now, in id order."""

@@ -12,7 +12,7 @@ from .accounts_nb import admits_nb, mark_nb, pay_gas_nb
 from .enums import (C_ACTIVE, C_BOOK, C_OBS, C_ORDERS, C_SEQ, EV_TRADE, NO_TS, OT_STOP_MARKET,
                     R_INSUFFICIENT_MARGIN, R_NO_PRICE, R_NONE, R_VENUE_DOWN, ST_ARMED,
                     ST_CANCELLED, ST_INFLIGHT, ST_OPEN, ST_PARTIAL, ST_REJECTED)
-from .state import typed, CI_FEED_LATENCY
+from .state import inlined, typed, CI_FEED_LATENCY
 from .transfers_nb import next_transfer_nb
 from .trace_nb import arrival_nb, order_latency_nb, trace_row_nb
 
@@ -165,7 +165,7 @@ def remove_from_book_nb(st, oid):
     st.n_open[st.orders[oid].market] -= 1
 
 
-@njit(cache=True)
+@inlined
 def arrive_nb(inp, st, oid):
     """Order ``oid`` reaches the matching engine: rejected if the venue is down (policy
     ``reject``, or ``queue`` when it never comes back up), else admission, then the book."""
@@ -189,7 +189,7 @@ def arrive_nb(inp, st, oid):
     st.n_open[m] += 1
 
 
-@njit(cache=True)
+@inlined
 def cancel_all_nb(st, a, t, reason):
     """Cancel every live order of account ``a``: resting, in flight, armed."""
     i = 0
@@ -256,7 +256,7 @@ def next_observation_nb(inp, st):
     return k if k < n else -1
 
 
-@njit(cache=True)
+@inlined
 def refresh_next_nb(inp, st):
     """Recompute ``st.next_arrival[0]``: the earliest pending arrival, cancel, stop observation
     or transfer."""

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-from numba.core import types
+from numba.core import sigutils, types
 from numba.experimental import structref
 
 from .enums import fill_dt, funding_dt, ledger_dt, liquidation_dt, order_dt, sample_dt, transfer_dt
@@ -260,50 +260,79 @@ def conform(tup):
     return tup._replace(**changes) if changes else tup
 
 
-#: names a signature text may use besides numba's own type names
+#: names a signature text may use besides numba's own type names. ``BK`` is the book flag a
+#: function on the way to the order-book code takes (:data:`BOOK`): each such function has two
+#: compiled copies, one with the flag typed ``none`` where numba prunes the book branches (so a
+#: run without book data neither compiles nor loads the book code) and one with it ``b1``.
 _SIG_NAMES = {"INP": InputsRef, "ST": StateRef, "i8": types.int64, "f8": types.float64,
-              "b1": types.boolean, "void": types.void, "UniTuple": types.UniTuple}
-#: (dispatcher, signature text) of every :func:`typed` kernel function, in definition order
+              "b1": types.boolean, "void": types.void, "UniTuple": types.UniTuple,
+              "none": types.none}
+#: value of the book flag for a run with book data (``None`` for a run without)
+BOOK = True
+#: every :func:`typed` kernel function, in definition order
 TYPED: list = []
 
 
+def _signatures(text: str) -> list:
+    texts = [text.replace("BK", "b1"), text.replace("BK", "none")] if "BK" in text else [text]
+    return [eval(t, {"__builtins__": {}}, dict(_SIG_NAMES)) for t in texts]  # noqa: S307 - our constants
+
+
+def _declared_for(sigs: list, args: tuple):
+    """The declared signature a call with argument types ``args`` converts to: the one of the
+    same arity whose ``none`` positions are exactly the arguments typed ``none``."""
+    for sig in sigs:
+        if len(sig.args) == len(args) and all((a == types.none) == (b == types.none)
+                                                for a, b in zip(sig.args, args)):
+            return sig
+    return None
+
+
+def inlined(fn):
+    """Decorator: ``@njit(cache=True, inline="always")``, for a helper called from one place
+    (or a small one wrapping a large callee). numba inlines its IR into the caller, so it gets
+    no compiled library of its own: each library's finalization optimizes and code-generates
+    again every function it calls, so the cold compile grows with the depth of the call tree.
+    """
+    return numba.njit(cache=True, inline="always")(fn)
+
+
 def typed(text: str):
-    """Decorator: ``@njit(cache=True)``, compiled for the one signature ``text`` (e.g.
-    ``"f8(INP, ST, i8)"``, ``INP``/``ST`` the kernel's references) by :func:`fix_signatures`.
+    """Decorator: ``@njit(cache=True)`` with one fixed signature ``text`` (e.g.
+    ``"f8(INP, ST, i8)"``, ``INP``/``ST`` the kernel's references; ``BK`` makes two, see
+    :data:`_SIG_NAMES`), compiled (or loaded from the disk cache) when a caller is first typed.
 
     For helpers called with constants: without a fixed signature numba compiles a copy per
     literal value (``finish_nb(st, oid, ST_FILLED, R_NONE, t)``) and per int32/int64 mix,
-    which multiplied the cold compile. (An explicit signature in ``@njit`` would compile at
-    import, before the callees defined further down exist.)
+    which multiplied the cold compile; here the caller's arguments convert to the signature.
+    Compiling only when a caller needs it keeps code a run does not reach (the book's, without
+    book data) out of the compile and out of the warm start.
     """
     def decorate(fn):
         dispatcher = numba.njit(cache=True)(fn)
-        TYPED.append((dispatcher, text))
+        _fix(dispatcher, text)
+        TYPED.append(dispatcher)
         return dispatcher
     return decorate
 
 
-def fix_signatures() -> None:
-    """Compile (or load from the disk cache) every :func:`typed` function for its signature and
-    close it to others: callers' arguments convert to it (literals, int32) instead of making
-    new copies. Callees first: a function whose typed callee is not compiled yet waits."""
-    from numba.core.errors import TypingError
+def _fix(dispatcher, text: str) -> None:
+    # Both ways into numba's compiler (a caller being typed, a call from Python) go through
+    # the dispatcher's compile(argument types): here it compiles the declared signature the
+    # arguments convert to instead, and numba then offers only declared signatures to callers.
+    original = dispatcher.compile
+    sigs: list = []
 
-    # numba's disable_compile() refuses a dispatcher with no signature yet, and one with no
-    # signature must refuse to compile while a caller is typed: set its flag directly
-    pending = [(d, text) for d, text in TYPED if not d.signatures]
-    for d, _ in TYPED:
-        d._can_compile = False
-    while pending:
-        waiting = []
-        for d, text in pending:
-            d._can_compile = True
-            try:
-                d.compile(eval(text, {"__builtins__": {}}, dict(_SIG_NAMES)))  # noqa: S307 - our constants
-            except TypingError:
-                waiting.append((d, text))
-            finally:
-                d._can_compile = False
-        if len(waiting) == len(pending):
-            raise RuntimeError(f"kernel signatures cannot be resolved: {[d.__name__ for d, _ in waiting]}")
-        pending = waiting
+    def declared() -> list:
+        """The signatures this function may be compiled for."""
+        if not sigs:
+            sigs.extend(_signatures(text))  # evaluated late: the reference types exist by then
+        return sigs
+
+    def compile(sig):
+        args, _ = sigutils.normalize_signature(sig)
+        match = _declared_for(declared(), tuple(args))
+        return original(match if match is not None else sig)
+
+    dispatcher.compile = compile
+    dispatcher.declared = declared

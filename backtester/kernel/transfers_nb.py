@@ -7,6 +7,8 @@ accounts of one venue).
 """
 from numba import njit
 
+from .state import inlined
+
 from .accounts_nb import account_state_nb, ledger_nb, pay_gas_nb
 from .enums import (C_FILLS, C_SEQ, C_TRANSFERS, C_TRANSIT, LG_TRANSFER, NO_TS, TR_ARRIVED,
                     TR_IN_TRANSIT, TR_REJECTED)
@@ -26,7 +28,7 @@ def withdrawable_nb(inp, st, a, t):
     return max(min(nc - imr, st.cash[a] - pending), 0.0)
 
 
-@njit(cache=True)
+@inlined
 def transfer_nb(inp, st, t, src, dst, amount, delay):
     """Send ``amount`` from account ``src`` to ``dst`` at ``t``; returns the transfer id.
 
