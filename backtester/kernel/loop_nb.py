@@ -222,6 +222,26 @@ def run_nb(inp, st, bk):
             lim = min(next_dec, counters[C_NEXT_SAMPLE] if every > 0 else NO_TS, next_arrival[0] - 1)
             bands_ok = bands and counters[C_BANDS_OK] == 1
             k0 = k
+            if n_mk == 1:
+                # one market: what a trade's test reads cannot change within the stretch, so it
+                # is tested once, and a trade costs its time and type; the loop below takes over
+                # at anything else (a book row) and tests it again
+                trades_stop = n_open[0] > 0 or _marked_by_trades_nb(pos[0], oracle[0])
+                held = pos[0]
+                low, high = band[0, 0], band[0, 1]
+                while k < n_ev:
+                    if ev_ts[k] > lim:
+                        break
+                    typ = ev_type[k]
+                    if typ == EV_TRADE:
+                        if trades_stop:
+                            break
+                    elif typ == EV_ORACLE:
+                        if _moves_margin_nb(held, or_price[uint64(ev_idx[k])], bands_ok, low, high):
+                            break
+                    else:
+                        break
+                    k += 1
             while k < n_ev:
                 if ev_ts[k] > lim:
                     break
