@@ -10,6 +10,9 @@ Examples
     backtester data validate --sample            # check the bundled sample
     backtester data validate trades.csv --kind trades
     backtester data synth --out synth/ --days 3 --markets BTC-USD,ETH-USD --seed 7
+    backtester data fetch dydx --market BTC-USD --kind trades,funding --start 2024-08-08 --end 2024-08-09 --store data/
+    backtester data coverage --store data/
+    backtester run --data data/ --market BTC-USD --start 2024-08-08 --end 2024-08-09
 
 Exit codes: 0 success, 1 invalid data (the message names the file, and the column, row and
 line where known), 2 anything else that went wrong: a bad option (the message names it and its
@@ -168,6 +171,17 @@ def _cmd_validate(args) -> int:
     if not path.exists():
         print(f"error: {path}: no such file or directory", file=sys.stderr)
         return EXIT_USAGE
+    if _is_store(path):
+        _unit_options(args, None)
+        store = dl.Store(path)
+        bad = store.verify()
+        if bad:
+            raise dl.DataError(bad[0], f"SHA-256 differs from its manifest ({len(bad)} partition(s) changed since "
+                               "they were fetched; delete them and fetch again)")
+        ds = store.dataset()
+        _print_summary(ds)
+        print(f"OK: store {path} is valid ({len(store.partitions())} partitions, checksums match)")
+        return 0
     if _is_dataset_dir(path):
         _unit_options(args, None)
         # what `backtester run --data` requires, so that OK here means it can run
@@ -297,6 +311,99 @@ def _check_numbers(args) -> None:
             setattr(args, attr, float(value))  # a plain float from here on (pickled to workers)
 
 
+def _is_store(path: Path) -> bool:
+    """A folder written by ``data fetch`` (``data_loaders.Store``): its ``store.json``."""
+    return (path / "store.json").is_file()
+
+
+def _store_dataset(args):
+    """The dataset ``run --data STORE`` reads: ``--market`` (and, for the hedge, the other
+    markets) over ``--start`` .. ``--end``."""
+    import data_loaders as dl
+
+    import difflib
+
+    store = dl.Store(args.data)
+    parts = store.partitions()
+    stored = sorted(set(parts.loc[parts["kind"].isin(["trades", "agg_trades", "candles"]), "market"]))
+    markets = None
+    for flag, market in (("--market", args.market), ("--hedge-market", args.hedge_market)):
+        if market is not None and market not in stored:
+            close = difflib.get_close_matches(market, stored, n=3, cutoff=0.5)
+            raise ValueError(f"{flag} {market}: the store {args.data} has no trades or candles of it; it has "
+                             f"{', '.join(stored) or 'none (fetch some: backtester data fetch)'}"
+                             + (f" (close matches: {', '.join(close)})" if close else ""))
+    if args.market is not None:
+        markets = [args.market] + ([args.hedge_market] if args.hedge_market else [])
+    return store.dataset(markets, args.start, args.end)
+
+
+def _cmd_fetch(args) -> int:
+    import data_loaders as dl
+
+    if args.start is None or args.end is None:
+        raise ValueError("--start and --end are required (UTC days; --end is exclusive: one day is "
+                         "--start 2024-08-08 --end 2024-08-09)")
+    options = {}
+    if args.rpc_url is not None:
+        if args.venue != "dydx":
+            raise ValueError(f"--rpc-url {args.rpc_url}: a CometBFT node is for dydx (--kind latency)")
+        options["rpc_url"] = args.rpc_url
+    if args.resolution is not None:
+        if args.venue == "binance":
+            raise ValueError(f"--resolution {args.resolution}: Binance dumps have no candles here")
+        options["resolution"] = args.resolution
+    policy = None
+    if args.rate is not None:
+        from data_loaders.fetch import Policy
+
+        if not (math.isfinite(args.rate) and args.rate >= 0):
+            raise ValueError(f"--rate {_spelling(args.rate)}: expected requests per second >= 0 (0: no limit)")
+        policy = Policy(rate=float(args.rate))
+    store = dl.Store(args.store)
+    report = store.fetch(args.venue, args.market, args.kind, args.start, args.end, base_url=args.base_url,
+                         policy=policy, dry_run=args.dry_run, progress=not args.quiet, **options)
+    import pandas as pd
+
+    with pd.option_context("display.width", 140, "display.max_rows", 200):
+        if args.dry_run:
+            todo = report[report["action"] == "would fetch"]
+            print(report.to_string(index=False) if len(report) else "(nothing in the range)")
+            print(f"dry run: {len(todo)} of {len(report)} day(s) would be fetched into {store.path}")
+            return 0
+        fetched = report[report["action"] == "fetched"]
+        partial = fetched[~fetched["complete"].astype(bool)]
+        missing = report[report["action"] == "not published"]
+        print(f"{args.venue}: fetched {len(fetched)} day(s), {int(fetched['rows'].fillna(0).sum()):,} rows; "
+              f"{int((report['action'] == 'skipped').sum())} day(s) were complete already"
+              + (f"; {len(partial)} partial (day in progress, or the venue serves only part)" if len(partial) else "")
+              + (f"; {len(missing)} not published by the venue" if len(missing) else "")
+              + f"\nstore: {store.path} (backtester data coverage --store {store.path})")
+    return 0
+
+
+def _cmd_coverage(args) -> int:
+    import pandas as pd
+
+    import data_loaders as dl
+
+    path = Path(args.store)
+    if not path.is_dir():
+        raise ValueError(f"--store {args.store}: no such directory")
+    if not _is_store(path):
+        raise ValueError(f"--store {args.store}: not a store (no store.json; data fetch writes one)")
+    cov = dl.Store(path).coverage()
+    if cov.empty:
+        print(f"{path}: empty store")
+        return 0
+    with pd.option_context("display.width", 160, "display.max_rows", 500):
+        print(cov.to_string(index=False))
+    gaps = cov[cov["status"] != "complete"]
+    print(f"{len(cov)} run(s); {int(gaps['days'].sum())} day(s) partial or missing" if len(gaps)
+          else f"{len(cov)} run(s), every day complete")
+    return 0
+
+
 def _slug(text):
     from backtester.report import slug
 
@@ -319,11 +426,23 @@ def _cmd_run(args) -> int:
     if args.data and not Path(args.data).is_dir():
         raise ValueError(f"--data {args.data}: " + ("not a directory (a dataset is the folder Dataset.save or "
                          "data synth writes)" if Path(args.data).exists() else "no such directory"))
+    venue_specs = None
     try:
-        ds = dl.Dataset.load(args.data, require=("trades",)) if args.data else dl.sample(args.sample)
+        if args.data and _is_store(Path(args.data)):
+            ds = _store_dataset(args)
+            venue_specs = ds.markets
+        else:
+            ds = dl.Dataset.load(args.data, require=("trades",)) if args.data else dl.sample(args.sample)
+            if args.start is not None or args.end is not None:
+                ds = ds.slice(args.start, args.end)
+                if not ds.trades.num_rows:
+                    raise DataError(str(args.data or f"sample {args.sample}"), f"no trades in --start {args.start} "
+                                    f"--end {args.end}")
     except DataError:
         raise
     except ValueError as exc:  # an unknown sample name
+        if args.data:
+            raise
         raise ValueError(f"--sample {args.sample}: {exc}") from exc
     if args.market is None:
         args.market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
@@ -347,7 +466,12 @@ def _cmd_run(args) -> int:
         return 0
     scenarios = _scenarios(args, ds)  # before the strategies' notes: a bad name is the only line
     strategies = _strategies(args, ds)
-    config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode,
+    markets = {}
+    if venue_specs:  # the venue's own margin fractions, fetched into the store
+        from .venue_markets import venue_markets
+
+        markets = venue_markets(venue_specs, ds.markets_traded)
+    config = bt.SimConfig(initial_cash=args.cash, margin_mode=args.margin_mode, markets=markets,
                           latency_scale=args.latency_scale, slippage_multiplier=args.slippage)
     print(f"data: {ds!r}")
     print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
@@ -416,7 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; default: normal and stress; see --list)")
     r.add_argument("--list", action="store_true", help="list strategies and scenarios and exit")
     r.add_argument("--sample", default="default", help="bundled sample: default, dydx-2022-11, btcusdt-tape")
-    r.add_argument("--data", default=None, help="a dataset directory written by Dataset.save / data synth")
+    r.add_argument("--data", default=None, help="a dataset directory written by Dataset.save / data synth, or a "
+                                                 "store written by data fetch")
+    r.add_argument("--start", default=None, help="first time of the run, UTC (default: the data's)")
+    r.add_argument("--end", default=None, help="end of the run, UTC, exclusive (default: the data's)")
     r.add_argument("--market", default=None, help="market to trade (default: BTC-USD, else the first)")
     r.add_argument("--hedge-market", default=None,
                    help="hedge leg of the hedged carry (default: the other market of the data)")
@@ -439,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
 
-    data = sub.add_parser("data", help="validate, inspect and generate data")
+    data = sub.add_parser("data", help="validate, inspect, generate and fetch data")
     dsub = data.add_subparsers(dest="data_command", required=True)
 
     v = dsub.add_parser("validate", help="check a file or dataset directory against the canonical schemas",
@@ -489,6 +616,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", default="2024-01-01", help="first day, UTC (default 2024-01-01)")
     _add_debug(s)
     s.set_defaults(func=_cmd_synth)
+
+    f = dsub.add_parser("fetch", help="fetch real venue data into a local store (resumable)",
+                        description="Fetch trades, funding, candles or book tops of a venue into a partitioned "
+                                    "Parquet store, day by day; a day already complete there is not fetched "
+                                    "again, so an interrupted fetch resumes where it stopped. Days in progress are "
+                                    "stored as partial and fetched again next time. Retries with backoff on "
+                                    "rate limits, server errors and broken connections.")
+    f.add_argument("venue", choices=("dydx", "hyperliquid", "binance"), help="the source")
+    f.add_argument("--market", required=True,
+                   help="comma-separated markets as the venue names them: dYdX BTC-USD, Hyperliquid BTC, Binance BTCUSDT")
+    f.add_argument("--kind", default=None,
+                   help="comma-separated: trades, funding, candles (dYdX, Hyperliquid), latency (dYdX, with "
+                        "--rpc-url); trades, aggTrades, bookTicker, fundingRate (Binance) (default: trades,funding)")
+    f.add_argument("--start", default=None, help="first day, UTC (e.g. 2024-08-08)")
+    f.add_argument("--end", default=None, help="end, UTC, exclusive (e.g. 2024-08-09 for one day)")
+    f.add_argument("--store", required=True, help="the store folder (new, empty, or a store already)")
+    f.add_argument("--base-url", default=None, help="the venue's address (default: its public one)")
+    f.add_argument("--rpc-url", default=None,
+                   help="dydx --kind latency: a CometBFT RPC node of dYdX v4 (an archive node for past days); the "
+                        "trace samples block headers: block interval as time to inclusion and finality, halts as "
+                        "outages")
+    f.add_argument("--resolution", default=None,
+                   help="candles: 1MIN (default), 5MINS, 15MINS, 30MINS, 1HOUR, 4HOURS, 1DAY")
+    f.add_argument("--rate", type=number, default=None,
+                   help="requests per second at most (default: the venue's polite rate: dYdX 5, Hyperliquid 1, "
+                        "Binance 5)")
+    f.add_argument("--dry-run", action="store_true", help="say what would be fetched; fetch nothing")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_debug(f)
+    f.set_defaults(func=_cmd_fetch)
+
+    c = dsub.add_parser("coverage", help="what a store holds, with its gaps",
+                        description="Print what a store holds: runs of days per kind, venue and market, "
+                                    "complete, partial or missing (gap).")
+    c.add_argument("--store", required=True, help="the store folder")
+    _add_debug(c)
+    c.set_defaults(func=_cmd_coverage)
     return parser
 
 
