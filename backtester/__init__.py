@@ -21,10 +21,11 @@ from .strategy import Strategy
 from . import scenarios  # noqa: E402  (needs config and prepare loaded first)
 from .comparison import Comparison, compare  # noqa: E402
 from . import report  # noqa: E402
-from .sweep import sweep  # noqa: E402
+from .sweep import pbo, returns_matrix, sweep, walk_forward  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Dataset", "SimConfig", "Market", "Strategy", "Context", "Result", "run", "compare", "Comparison",
            "RejectedOrdersWarning", "UnknownMarketWarning", "NoDecisionsWarning", "UnfillableOrdersWarning",
-           "scenarios", "report", "sweep", "__version__"]
+           "scenarios", "report", "sweep", "returns_matrix", "pbo", "walk_forward",
+           "__version__"]

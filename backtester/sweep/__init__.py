@@ -10,6 +10,12 @@ Parquet folder; and the tables and plots to read them.
 :func:`stability`        each parameter set against its grid neighbours and across scenarios
 :func:`plot_stability`   the same as a scatter: isolated (overfit) peaks fall below the diagonal
 :func:`load`             the table stored in an ``out`` folder
+:func:`returns_matrix`   every run's returns between equity samples (time x runs)
+:func:`pbo`              probability of backtest overfitting (CSCV) of such a matrix
+:func:`walk_forward`     sweep a training window, trade the winner on the next, stitch
+:func:`deflated_sharpe`  the best run's Sharpe ratio, deflated for the number of trials
+                         (:func:`probabilistic_sharpe`, :func:`expected_max_sharpe`,
+                         :func:`sharpe_moments`: see :mod:`backtester.sweep.overfit`)
 =======================  ===================================================================
 
 On a Dask cluster
@@ -44,19 +50,39 @@ from .analysis import (
            stability,
 )
 from .core import sweep
+from .overfit import (
+           PBOResult,
+           deflated_sharpe,
+           expected_max_sharpe,
+           pbo,
+           probabilistic_sharpe,
+           sharpe_moments,
+)
+from .returns import returns_matrix
 from .space import RandomSpace, expand, route
 from .store import load
+from .walkforward import WalkForwardResult, fold_windows, walk_forward
 
 __all__ = [
+           "PBOResult",
            "RandomSpace",
+           "WalkForwardResult",
            "best",
+           "deflated_sharpe",
            "expand",
+           "expected_max_sharpe",
+           "fold_windows",
            "heatmap",
            "heatmap_table",
            "load",
            "param_columns",
+           "pbo",
            "plot_stability",
+           "probabilistic_sharpe",
+           "returns_matrix",
            "route",
+           "sharpe_moments",
            "stability",
            "sweep",
+           "walk_forward",
 ]

@@ -113,12 +113,7 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
     ...               dl.sample("btcusdt-tape"), scenarios=[sc.NORMAL], n_jobs=2,
     ...               out="sweep-out")                                   # doctest: +SKIP
     """
-    cls, base_params = _strategy(strategy_cls)
-    plan = expand(cls, grid, scenarios, seeds)
-    config = copy.deepcopy(config if config is not None else SimConfig())
-    if not isinstance(config, SimConfig):
-        raise TypeError(f"sweep: config must be a bt.SimConfig, got {type(config).__name__}")
-    configs = _configs(plan.runs, config)
+    cls, base_params, plan, config, configs = plan_runs(strategy_cls, grid, scenarios, seeds, config, "sweep")
     workers, pool = _workers(executor, n_jobs)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"sweep: chunk_size must be a positive int, got {chunk_size!r}")
@@ -184,6 +179,17 @@ def sweep(strategy_cls, grid, data, scenarios=None, config: SimConfig | None = N
 
 
 # ============================================================================ inputs
+def plan_runs(strategy_cls, grid, scenarios, seeds, config, caller: str):
+    """The runs of a sweep: ``(cls, base_params, plan, config, configs)`` (one home for what
+    :func:`sweep` and :func:`~backtester.sweep.returns.returns_matrix` both run)."""
+    cls, base_params = _strategy(strategy_cls)
+    plan = expand(cls, grid, scenarios, seeds)
+    config = copy.deepcopy(config if config is not None else SimConfig())
+    if not isinstance(config, SimConfig):
+        raise TypeError(f"{caller}: config must be a bt.SimConfig, got {type(config).__name__}")
+    return cls, base_params, plan, config, _configs(plan.runs, config)
+
+
 def _strategy(strategy_cls):
     if isinstance(strategy_cls, Strategy):
         return type(strategy_cls), dict(strategy_cls.params)
