@@ -34,6 +34,8 @@ KIND_CHOICES = ("trades", "funding", "oracle", "latency", "book", "book_levels")
 #: exit codes (see the module docstring)
 EXIT_INVALID_DATA = 1
 EXIT_USAGE = 2
+#: Ctrl-C: the shell's convention for a process stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 #: units of integer epoch times: canonical files and candles (--ts-unit), Binance (--time-unit)
 TS_UNITS = ("s", "ms", "us", "ns")
 TIME_UNITS = ("ms", "us")
@@ -629,8 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--kind", default=None,
                    help="comma-separated: trades, funding, candles (dYdX, Hyperliquid), latency (dYdX, with "
                         "--rpc-url); trades, aggTrades, bookTicker, fundingRate (Binance) (default: trades,funding)")
-    f.add_argument("--start", default=None, help="first day, UTC (e.g. 2024-08-08)")
-    f.add_argument("--end", default=None, help="end, UTC, exclusive (e.g. 2024-08-09 for one day)")
+    f.add_argument("--start", default=None, help="first day, UTC (e.g. 2024-08-08); required")
+    f.add_argument("--end", default=None, help="end, UTC, exclusive (e.g. 2024-08-09 for one day); required")
     f.add_argument("--store", required=True, help="the store folder (new, empty, or a store already)")
     f.add_argument("--base-url", default=None, help="the venue's address (default: its public one)")
     f.add_argument("--rpc-url", default=None,
@@ -665,8 +667,8 @@ def _add_debug(parser) -> None:
 def main(argv=None) -> int:
     """Entry point of the ``backtester`` console script.
 
-    Returns the exit code: 0, 1 for invalid data, 2 for a bad option or an unexpected error
-    (one line on stderr each; with ``--debug`` the traceback first).
+    Returns the exit code: 0, 1 for invalid data, 2 for a bad option or an unexpected error,
+    130 when interrupted (Ctrl-C); one line on stderr each (with ``--debug`` the traceback first).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -680,6 +682,8 @@ def main(argv=None) -> int:
         return _fail(args, f"invalid data: {_with_options(str(exc)) if validating else exc}", EXIT_INVALID_DATA)
     except (ValueError, OSError) as exc:  # bad arguments or unreadable input, not invalid data
         return _fail(args, f"error: {_with_options(str(exc)) if validating else exc}", EXIT_USAGE)
+    except KeyboardInterrupt:  # Ctrl-C: what was finished stays (a fetch resumes from it)
+        return _fail(args, "interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # a case nobody foresaw: still one line, the traceback on request
         return _fail(args, f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
                            "traceback)", EXIT_USAGE)

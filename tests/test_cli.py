@@ -288,3 +288,28 @@ def test_run_prints_each_warning_once_on_one_line_and_notes_a_market_maker_witho
     code, out, err = run(capsys, "run", "--strategy", "market-maker", "--scenario", "normal", "--no-report",
                          "--quiet", "--out", str(tmp_path / "s"))
     assert code == 0 and "note: market-maker will not trade: the data has no order book of BTC-USD" in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    import backtester.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), interrupted))
+    assert cli.main(["data", "synth", "--out", "unused"]) == cli.EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def _with_func(parser, func):
+    """``parser`` whose subcommands all call ``func`` (their handlers are bound at build time)."""
+    original = parser.parse_args
+
+    def parse_args(argv=None):
+        args = original(argv)
+        args.func = func
+        return args
+
+    parser.parse_args = parse_args
+    return parser

@@ -535,3 +535,23 @@ def test_warnings_are_quiet_by_default():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         import data_loaders.fetch  # noqa: F401  (imports without warnings)
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_without_retries(monkeypatch):
+    # offline, a DNS failure would otherwise wait out every backoff (17 s per request by
+    # default); resolution is faked to fail here, so no name server is ever asked
+    from urllib3.util import connection
+
+    from data_loaders.fetch._http import Client
+
+    calls = []
+
+    def no_dns(address, *args, **kwargs):
+        calls.append(address)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(connection, "create_connection", no_dns)
+    client = Client("http://indexer.example.invalid", Policy(total=5, backoff=10.0))
+    with pytest.raises(FetchError, match="host name does not resolve"):
+        client.get("/v4/perpetualMarkets")
+    assert len(calls) == 1  # one attempt: a 10 s backoff x 5 retries would make this test hang

@@ -13,6 +13,8 @@ Parquet folder; and the tables and plots to read them.
 :func:`returns_matrix`   every run's returns between equity samples (time x runs)
 :func:`pbo`              probability of backtest overfitting (CSCV) of such a matrix
 :func:`walk_forward`     sweep a training window, trade the winner on the next, stitch
+:func:`plot_pbo_logits`  PBO logit histogram (:func:`plot_is_vs_oos`: in vs out of sample;
+                         :func:`plot_walk_forward`: stitched out-of-sample equity, fold starts)
 :func:`deflated_sharpe`  the best run's Sharpe ratio, deflated for the number of trials
                          (:func:`probabilistic_sharpe`, :func:`expected_max_sharpe`,
                          :func:`sharpe_moments`: see :mod:`backtester.sweep.overfit`)
@@ -58,6 +60,7 @@ from .overfit import (
            probabilistic_sharpe,
            sharpe_moments,
 )
+from .overfit_plots import plot_is_vs_oos, plot_pbo_logits, plot_walk_forward
 from .returns import returns_matrix
 from .space import RandomSpace, expand, route
 from .store import load
@@ -77,7 +80,10 @@ __all__ = [
            "load",
            "param_columns",
            "pbo",
+           "plot_is_vs_oos",
+           "plot_pbo_logits",
            "plot_stability",
+           "plot_walk_forward",
            "probabilistic_sharpe",
            "returns_matrix",
            "route",

@@ -36,6 +36,7 @@ Examples
 
     backtester sweep examples/sweep_ma_cross.toml --n-jobs 2
     backtester sweep examples/sweep_ma_cross.yaml --sample btcusdt-tape --out /tmp/ma --no-resume
+    backtester sweep examples/sweep_ma_cross.toml --pbo 16 --walk-forward train=2D,test=1D
 """
 from __future__ import annotations
 
@@ -80,6 +81,12 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", default=None, help="metric of the best-N table (default: the file's, else sharpe)")
     p.add_argument("--top", type=int, default=None, help="rows of the best-N table (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--pbo", metavar="S", default=None,
+                   help="after the sweep, the probability of backtest overfitting over S time blocks (even, "
+                        "e.g. 16), the probability of an out-of-sample loss and the best run's deflated Sharpe ratio")
+    p.add_argument("--walk-forward", metavar="SPEC", default=None,
+                   help="after the sweep, a walk-forward of the grid: train=14D,test=3D[,step=3D,anchored=true]; "
+                        "prints the folds and the total out-of-sample return")
     p.set_defaults(func=cmd_sweep)
     return p
 
@@ -220,8 +227,17 @@ def cmd_sweep(args) -> int:
 
     from .analysis import best
     from .core import sweep
+    from .overfit_cli import (
+        parse_pbo,
+        parse_walk_forward,
+        report_pbo,
+        report_walk_forward,
+    )
 
     t0 = time.perf_counter()
+    # before the file and any run: a malformed option must not cost a sweep
+    n_blocks = parse_pbo(args.pbo) if args.pbo is not None else None
+    wf_spec = parse_walk_forward(args.walk_forward) if args.walk_forward is not None else None
     spec = read_spec(args.config)
     ds = _data(args, spec)
     try:
@@ -255,5 +271,11 @@ def cmd_sweep(args) -> int:
             print(f"best {top} by {metric}:")
             print(best(df, metric, n=top)[shown].to_string(float_format=lambda v: f"{v:,.4g}"))
     print(f"\ntable: {Path(out) / 'sweep.csv'} (all runs: from backtester.sweep import load; load({str(out)!r}))")
+    if n_blocks is not None:
+        report_pbo(n_blocks, "--pbo", strategy, grid, ds, table=df, scenarios=scenarios, config=config,
+                   seeds=spec.get("seeds", 1), n_threads=args.n_threads)
+    if wf_spec is not None:
+        report_walk_forward(wf_spec, f"--walk-forward {args.walk_forward}", strategy, grid, ds, metric=metric,
+                            config=config, scenarios=scenarios, n_jobs=args.n_jobs)
     print(f"done in {time.perf_counter() - t0:,.1f} s")
     return 0

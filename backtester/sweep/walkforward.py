@@ -111,8 +111,8 @@ def walk_forward(strategy_cls, grid, data, train, test, step=None, *, anchored: 
     >>> wf.equity.plot()                                                  # doctest: +SKIP
     """
     cls, base_params = _strategy(strategy_cls)
-    train, test = _positive("train", train), _positive("test", test)
-    step = test if step is None else _positive("step", step)
+    train, test = positive_duration("train", train), positive_duration("test", test)
+    step = test if step is None else positive_duration("step", step)
     if step < test:
         raise ValueError(f"walk_forward: step ({step}) must be at least test ({test}): test windows would overlap")
     if isinstance(grid, dict) and "scenario" in grid:
@@ -159,7 +159,7 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
     >>> [(a.strftime("%H:%M"), d.strftime("%H:%M")) for a, b, c, d in w]   # 18:00 is after the last trade
     [('12:00', '15:00'), ('13:00', '16:00'), ('14:00', '17:00')]
     """
-    train, test, step = _positive("train", train), _positive("test", test), _positive("step", step)
+    train, test, step = positive_duration("train", train), positive_duration("test", test), positive_duration("step", step)
     if data.start is None:
         raise ValueError("walk_forward: the dataset has no trades")
     origin = pd.Timestamp(start) if start is not None else data.start
@@ -181,7 +181,8 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
     return out
 
 
-def _positive(name, value) -> pd.Timedelta:
+def positive_duration(name, value) -> pd.Timedelta:
+    """``value`` as a positive ``pd.Timedelta`` (``"3D"``, ``"12h"``); ``ValueError`` naming ``name``."""
     try:
         td = pd.Timedelta(value)
     except (TypeError, ValueError):

@@ -87,14 +87,28 @@ class Policy:
 
     def retry(self):
         """The urllib3 retry rule (``urllib3.util.Retry``) of this policy."""
-        from urllib3.util import Retry
-
-        return Retry(total=self.total, backoff_factor=self.backoff, backoff_max=self.backoff_max,
+        return _retry_class()(total=self.total, backoff_factor=self.backoff, backoff_max=self.backoff_max,
                      backoff_jitter=self.jitter, status_forcelist=RETRY_STATUSES,
                      # the info API of Hyperliquid reads with POST: every request here is a read
                      allowed_methods=frozenset({"GET", "POST", "HEAD"}),
                      respect_retry_after_header=True, retry_after_max=int(self.retry_after_max),
                      raise_on_status=True)
+
+
+def _retry_class():
+    """urllib3's ``Retry``, except that a host name that does not resolve fails at once: no
+    backoff brings DNS back (offline, each request would otherwise wait out every retry)."""
+    from urllib3.exceptions import NameResolutionError
+    from urllib3.util import Retry
+
+    class _Retry(Retry):
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+            if isinstance(error, NameResolutionError) or isinstance(getattr(error, "__cause__", None),
+                                                                     NameResolutionError):
+                raise error
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return _Retry
 
 
 class Client:
@@ -149,7 +163,7 @@ class Client:
         FetchError
             On any other non-2xx answer, or when every attempt failed.
         """
-        from urllib3.exceptions import HTTPError as Urllib3Error
+        from urllib3.exceptions import HTTPError as Urllib3Error, NameResolutionError
         from urllib3.util import Timeout
 
         self._wait_turn()
@@ -157,6 +171,9 @@ class Client:
             resp = self._pool.request(method, url, body=body, headers=headers, retries=self.policy.retry(),
                                       timeout=Timeout(connect=self.policy.timeout, read=self.policy.timeout),
                                       preload_content=True, redirect=True)
+        except NameResolutionError as exc:  # not retried (see _retry_class)
+            raise FetchError(url, f"the host name does not resolve (offline, or a wrong --base-url?): "
+                             f"{exc}") from None
         except Urllib3Error as exc:
             reason = getattr(exc, "reason", None) or exc
             raise FetchError(url, f"failed after {self.policy.total + 1} attempts (retries with backoff; "

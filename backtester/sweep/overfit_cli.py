@@ -1,0 +1,162 @@
+"""The overfitting checks of ``backtester sweep``: ``--pbo S`` and ``--walk-forward SPEC``.
+
+Both options are parsed before any run, so a malformed value costs nothing; the checks run
+after the sweep, on the same strategy, grid, config and data.
+
+Examples
+--------
+>>> parse_pbo("16")
+16
+>>> parse_walk_forward("train=14D,test=3D,anchored=true")
+{'train': Timedelta('14 days 00:00:00'), 'test': Timedelta('3 days 00:00:00'), 'anchored': True}
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .walkforward import positive_duration
+
+_WF_KEYS = ("train", "test", "step", "anchored")
+_WF_FORM = "train=14D,test=3D[,step=3D,anchored=true]"
+
+
+def parse_pbo(value) -> int:
+    """The number of blocks of ``--pbo``: an even int >= 2.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the value.
+
+    Examples
+    --------
+    >>> parse_pbo("8")
+    8
+    >>> parse_pbo("7")
+    Traceback (most recent call last):
+    ...
+    ValueError: --pbo 7: expected an even number of blocks >= 2, e.g. 16
+    """
+    try:
+        s = int(str(value).strip())
+    except ValueError:
+        s = None
+    if s is None or s < 2 or s % 2:
+        raise ValueError(f"--pbo {value}: expected an even number of blocks >= 2, e.g. 16")
+    return s
+
+
+def parse_walk_forward(value: str) -> dict:
+    """The keyword arguments of :func:`~backtester.sweep.walk_forward` in ``--walk-forward``:
+    comma-separated ``key=value`` pairs, ``train`` and ``test`` required, ``step`` and
+    ``anchored`` optional.
+
+    Raises
+    ------
+    ValueError
+        A missing, unknown or repeated key, a duration pandas cannot read, a non-positive
+        duration, or ``anchored`` not true/false; the message names the option and the value.
+
+    Examples
+    --------
+    >>> parse_walk_forward("train=2h, test=1h, step=90min")["step"]
+    Timedelta('0 days 01:30:00')
+    >>> parse_walk_forward("train=2h")
+    Traceback (most recent call last):
+    ...
+    ValueError: --walk-forward train=2h: missing test (expected train=14D,test=3D[,step=3D,anchored=true])
+    """
+    def bad(why):
+        return ValueError(f"--walk-forward {value}: {why} (expected {_WF_FORM})")
+
+    out: dict = {}
+    for part in str(value).split(","):
+        key, eq, val = (x.strip() for x in part.partition("="))
+        if not eq or not key or not val:
+            raise bad(f"{part.strip()!r} is not key=value")
+        if key not in _WF_KEYS:
+            raise bad(f"unknown key {key!r}; known: {', '.join(_WF_KEYS)}")
+        if key in out:
+            raise bad(f"{key} given twice")
+        if key == "anchored":
+            if val.lower() not in ("true", "false"):
+                raise bad(f"anchored must be true or false, got {val!r}")
+            out[key] = val.lower() == "true"
+            continue
+        try:
+            out[key] = positive_duration(key, val)
+        except ValueError:
+            raise bad(f"{key}={val} is not a positive duration such as 3D, 12h or 90min") from None
+    for key in ("train", "test"):
+        if key not in out:
+            raise bad(f"missing {key}")
+    return out
+
+
+def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scenarios, config, seeds,
+               n_threads) -> None:
+    """Print PBO, the probability of an out-of-sample loss and the deflated Sharpe ratio of the
+    best run (by the Sharpe ratio of its returns between equity samples) of the sweep's grid."""
+    from .overfit import deflated_sharpe, pbo, sharpe_moments
+    from .returns import returns_matrix
+
+    rets = returns_matrix(strategy, grid, data, scenarios=scenarios, config=config, seeds=seeds,
+                          n_threads=n_threads).dropna(axis=1)
+    try:
+        res = pbo(rets, n_blocks=n_blocks)
+    except ValueError as exc:
+        raise ValueError(f"{option} {n_blocks}: {exc}") from None
+    x = rets.to_numpy()
+    live = x.std(axis=0) > 0  # runs whose equity never moved have no Sharpe ratio: not trials
+    print(f"\nprobability of backtest overfitting (CSCV, {n_blocks} blocks, {res.n_combinations:,} "
+          f"combinations of {res.n_runs} runs x {len(rets):,} returns, by Sharpe ratio):")
+    print(f"  PBO {res.pbo:.3f}: share of combinations where the in-sample best ranked at or below the "
+          "median out of sample (0.5: choosing by the past is a coin toss)")
+    print(f"  probability of out-of-sample loss {res.prob_oos_loss:.3f}; degradation slope "
+          f"{res.degradation_slope:.3g}")
+    if live.sum() < 2:
+        print("  deflated Sharpe ratio: n/a (fewer than 2 runs whose equity changed)")
+        return
+    srs = x[:, live].mean(axis=0) / x[:, live].std(axis=0, ddof=1)
+    col = np.flatnonzero(live)[int(np.argmax(srs))]
+    run_id = rets.columns[col]
+    sr, n, skew, kurt = sharpe_moments(x[:, col])
+    dsr = deflated_sharpe(sr, n, int(live.sum()), float(np.var(srs, ddof=1)), skew, kurt)
+    row = table[table["run_id"] == run_id]
+    params = table.attrs.get("params", [])
+    what = ", ".join(f"{p}={row[p].iloc[0]}" for p in params if p in row.columns) if len(row) else ""
+    print(f"  deflated Sharpe ratio of the best run {run_id}{f' ({what})' if what else ''}: {dsr:.3f} "
+          f"(per-period Sharpe {sr:.4f} over {int(live.sum())} trials; above 0.95: unlikely to be luck alone)")
+
+
+def report_walk_forward(spec: dict, option: str, strategy, grid, data, *, metric, config, scenarios,
+                        n_jobs) -> None:
+    """Run :func:`~backtester.sweep.walk_forward` and print the folds and the total
+    out-of-sample return."""
+    from .walkforward import walk_forward
+
+    if scenarios:
+        print("\nwalk-forward: on the base config only (scenarios are not applied: it evaluates one venue model)")
+    try:
+        wf = walk_forward(strategy, grid, data, metric=metric, config=config, n_jobs=n_jobs, **spec)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
+    print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {_short(spec['train'])}, test "
+          f"{_short(spec['test'])}" + (f", step {_short(spec['step'])}" if "step" in spec else "")
+          + (", anchored" if spec.get("anchored") else "") + "; each test window starts flat):")
+    shown = wf.folds.copy()
+    for c in ("train_start", "train_end", "test_start", "test_end"):
+        shown[c] = pd.to_datetime(shown[c]).dt.strftime("%Y-%m-%d %H:%M")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    tr = wf.total_return
+    print(f"total out-of-sample return {tr:+.2%}" if np.isfinite(tr) else "total out-of-sample return: n/a "
+          "(no fold had a winner)")
+
+
+def _short(td: pd.Timedelta) -> str:
+    """``1D 3h`` rather than pandas' ``1 days 03:00:00``."""
+    c = td.components
+    parts = [f"{v}{u}" for v, u in ((c.days, "D"), (c.hours, "h"), (c.minutes, "min"), (c.seconds, "s")) if v]
+    return " ".join(parts) or str(td)

@@ -1,0 +1,123 @@
+"""``backtester sweep FILE --pbo S --walk-forward SPEC``: what is printed matches the library
+calls, and malformed values fail before any run with exit code 2, naming option and value."""
+from __future__ import annotations
+
+import re
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data_loaders as dl
+from backtester.cli import main as cli_main
+from backtester.sweep import overfit, returns, walkforward
+from backtester.sweep.overfit_cli import parse_pbo, parse_walk_forward
+from strategies import MaCross
+
+pytestmark = pytest.mark.filterwarnings("ignore::backtester.RejectedOrdersWarning")
+
+#: 12 hours of the sample with trades in every window (as tests/test_walkforward.py)
+SLICE = ("2022-11-08 00:00", "2022-11-08 12:00")
+GRID = {"fast": [3, 6], "slow": [20, 40]}
+
+
+@pytest.fixture()
+def sweep_file(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text(textwrap.dedent(f"""
+        strategy = "ma-cross"
+        metric = "sharpe"
+        top = 2
+        [grid]
+        fast = {GRID["fast"]}
+        slow = {GRID["slow"]}
+        [data]
+        sample = "default"
+        slice = ["{SLICE[0]}", "{SLICE[1]}"]
+    """))
+    return f
+
+
+def _run(f, tmp_path, *extra):
+    return cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--quiet", "--no-resume", *extra])
+
+
+def test_pbo_prints_the_library_numbers(sweep_file, tmp_path, capsys):
+    assert _run(sweep_file, tmp_path, "--pbo", "4") == 0
+    out = capsys.readouterr().out
+    data = dl.sample().slice(*SLICE)
+    rets = returns.returns_matrix(MaCross, GRID, data).dropna(axis=1)
+    res = overfit.pbo(rets, n_blocks=4)
+    assert f"CSCV, 4 blocks, 6 combinations of 4 runs x {len(rets):,} returns" in out
+    assert f"PBO {res.pbo:.3f}:" in out
+    assert f"probability of out-of-sample loss {res.prob_oos_loss:.3f}" in out
+    x = rets.to_numpy()
+    srs = x.mean(axis=0) / x.std(axis=0, ddof=1)
+    k = int(np.argmax(srs))
+    sr, n, skew, kurt = overfit.sharpe_moments(x[:, k])
+    dsr = overfit.deflated_sharpe(sr, n, 4, float(np.var(srs, ddof=1)), skew, kurt)
+    assert re.search(rf"deflated Sharpe ratio of the best run {rets.columns[k]} \(fast=\d+, slow=\d+\): {dsr:.3f}",
+                     out)
+
+
+def test_walk_forward_prints_the_folds_and_total(sweep_file, tmp_path, capsys):
+    assert _run(sweep_file, tmp_path, "--walk-forward", "train=3h,test=2h,step=2h") == 0
+    out = capsys.readouterr().out
+    data = dl.sample().slice(*SLICE)
+    wf = walkforward.walk_forward(MaCross, GRID, data, train="3h", test="2h", step="2h")
+    assert "walk-forward by sharpe, 4 folds (train 3h, test 2h, step 2h; each test window starts flat)" in out
+    table = out.split("walk-forward by sharpe")[1].splitlines()
+    assert table[1].split()[:2] == ["fold", "train_start"]
+    for k, row in wf.folds.iterrows():
+        cells = table[2 + k].split()
+        assert int(cells[0]) == k
+        assert " ".join(cells[5:7]) == row["test_start"].strftime("%Y-%m-%d %H:%M")
+        assert (int(cells[9]), int(cells[10])) == (row["fast"], row["slow"])
+    assert f"total out-of-sample return {wf.total_return:+.2%}" in out
+
+
+def test_anchored_walk_forward_and_pbo_together(sweep_file, tmp_path, capsys):
+    assert _run(sweep_file, tmp_path, "--pbo", "2", "--walk-forward", "train=3h,test=3h,anchored=true") == 0
+    out = capsys.readouterr().out
+    assert "CSCV, 2 blocks, 2 combinations" in out
+    assert "2 folds (train 3h, test 3h, anchored;" in out
+    starts = re.findall(r"^\s+\d+ (\S+ \S+) ", out.split("walk-forward by")[1], flags=re.MULTILINE)
+    assert starts == ["2022-11-08 00:00", "2022-11-08 00:00"]  # anchored: every fold trains from the start
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pbo", "7"], "--pbo 7: expected an even number of blocks >= 2"),
+    (["--pbo", "x"], "--pbo x: expected an even number of blocks >= 2"),
+    (["--pbo", "0"], "--pbo 0: expected an even number"),
+    (["--walk-forward", "train=3h"], "--walk-forward train=3h: missing test"),
+    (["--walk-forward", "train=3h,test=soon"], "--walk-forward train=3h,test=soon: test=soon is not a positive duration"),
+    (["--walk-forward", "train=3h,tset=2h"], "unknown key 'tset'"),
+    (["--walk-forward", "train=3h,test=2h,anchored=yes"], "anchored must be true or false, got 'yes'"),
+    (["--walk-forward", "train=-3h,test=2h"], "train=-3h is not a positive duration"),
+    (["--walk-forward", "train=3h,test"], "'test' is not key=value"),
+    (["--walk-forward", "train=3h test=2h"], "train=3h test=2h is not a positive duration"),
+    (["--walk-forward", "train=3h,test=2h,train=4h"], "train given twice"),
+])
+def test_malformed_values_exit_2_before_any_run(sweep_file, tmp_path, capsys, args, message):
+    assert _run(sweep_file, tmp_path, *args) == 2
+    cap = capsys.readouterr()
+    assert message in cap.err
+    assert "runs," not in cap.out  # refused before the sweep
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pbo", "400"], "--pbo 400: pbo: "),                       # too many blocks for the rows
+    (["--walk-forward", "train=3h,test=2h,step=1h"], "--walk-forward train=3h,test=2h,step=1h: walk_forward: step"),
+    (["--walk-forward", "train=30D,test=2h"], "shorter than one fold"),
+])
+def test_values_the_data_cannot_meet_exit_2(sweep_file, tmp_path, capsys, args, message):
+    assert _run(sweep_file, tmp_path, *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parsers():
+    assert parse_pbo(" 16 ") == 16
+    assert parse_walk_forward("train=14D, test=3D, step=4D, anchored=False") == {
+        "train": pd.Timedelta("14D"), "test": pd.Timedelta("3D"), "step": pd.Timedelta("4D"), "anchored": False}
