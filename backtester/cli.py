@@ -479,7 +479,7 @@ def _cmd_run(args) -> int:
     print(f"config: {args.margin_mode} margin, cash {args.cash:,.0f}, latency x{args.latency_scale}, "
           f"slippage x{args.slippage}; {len(strategies)} strategies x {len(scenarios)} scenarios")
     if not is_cached():
-        print("first run: compiling the numba kernel (20 to 30 s of CPU, cached afterwards)...",
+        print("first run: compiling the numba kernel (about 30 s of CPU, cached afterwards)...",
               file=sys.stderr, flush=True)
     # the plots are drawn as each scenario's runs finish and saved by worker processes while
     # the next scenario runs (report.ReportPlots)

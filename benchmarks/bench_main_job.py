@@ -46,6 +46,7 @@ from backtester.driver import Prepared
 from backtester.kernel import hooks
 from backtester.result import Result
 from backtester.strategy import Strategy
+from backtester.cli import _strategies as cli_strategies
 from strategies.catalog import CATALOG, build
 
 
@@ -176,8 +177,10 @@ def main(argv=None):
         market = "BTC-USD" if "BTC-USD" in ds.markets_traded else ds.markets_traded[0]
         others = [m for m in ds.markets_traded if m != market]
         hedge = others[0] if others else None
-        names = args.strategy or [n for n in CATALOG if hedge is not None or n != "hedged-carry"]
-        strategies = {n: build(n, market=market, leverage=3.0, hedge_market=hedge) for n in names}
+        # the command's own choice of strategies (it leaves out what the data cannot run: the
+        # market maker without a book, the hedged carry without a second market)
+        strategies = cli_strategies(argparse.Namespace(strategy=args.strategy, market=market, leverage=3.0,
+                                                       hedge_market=hedge), ds)
         scenarios = sc.by_name(args.scenario or ["normal", "stress"], ds)
         config = bt.SimConfig(initial_cash=10_000.0, margin_mode="cross", latency_scale=1.0,
                               slippage_multiplier=1.0)
