@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -37,6 +36,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from data_loaders._lock import take_lock
 
 from .space import FIXED_COLUMNS
 
@@ -164,27 +165,9 @@ class RunStore:
 
 
 def _take_lock(root: Path):
-    """An open lock file of ``root``, locked for this process; ValueError naming the process
-    that holds it. Without ``fcntl`` (Windows) there is no lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on this platform
-        return None
-    path = root / LOCK_FILE
-    f = open(path, "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
-        f.close()
-        raise ValueError(f"sweep: out={str(root)!r} is in use by another sweep ({holder}); wait for it to finish, "
-                         "or use another out folder") from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-    f.flush()
-    return f
+    """The lock of a sweep's ``out`` folder: one sweep writes it at a time."""
+    return take_lock(root / LOCK_FILE, f"sweep: out={str(root)!r} is in use by another sweep ({{holder}}); "
+                                       "wait for it to finish, or use another out folder")
 
 
 def read_rows(parts) -> list[dict]:

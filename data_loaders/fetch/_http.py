@@ -15,6 +15,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -95,6 +96,7 @@ class Policy:
                      raise_on_status=True)
 
 
+@functools.lru_cache(maxsize=None)  # one class, not one per request
 def _retry_class():
     """urllib3's ``Retry``, except that a host name that does not resolve fails at once: no
     backoff brings DNS back (offline, each request would otherwise wait out every retry)."""

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import uuid
 import warnings
 from pathlib import Path
@@ -47,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .._lock import take_lock
 from ..schemas import SCHEMAS, TS, DICT_STRING
 from ..validate import DataError, validate
 from ._http import NotFound, Policy
@@ -117,26 +117,8 @@ _TEMP = re.compile(r"^\.(?:data\.parquet|_manifest\.json)\.(\d+)\.[0-9a-f]{8}\.t
 
 
 def _take_lock(root: Path):
-    """The store's lock file, open and locked (``flock``) for this process: one fetch writes a
-    store at a time. A second one gets a ValueError naming the holder. The lock goes with the
-    process, however it ends. Without ``fcntl`` (Windows) there is no lock."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on this platform
-        return None
-    f = open(root / LOCK, "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
-        f.close()
-        raise ValueError(f"store {root}: another fetch is writing it ({holder}); wait for it to finish") from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()}, since {pd.Timestamp.now('UTC'):%Y-%m-%d %H:%M:%S} UTC")
-    f.flush()
-    return f
+    """The store's lock: one fetch writes a store at a time (see :func:`.._lock.take_lock`)."""
+    return take_lock(root / LOCK, f"store {root}: another fetch is writing it ({{holder}}); wait for it to finish")
 
 
 def _sweep_stale(folder: Path) -> None:
