@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .report_folder import claim_folder, seal_folder
+
 #: metrics written as scenario x strategy tables and heatmaps, with how to show them
 KEY_METRICS = {
     "total_return": "{:+.2%}",
@@ -305,8 +307,7 @@ class ReportPlots:
     """
 
     def __init__(self, folder, *, jobs: int | None = None, progress: bool = False, expected: int | None = None):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = claim_folder(folder)
         self.progress = progress
         self._savers = _Savers(expected if expected is not None else PLOTS_PER_WORKER * 64, jobs)
         self._pending: deque = deque()
@@ -519,7 +520,9 @@ def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), p
     cmp : Comparison
         From :func:`backtester.compare` (with ``keep_results=True`` for the plots).
     folder : str or Path
-        Created if missing; files in it with the same names are replaced.
+        Created if missing. A folder an earlier report wrote has that report's files removed
+        first (only those); a non-empty folder no report wrote is refused
+        (:mod:`backtester.report_folder`).
     title : str
     notes : sequence of str
         Paragraphs shown under the title (data provenance, config).
@@ -536,14 +539,15 @@ def write_report(cmp, folder, *, title: str = "Backtest comparison", notes=(), p
     Path
         The HTML page.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim_folder(folder)  # a no-op when the plots claimed it for this report
     tables = write_tables(cmp, folder)
     if isinstance(plots, ReportPlots):
         sections = plots.finish(cmp)
     else:
         sections = write_plots(cmp, folder, progress=progress, jobs=jobs) if plots and cmp.results else {}
-    return write_html(cmp, folder, tables, sections, title=title, notes=list(notes))
+    page = write_html(cmp, folder, tables, sections, title=title, notes=list(notes))
+    seal_folder(folder)
+    return page
 
 
 __all__ = [

@@ -261,6 +261,22 @@ def test_store_refuses_a_folder_with_other_files(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
 
+def test_a_fetch_into_a_folder_that_is_not_a_store_asks_the_venue_nothing(fake, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    before = len(fake.log)
+    with pytest.raises(ValueError, match="not a store"):
+        fetch(Store(tmp_path), fake)
+    assert len(fake.log) == before and sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_reading_a_folder_that_is_not_a_store_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    for read in (lambda s: s.coverage(), lambda s: s.partitions(), lambda s: s.dataset("BTC-USD")):
+        with pytest.raises(ValueError, match="not a store"):
+            read(Store(tmp_path))
+    assert Store(tmp_path / "missing").coverage().empty   # nothing fetched yet: an empty store
+
+
 def test_one_fetch_writes_a_store_at_a_time(fake, tmp_path):
     from data_loaders.fetch.store import _take_lock
 
@@ -313,6 +329,15 @@ def test_dataset_round_trips_into_a_run(fake, tmp_path):
     res = bt.run(MaCross(fast=10, slow=60, every="5min"), ds, config)
     assert len(res.fills) > 0 and res.equity.index.min() >= pd.Timestamp("2024-08-06", tz="UTC")
     assert res.stats()["funding"] != 0
+
+
+def test_a_range_the_store_does_not_hold_names_what_it_holds(fake, tmp_path):
+    store = Store(tmp_path / "s")
+    fetch(store, fake, start="2024-08-06", end="2024-08-08")
+    with pytest.raises(dl.DataError, match=r"the store has BTC-USD trades 2024-08-06 \.\. 2024-08-07 \(days, inclusive\)"):
+        store.dataset("BTC-USD", "2024-09-01", "2024-09-02")
+    with pytest.raises(dl.DataError, match=r"the store has markets \['BTC-USD'\] \(close matches: BTC-USD\)"):
+        store.dataset("BTC-USDT", "2024-08-06", "2024-08-07")
 
 
 def test_candles_stand_in_for_trades(fake, tmp_path):

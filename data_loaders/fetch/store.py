@@ -172,16 +172,23 @@ class Store:
         return (self.path / f"kind={kind}" / f"venue={venue}" / f"market={market}"
                 / f"date={pd.Timestamp(day):%Y-%m-%d}")
 
-    def _claim(self) -> None:
-        """Make ``path`` a store, refusing a folder with other people's files in it."""
-        marker = self.path / MARKER
-        if marker.exists():
-            return
+    def _check_folder(self) -> bool:
+        """Whether ``path`` is a store already; ``ValueError`` for a folder with other
+        people's files in it (checked before any request, so a wrong folder costs nothing)."""
+        if (self.path / MARKER).exists():
+            return True
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"store {self.path}: exists and is not a folder")
         if self.path.exists() and any(self.path.iterdir()):
             raise ValueError(f"store {self.path}: the folder has files and no {MARKER}, so it is not a store; "
                              "pick a new or empty folder (the store never writes among files it did not create)")
+        return False
+
+    def _claim(self) -> None:
+        """Make ``path`` a store, refusing a folder with other people's files in it."""
+        if self._check_folder():
+            return
+        marker = self.path / MARKER
         self.path.mkdir(parents=True, exist_ok=True)
         info = {"format": FORMAT, "version": FORMAT_VERSION, "created": pd.Timestamp.now("UTC").isoformat()}
         _atomic_write(marker, lambda tmp: tmp.write_text(json.dumps(info, indent=2)))
@@ -266,6 +273,8 @@ class Store:
         """
         cols = ["kind", "venue", "market", "date", "complete", "rows", "start", "end", "source", "fetched_at",
                 "sha256"]
+        if self.path.exists():
+            self._check_folder()  # a folder that is not a store is said so, not read as an empty one
         rows = [{c: m.get(c) for c in cols} for m in self._manifests()]
         df = pd.DataFrame(rows, columns=cols)
         if not df.empty:
@@ -362,6 +371,7 @@ class Store:
         market_names, kind_names = _names(markets), _names(kinds)
         if not market_names:
             raise ValueError("no market given (e.g. BTC-USD)")
+        self._check_folder()
         source = make_source(venue, base_url=base_url, policy=policy, **options)
         store_kinds = [source.kind(k) for k in kind_names] if kind_names else list(source.default_kinds)
         source.check(store_kinds)
@@ -583,11 +593,8 @@ class Store:
                     found.append((not self._whole(parts, kind, m, lo, hi), len(found), kind, t))
             kind, t = (min(found, key=lambda f: f[:2])[2:] if found else (None, SCHEMAS["trades"].empty_table()))
             if not t.num_rows:
-                have = sorted(set(parts["market"]))
-                close = difflib.get_close_matches(m, have, n=CLOSE_MATCHES, cutoff=0.5)
                 raise DataError(str(self.path), f"no trades, agg_trades or candles of market {m!r} in "
-                                f"{lo} .. {hi}; the store has markets {have}" +
-                                (f" (close matches: {', '.join(close)})" if close else ""))
+                                f"{lo} .. {hi}; " + _holdings(parts, m))
             used.add(kind)
             if kind == CANDLES:
                 bar = pd.Timedelta(t.column("bar")[0].value, "ns")
@@ -729,6 +736,17 @@ def _outside(table: pa.Table, lo: pd.Timestamp, hi: pd.Timestamp) -> int:
         return 0
     ts = table.column("ts").cast(pa.int64()).to_numpy()
     return int(((ts < lo.value) | (ts >= hi.value)).sum())
+
+
+def _holdings(parts: pd.DataFrame, market: str) -> str:
+    """What the store has of ``market`` (its trade-like kinds and their days), or its markets."""
+    have = sorted(set(parts["market"]))
+    mine = parts[(parts["market"] == market) & parts["kind"].isin(["trades", "agg_trades", CANDLES])]
+    if len(mine):
+        spans = [f"{kind} {g['date'].min()} .. {g['date'].max()}" for kind, g in mine.groupby("kind", sort=True)]
+        return f"the store has {market} {', '.join(spans)} (days, inclusive)"
+    close = difflib.get_close_matches(market, have, n=CLOSE_MATCHES, cutoff=0.5)
+    return f"the store has markets {have}" + (f" (close matches: {', '.join(close)})" if close else "")
 
 
 def _bar_text(bar: pd.Timedelta) -> str:
