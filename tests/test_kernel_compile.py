@@ -89,3 +89,24 @@ def test_book_flag_signatures_come_in_pairs():
     flags = sorted(str(s.args[-1]) for s in advance_nb.declared())
     assert flags == ["bool", "none"]
     assert all(s.args[:2] == (InputsRef, StateRef) for s in advance_nb.declared())
+
+
+def test_read_only_writable_and_mistyped_inputs_reuse_the_one_compiled_loop():
+    # pandas 3's to_numpy() gives read-only views and users build inputs with other dtypes:
+    # either used to compile the whole event loop a second time
+    from backtester.engine import Engine
+
+    res = bt.run(MaCross(), dl.sample())
+    loops = set(loop_nb.run_nb.signatures)
+    inp = res.engine.inputs
+    writable = {f: np.array(getattr(inp, f)) for f in ("ev_ts", "tr_price", "tr_size")}
+    mistyped = {"tr_market": inp.tr_market.astype(np.int64), "tr_price": inp.tr_price.astype(np.float32),
+                "fu_rate": np.asfortranarray(inp.fu_rate.astype(np.float32))}
+    read_only = np.array(inp.or_price)
+    read_only.flags.writeable = False
+    for change in (writable, mistyped, {"or_price": read_only}):
+        engine = Engine(inp._replace(**change), res.engine.layout, res.engine.config)
+        assert all(a.dtype == b.dtype and not a.flags.writeable for a, b in zip(engine.inputs, inp))
+        engine.run()
+        assert engine.records("fills").shape == res.engine.records("fills").shape
+    assert set(loop_nb.run_nb.signatures) == loops
