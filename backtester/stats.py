@@ -18,6 +18,52 @@ METRICS = ("initial_equity", "final_equity", "total_return", "sharpe", "sortino"
            *(f"rejected_{reason}" for reason in REJECTION_REASONS))
 
 
+#: the :data:`METRICS` that depend on the equity path alone (:func:`equity_values` computes them)
+EQUITY_METRICS = ("initial_equity", "final_equity", "total_return", "sharpe", "sortino", "max_drawdown")
+
+
+def equity_values(equity, initial: float, sample_every, final: float | None = None) -> dict:
+    """The :data:`EQUITY_METRICS` of an equity path: total return, annualised Sharpe and Sortino
+    of the returns between samples, max drawdown (from ``initial`` too).
+
+    Parameters
+    ----------
+    equity : array-like
+        Equity samples, one every ``sample_every``.
+    initial : float
+        Equity before the first sample.
+    sample_every : Timedelta
+        The samples' clock (annualisation).
+    final : float, optional
+        Equity at the end; default the last sample (``initial`` when there is none).
+
+    Examples
+    --------
+    >>> v = equity_values([100.0, 110.0, 99.0], 100.0, pd.Timedelta("1D"))
+    >>> round(v["total_return"], 4), round(v["max_drawdown"], 4)
+    (-0.01, -0.1)
+    """
+    equity = np.asarray(equity, dtype=float)
+    if final is None:
+        final = float(equity[-1]) if len(equity) else float(initial)
+    rets = np.zeros(0)
+    if len(equity) > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rets = equity[1:] / equity[:-1] - 1.0  # pct_change
+        rets = rets[np.isfinite(rets)]
+    per_year = _YEAR / pd.Timedelta(sample_every)
+    sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
+    downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
+    return {
+        "initial_equity": float(initial),
+        "final_equity": float(final),
+        "total_return": final / initial - 1.0 if initial else np.nan,
+        "sharpe": float(rets.mean() / sd * np.sqrt(per_year)) if len(rets) > 1 and sd > 0 else np.nan,
+        "sortino": float(rets.mean() / downside * np.sqrt(per_year)) if len(rets) > 1 and downside > 0 else np.nan,
+        "max_drawdown": float(drawdown(equity, initial).min()) if len(equity) else 0.0,
+    }
+
+
 def compute_stats(res) -> pd.Series:
     """:func:`stats_values` as a Series named after the strategy (``Result.stats``)."""
     return pd.Series(stats_values(res), name=res.strategy.name)
@@ -32,17 +78,7 @@ def stats_values(res) -> dict:
     count nowhere."""
     # from the raw records and sample columns (no frames): this runs once per sweep run
     samples = res.engine.records("samples", copy=False)
-    equity = samples["equity"]
     initial = float(np.sum(res.engine.initial_cash))
-    final = res.final_equity()
-    rets = np.zeros(0)
-    if len(equity) > 1:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rets = equity[1:] / equity[:-1] - 1.0  # pct_change
-        rets = rets[np.isfinite(rets)]
-    per_year = _YEAR / res.sample_every
-    sd = rets.std(ddof=1) if len(rets) > 1 else np.nan
-    downside = np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) if len(rets) else np.nan
     from .analysis import pnl_values
 
     # the cost lines are the P&L waterfall's, so stats and the waterfall plot always agree
@@ -54,12 +90,7 @@ def stats_values(res) -> dict:
     final_ = live["final_ts"] != NO_TS  # never final: left out of both
     ttf = (live["final_ts"][final_] - live["ts"][final_]) / 1e9  # seconds (numpy: this runs per sweep run)
     out = {
-        "initial_equity": initial,
-        "final_equity": final,
-        "total_return": final / initial - 1.0 if initial else np.nan,
-        "sharpe": float(rets.mean() / sd * np.sqrt(per_year)) if len(rets) > 1 and sd > 0 else np.nan,
-        "sortino": float(rets.mean() / downside * np.sqrt(per_year)) if len(rets) > 1 and downside > 0 else np.nan,
-        "max_drawdown": float(drawdown(equity, initial).min()) if len(equity) else 0.0,
+        **equity_values(samples["equity"], initial, res.sample_every, res.final_equity()),
         "price_pnl": float(pnl["price_pnl"]),
         "fees": 0.0 - float(pnl["fees"]),
         "slippage_cost": 0.0 - float(pnl["slippage"]),

@@ -98,6 +98,7 @@ def test_anchored_walk_forward_and_pbo_together(sweep_file, tmp_path, capsys):
     (["--walk-forward", "train=3h,test"], "'test' is not key=value"),
     (["--walk-forward", "train=3h test=2h"], "train=3h test=2h is not a positive duration"),
     (["--walk-forward", "train=3h,test=2h,train=4h"], "train given twice"),
+    (["--walk-forward", "train=3h,test=2h,carry=1"], "carry must be true or false, got '1'"),
 ])
 def test_malformed_values_exit_2_before_any_run(sweep_file, tmp_path, capsys, args, message):
     assert _run(sweep_file, tmp_path, *args) == 2
@@ -121,3 +122,32 @@ def test_parsers():
     assert parse_pbo(" 16 ") == 16
     assert parse_walk_forward("train=14D, test=3D, step=4D, anchored=False") == {
         "train": pd.Timedelta("14D"), "test": pd.Timedelta("3D"), "step": pd.Timedelta("4D"), "anchored": False}
+
+
+def test_parse_carry():
+    assert parse_walk_forward("train=3h,test=2h,carry=TRUE") == {
+        "train": pd.Timedelta("3h"), "test": pd.Timedelta("2h"), "carry": True}
+    assert parse_walk_forward("train=3h,test=2h,carry=false")["carry"] is False
+    with pytest.raises(ValueError, match=r"unknown key 'carried'; known: train, test, step, anchored, carry"):
+        parse_walk_forward("train=3h,test=2h,carried=true")
+
+
+def test_carried_walk_forward_under_the_files_scenarios(sweep_file, tmp_path, capsys):
+    from backtester import scenarios as sc
+
+    sweep_file.write_text(sweep_file.read_text().replace('top = 2', 'top = 2\nscenarios = ["normal", "slippage"]'))
+    assert _run(sweep_file, tmp_path, "--walk-forward", "train=3h,test=2h,carry=true") == 0
+    out = capsys.readouterr().out
+    data = dl.sample().slice(*SLICE)
+    labels = [s.name for s in sc.by_name(["normal", "slippage"], data)]
+    wf = walkforward.walk_forward(MaCross, GRID, data, train="3h", test="2h", carry=True,
+                                  scenarios=sc.by_name(["normal", "slippage"], data))
+    assert "4 folds (train 3h, test 2h; one account carried across folds)" in out
+    assert "scenarios are not applied" not in out
+    ranks = out.split("rank of each fold's winner (chosen on 'normal')")[1].splitlines()[1:7]
+    assert ranks[0].split() == ["scenario", *labels[0].split(), *labels[1].split()]
+    for k in range(4):
+        cells = ranks[2 + k].split()
+        assert int(cells[0]) == k
+        assert [int(c) for c in cells[1:]] == [int(v) for v in wf.ranks.loc[k]]
+    assert f"total out-of-sample return {wf.total_return:+.2%}" in out

@@ -46,11 +46,12 @@ def test_exported_from_the_package():
     import sys
 
     pkg = sys.modules["backtester.sweep"]  # the package, not bt.sweep the function
-    from backtester.sweep import plot_is_vs_oos, plot_pbo_logits, plot_walk_forward
+    from backtester.sweep import plot_is_vs_oos, plot_pbo_logits, plot_scenario_ranks, plot_walk_forward
 
-    assert (plot_pbo_logits, plot_is_vs_oos, plot_walk_forward) == (
-        overfit_plots.plot_pbo_logits, overfit_plots.plot_is_vs_oos, overfit_plots.plot_walk_forward)
-    assert {"plot_pbo_logits", "plot_is_vs_oos", "plot_walk_forward"} <= set(pkg.__all__)
+    assert (plot_pbo_logits, plot_is_vs_oos, plot_walk_forward, plot_scenario_ranks) == (
+        overfit_plots.plot_pbo_logits, overfit_plots.plot_is_vs_oos, overfit_plots.plot_walk_forward,
+        overfit_plots.plot_scenario_ranks)
+    assert {"plot_pbo_logits", "plot_is_vs_oos", "plot_walk_forward", "plot_scenario_ranks"} <= set(pkg.__all__)
 
 
 def test_logit_histogram_counts_every_combination(res):
@@ -111,3 +112,15 @@ def test_walk_forward_equity_and_fold_starts(wf):
     assert ax.get_ylabel() == "equity" and "4 folds" in ax.get_title()
     with pytest.raises(TypeError, match="WalkForwardResult"):
         overfit_plots.plot_walk_forward(wf.equity)
+
+
+def test_scenario_ranks_heatmap_draws_the_ranks(wf):
+    ranks = pd.DataFrame({"normal": [1.0, 1.0, 1.0], "outage": [4.0, np.nan, 2.0]},
+                         index=pd.Index([0, 1, 2], name="fold"))
+    fig = overfit_plots.plot_scenario_ranks(ranks, n_runs=4)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["1", "4", "1", "-", "1", "2"]
+    assert ax.get_ylabel() == "fold" and [t.get_text() for t in ax.get_xticklabels()] == ["normal", "outage"]
+    assert ax.images[0].get_clim() == (1.0, 4.0)
+    with pytest.raises(ValueError, match="without scenarios"):
+        overfit_plots.plot_scenario_ranks(wf)  # a walk-forward without scenarios= has no ranks

@@ -116,3 +116,36 @@ def test_no_look_ahead_poisoned_future(data, wf, k):
     # the poison is real: fold k's test window (after the cut) sees other prices
     assert poisoned.folds["oos_metric"].iloc[k] != wf.folds["oos_metric"].iloc[k]
     assert not np.allclose(poisoned.equity.to_numpy(), wf.equity.to_numpy())
+
+
+def test_stats_of_the_stitched_record(data, wf):
+    s = wf.stats()
+    assert s.name == "walk-forward"
+    assert s["total_return"] == pytest.approx(wf.total_return, rel=1e-12)
+    assert s["initial_equity"] == wf.initial_cash and s["final_equity"] == wf.equity.iloc[-1]
+    eq = wf.equity.to_numpy()
+    r = eq[1:] / eq[:-1] - 1.0  # between samples, as Result.stats
+    per_year = pd.Timedelta(days=365) / wf.sample_every
+    assert s["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(per_year), rel=1e-9)
+    peak = np.maximum(np.maximum.accumulate(eq), wf.initial_cash)
+    assert s["max_drawdown"] == pytest.approx((eq / peak - 1.0).min(), rel=1e-12)
+    # counts add up over the test runs, each run by hand
+    fills = sum(int(bt.run(MaCross(fast=int(f.fast), slow=int(f.slow)),
+                           data.slice(f.test_start, f.test_end)).stats()["n_fills"]) for _, f in wf.folds.iterrows())
+    assert s["n_fills"] == fills > 0
+    from backtester.stats import METRICS
+
+    assert [m for m in METRICS if m in s.index] == list(s.index)  # Result.stats' names, in its order
+    assert wf.result is None and not wf.carry
+
+
+def test_plot_is_plot_walk_forward(wf):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = wf.plot()
+    assert len(ax.lines) == 1 + len(wf.folds) + 1  # equity, fold starts, initial cash
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), wf.equity.to_numpy())
+    plt.close("all")

@@ -12,9 +12,12 @@ Parquet folder; and the tables and plots to read them.
 :func:`load`             the table stored in an ``out`` folder
 :func:`returns_matrix`   every run's returns between equity samples (time x runs)
 :func:`pbo`              probability of backtest overfitting (CSCV) of such a matrix
-:func:`walk_forward`     sweep a training window, trade the winner on the next, stitch
+:func:`walk_forward`     sweep a training window, trade the winner on the next, stitch (flat
+                         or ``carry=True``: one account); :class:`WalkForwardResult`
+:func:`winner_ranks`     rank of the winner on one scenario under every scenario of a sweep
 :func:`plot_pbo_logits`  PBO logit histogram (:func:`plot_is_vs_oos`: in vs out of sample;
-                         :func:`plot_walk_forward`: stitched out-of-sample equity, fold starts)
+                         :func:`plot_walk_forward`: stitched out-of-sample equity, fold starts;
+                         :func:`plot_scenario_ranks`: the winner's rank by scenario)
 :func:`deflated_sharpe`  the best run's Sharpe ratio, deflated for the number of trials
                          (:func:`probabilistic_sharpe`, :func:`expected_max_sharpe`,
                          :func:`sharpe_moments`: see :mod:`backtester.sweep.overfit`)
@@ -60,11 +63,11 @@ from .overfit import (
            probabilistic_sharpe,
            sharpe_moments,
 )
-from .overfit_plots import plot_is_vs_oos, plot_pbo_logits, plot_walk_forward
+from .overfit_plots import plot_is_vs_oos, plot_pbo_logits, plot_scenario_ranks, plot_walk_forward
 from .returns import returns_matrix
 from .space import RandomSpace, expand, route
 from .store import load
-from .walkforward import WalkForwardResult, fold_windows, walk_forward
+from .walkforward import WalkForwardResult, fold_windows, walk_forward, winner_ranks
 
 __all__ = [
            "PBOResult",
@@ -82,6 +85,7 @@ __all__ = [
            "pbo",
            "plot_is_vs_oos",
            "plot_pbo_logits",
+           "plot_scenario_ranks",
            "plot_stability",
            "plot_walk_forward",
            "probabilistic_sharpe",
@@ -91,4 +95,5 @@ __all__ = [
            "stability",
            "sweep",
            "walk_forward",
+           "winner_ranks",
 ]

@@ -83,10 +83,13 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--pbo", metavar="S", default=None,
                    help="after the sweep, the probability of backtest overfitting over S time blocks (even, "
-                        "e.g. 16), the probability of an out-of-sample loss and the best run's deflated Sharpe ratio")
+                        "e.g. 16), the probability of an out-of-sample loss and the best run's deflated Sharpe ratio "
+                        "(also written, with what each number means and plots, to OUT/overfitting.md)")
     p.add_argument("--walk-forward", metavar="SPEC", default=None,
-                   help="after the sweep, a walk-forward of the grid: train=14D,test=3D[,step=3D,anchored=true]; "
-                        "prints the folds and the total out-of-sample return")
+                   help="after the sweep, a walk-forward of the grid: train=14D,test=3D[,step=3D,anchored=true,"
+                        "carry=true] (carry: one account across folds; default: each test window starts flat); "
+                        "prints the folds, the winners' rank under each of the file's scenarios (chosen on the "
+                        "first) and the total out-of-sample return (also in OUT/overfitting.md)")
     p.set_defaults(func=cmd_sweep)
     return p
 
@@ -219,6 +222,12 @@ def _scenarios(names, data):
     return by_name(names, data)
 
 
+def _span(ds) -> str:
+    """``2022-11-08 00:00 .. 2022-11-08 11:59 UTC, BTC-USD, ETH-USD``."""
+    when = f"{ds.start:%Y-%m-%d %H:%M} .. {ds.end:%Y-%m-%d %H:%M} UTC" if ds.start is not None else "no trades"
+    return ", ".join([when, *ds.markets_traded])
+
+
 def cmd_sweep(args) -> int:
     """Run the sweep of ``args.config`` and print the best-N table."""
     import pandas as pd
@@ -271,11 +280,18 @@ def cmd_sweep(args) -> int:
             print(f"best {top} by {metric}:")
             print(best(df, metric, n=top)[shown].to_string(float_format=lambda v: f"{v:,.4g}"))
     print(f"\ntable: {Path(out) / 'sweep.csv'} (all runs: from backtester.sweep import load; load({str(out)!r}))")
+    pbo_summary = wf = None
     if n_blocks is not None:
-        report_pbo(n_blocks, "--pbo", strategy, grid, ds, table=df, scenarios=scenarios, config=config,
-                   seeds=spec.get("seeds", 1), n_threads=args.n_threads)
+        pbo_summary = report_pbo(n_blocks, "--pbo", strategy, grid, ds, table=df, scenarios=scenarios,
+                                 config=config, seeds=spec.get("seeds", 1), n_threads=args.n_threads)
     if wf_spec is not None:
-        report_walk_forward(wf_spec, f"--walk-forward {args.walk_forward}", strategy, grid, ds, metric=metric,
-                            config=config, scenarios=scenarios, n_jobs=args.n_jobs)
+        wf = report_walk_forward(wf_spec, f"--walk-forward {args.walk_forward}", strategy, grid, ds,
+                                 metric=metric, config=config, scenarios=scenarios, n_jobs=args.n_jobs)
+    if pbo_summary is not None or wf is not None:
+        from .overfit_report import write_overfit_report
+
+        path = write_overfit_report(out, pbo=pbo_summary, walk_forward=wf, walk_forward_spec=wf_spec,
+                                    title=f"{strategy.name}, {len(df)} runs, on {_span(ds)}.")
+        print(f"\noverfitting report: {path}")
     print(f"done in {time.perf_counter() - t0:,.1f} s")
     return 0

@@ -17,8 +17,10 @@ import pandas as pd
 
 from .walkforward import positive_duration
 
-_WF_KEYS = ("train", "test", "step", "anchored")
-_WF_FORM = "train=14D,test=3D[,step=3D,anchored=true]"
+_WF_KEYS = ("train", "test", "step", "anchored", "carry")
+#: the keys that take true/false
+_WF_FLAGS = ("anchored", "carry")
+_WF_FORM = "train=14D,test=3D[,step=3D,anchored=true,carry=true]"
 
 
 def parse_pbo(value) -> int:
@@ -49,14 +51,16 @@ def parse_pbo(value) -> int:
 
 def parse_walk_forward(value: str) -> dict:
     """The keyword arguments of :func:`~backtester.sweep.walk_forward` in ``--walk-forward``:
-    comma-separated ``key=value`` pairs, ``train`` and ``test`` required, ``step`` and
-    ``anchored`` optional.
+    comma-separated ``key=value`` pairs, ``train`` and ``test`` required, ``step``, ``anchored``
+    and ``carry`` (true: one account carried across folds; default false, every test window
+    starts flat) optional.
 
     Raises
     ------
     ValueError
         A missing, unknown or repeated key, a duration pandas cannot read, a non-positive
-        duration, or ``anchored`` not true/false; the message names the option and the value.
+        duration, or ``anchored`` / ``carry`` not true/false; the message names the option and
+        the value.
 
     Examples
     --------
@@ -65,7 +69,7 @@ def parse_walk_forward(value: str) -> dict:
     >>> parse_walk_forward("train=2h")
     Traceback (most recent call last):
     ...
-    ValueError: --walk-forward train=2h: missing test (expected train=14D,test=3D[,step=3D,anchored=true])
+    ValueError: --walk-forward train=2h: missing test (expected train=14D,test=3D[,step=3D,anchored=true,carry=true])
     """
     def bad(why):
         return ValueError(f"--walk-forward {value}: {why} (expected {_WF_FORM})")
@@ -79,9 +83,9 @@ def parse_walk_forward(value: str) -> dict:
             raise bad(f"unknown key {key!r}; known: {', '.join(_WF_KEYS)}")
         if key in out:
             raise bad(f"{key} given twice")
-        if key == "anchored":
+        if key in _WF_FLAGS:
             if val.lower() not in ("true", "false"):
-                raise bad(f"anchored must be true or false, got {val!r}")
+                raise bad(f"{key} must be true or false, got {val!r}")
             out[key] = val.lower() == "true"
             continue
         try:
@@ -95,10 +99,12 @@ def parse_walk_forward(value: str) -> dict:
 
 
 def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scenarios, config, seeds,
-               n_threads) -> None:
+               n_threads):
     """Print PBO, the probability of an out-of-sample loss and the deflated Sharpe ratio of the
-    best run (by the Sharpe ratio of its returns between equity samples) of the sweep's grid."""
+    best run (by the Sharpe ratio of its returns between equity samples) of the sweep's grid;
+    returns them as a :class:`~backtester.sweep.overfit_report.PBOSummary`."""
     from .overfit import deflated_sharpe, pbo, sharpe_moments
+    from .overfit_report import PBOSummary
     from .returns import returns_matrix
 
     rets = returns_matrix(strategy, grid, data, scenarios=scenarios, config=config, seeds=seeds,
@@ -117,7 +123,7 @@ def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scena
           f"{res.degradation_slope:.3g}")
     if live.sum() < 2:
         print("  deflated Sharpe ratio: n/a (fewer than 2 runs whose equity changed)")
-        return
+        return PBOSummary(res, n_returns=len(rets))
     srs = x[:, live].mean(axis=0) / x[:, live].std(axis=0, ddof=1)
     col = np.flatnonzero(live)[int(np.argmax(srs))]
     run_id = rets.columns[col]
@@ -128,31 +134,50 @@ def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scena
     what = ", ".join(f"{p}={row[p].iloc[0]}" for p in params if p in row.columns) if len(row) else ""
     print(f"  deflated Sharpe ratio of the best run {run_id}{f' ({what})' if what else ''}: {dsr:.3f} "
           f"(per-period Sharpe {sr:.4f} over {int(live.sum())} trials; above 0.95: unlikely to be luck alone)")
+    return PBOSummary(res, n_returns=len(rets), dsr=float(dsr), sharpe=float(sr), n_trials=int(live.sum()),
+                      best_run=str(run_id), best_params=what)
 
 
 def report_walk_forward(spec: dict, option: str, strategy, grid, data, *, metric, config, scenarios,
-                        n_jobs) -> None:
-    """Run :func:`~backtester.sweep.walk_forward` and print the folds and the total
-    out-of-sample return."""
+                        n_jobs):
+    """Run :func:`~backtester.sweep.walk_forward` (under the sweep's scenarios, choosing on the
+    first), print the folds, the winners' ranks by scenario and the total out-of-sample return;
+    returns the :class:`~backtester.sweep.WalkForwardResult`."""
     from .walkforward import walk_forward
 
-    if scenarios:
-        print("\nwalk-forward: on the base config only (scenarios are not applied: it evaluates one venue model)")
     try:
-        wf = walk_forward(strategy, grid, data, metric=metric, config=config, n_jobs=n_jobs, **spec)
+        wf = walk_forward(strategy, grid, data, metric=metric, config=config, n_jobs=n_jobs,
+                          scenarios=scenarios or None, **spec)
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from None
     print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {_short(spec['train'])}, test "
           f"{_short(spec['test'])}" + (f", step {_short(spec['step'])}" if "step" in spec else "")
-          + (", anchored" if spec.get("anchored") else "") + "; each test window starts flat):")
-    shown = wf.folds.copy()
+          + (", anchored" if spec.get("anchored") else "")
+          + ("; one account carried across folds):" if spec.get("carry") else "; each test window starts flat):"))
+    shown = wf.folds[[c for c in wf.folds.columns if not c.endswith("]")]].copy()  # per scenario: below
     for c in ("train_start", "train_end", "test_start", "test_end"):
         shown[c] = pd.to_datetime(shown[c]).dt.strftime("%Y-%m-%d %H:%M")
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    if scenarios:
+        _print_by_scenario(wf)
     tr = wf.total_return
     print(f"total out-of-sample return {tr:+.2%}" if np.isfinite(tr) else "total out-of-sample return: n/a "
           "(no fold had a winner)")
+    return wf
+
+
+def _print_by_scenario(wf) -> None:
+    """The winners' in-sample rank and out-of-sample metric under every scenario, fold by fold."""
+    oos = wf.folds.set_index("fold")[[f"oos_metric[{c}]" for c in wf.ranks.columns]]
+    oos.columns = wf.ranks.columns
+    fmt = {"float_format": lambda v: f"{v:,.4g}"}
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(f"\nrank of each fold's winner (chosen on {wf.choose_on!r}) among the grid's training runs under "
+              "each scenario (1 = best):")
+        print(wf.ranks.to_string(float_format=lambda v: f"{v:.0f}", na_rep="-"))
+        print(f"\nits out-of-sample {wf.metric} under each scenario:")
+        print(oos.to_string(**fmt))
 
 
 def _short(td: pd.Timedelta) -> str:

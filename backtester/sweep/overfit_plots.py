@@ -1,7 +1,9 @@
 """Plots of the overfitting checks: the PBO logit histogram, in-sample against out-of-sample
 metrics, and the stitched out-of-sample equity of a walk-forward.
 
-Each function draws on ``ax`` (a new figure when None) and returns the Axes.
+Each function draws on ``ax`` (a new figure when None) and returns the Axes, except
+:func:`plot_scenario_ranks`, a heatmap, which returns the Figure (as
+:func:`~backtester.sweep.heatmap` does).
 
 Examples
 --------
@@ -184,3 +186,63 @@ def plot_walk_forward(wf: WalkForwardResult, ax=None):
                  + (f"{tr:+.2%}" if np.isfinite(tr) else "n/a"), fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
     return ax
+
+
+def plot_scenario_ranks(ranks, ax=None, n_runs: int | None = None):
+    """Heatmap of the in-sample winner's rank under each scenario: one row per fold of a
+    :class:`~backtester.sweep.WalkForwardResult` (its :attr:`~WalkForwardResult.ranks`), or one
+    row for a sweep (:func:`~backtester.sweep.winner_ranks`); one column per scenario, each cell
+    annotated with the rank (1 = best; "-" when the winner failed or had no value there).
+
+    A column that turns red is the scenario under which the parameters that won on the chosen
+    one fall to the bottom: "best on the normal venue, liquidated in the outage".
+
+    Parameters
+    ----------
+    ranks : WalkForwardResult, Series or DataFrame
+        A Series is one row (scenario labels as its index); a DataFrame has rows x scenarios.
+    ax : matplotlib Axes, optional
+    n_runs : int, optional
+        The worst rank (the colour scale's end); default the largest rank shown.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = plot_scenario_ranks(pd.Series({"normal": 1.0, "outage": 4.0}), n_runs=4)
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['1', '4']
+    """
+    if isinstance(ranks, WalkForwardResult):
+        table = ranks.ranks
+        if table.shape[1] == 0:
+            raise ValueError("plot_scenario_ranks: this walk-forward ran without scenarios=; no ranks to show")
+        rows = "fold"
+    elif isinstance(ranks, pd.Series):
+        table, rows = ranks.to_frame().T, None
+        table.index = ["winner"]
+    elif isinstance(ranks, pd.DataFrame):
+        table, rows = ranks, ranks.index.name
+    else:
+        raise TypeError(f"plot_scenario_ranks: expected a WalkForwardResult, Series or DataFrame of ranks, "
+                        f"got {type(ranks).__name__}")
+    vals = table.to_numpy(dtype=float)
+    worst = float(n_runs) if n_runs is not None else float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
+    ax = _axes(ax, (1.6 + 1.3 * max(table.shape[1], 2), 1.2 + 0.45 * max(table.shape[0], 2)))
+    # green = ranked first, red = ranked last; vmax just above 1 keeps a one-run grid drawable
+    im = ax.imshow(vals, cmap="RdYlGn_r", vmin=1.0, vmax=max(worst, 1.0 + 1e-9), aspect="auto")
+    for (i, j), v in np.ndenumerate(vals):
+        ax.text(j, i, f"{v:.0f}" if np.isfinite(v) else "-", ha="center", va="center", fontsize=9)
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns],
+                  rotation=30 if table.shape[1] > 3 else 0, ha="right" if table.shape[1] > 3 else "center")
+    ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
+    ax.set_xlabel("scenario")
+    if rows:
+        ax.set_ylabel(rows)
+    ax.set_title("rank of the in-sample winner under each scenario (1 = best)", fontsize=10)
+    ax.figure.colorbar(im, ax=ax, label="rank")
+    return ax.figure
