@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..plots._common import time_axis, times
 from .overfit import PBOResult
 from .walkforward import WalkForwardResult
 
@@ -167,19 +168,13 @@ def plot_walk_forward(wf: WalkForwardResult, ax=None):
         raise TypeError(f"plot_walk_forward: expected a WalkForwardResult, got {type(wf).__name__}")
     ax = _axes(ax, (9.0, 4.0))
     eq = wf.equity
-    ax.plot(eq.index, eq.to_numpy(), color="tab:blue", lw=1.2, label="out-of-sample equity")
-    starts = pd.to_datetime(wf.folds["test_start"]) if len(wf.folds) else []
+    ax.plot(times(eq.index), eq.to_numpy(), color="tab:blue", lw=1.2, label="out-of-sample equity")
+    starts = times(pd.to_datetime(wf.folds["test_start"], utc=True)) if len(wf.folds) else []
     for i, t in enumerate(starts):
         ax.axvline(t, color="grey", lw=0.7, ls=":", label="fold start" if i == 0 else None)
     if np.isfinite(wf.initial_cash):
         ax.axhline(wf.initial_cash, color="black", lw=0.6, alpha=0.5)
-    # full timestamps collide once there are a few folds; the concise form names the day once
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel("time (UTC)")
+    time_axis(ax)  # full timestamps collide once there are a few folds; the concise form names the day once
     ax.set_ylabel("equity")
     tr = wf.total_return
     ax.set_title(f"walk-forward, {len(wf.folds)} folds by {wf.metric}: out-of-sample return "
