@@ -436,11 +436,14 @@ def _cmd_run(args) -> int:
         if args.data and _is_store(Path(args.data)):
             ds = _store_dataset(args)
             venue_specs = ds.markets
-        elif args.data and not any(Path(args.data).glob("trades.*")) and not any(Path(args.data).glob("*.json")):
+        elif args.data and not (Path(args.data) / "trades.parquet").exists() \
+                and not (Path(args.data) / "dataset.json").exists():
             found = sorted(p.name for p in Path(args.data).iterdir())[:5]
-            raise ValueError(f"--data {args.data}: neither a dataset (Dataset.save or data synth write trades.parquet "
-                             "there) nor a store (data fetch writes store.json there); it holds "
-                             + (", ".join(found) if found else "nothing"))
+            raise DataError(str(args.data), "neither a dataset (trades.parquet, written by Dataset.save or data "
+                            "synth) nor a store (store.json, written by data fetch); it holds "
+                            + (", ".join(found) if found else "nothing")
+                            + ("; read a venue's or your own files with data_loaders' readers and save a dataset "
+                               "(README, 'Data formats')" if found else ""))
         else:
             ds = dl.Dataset.load(args.data, require=("trades",)) if args.data else dl.sample(args.sample)
             if args.start is not None or args.end is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .report_folder import claim_folder, seal_folder
+from .report_folder import claim_folder, note_file, seal_folder
 
 #: metrics written as scenario x strategy tables and heatmaps, with how to show them
 KEY_METRICS = {
@@ -420,6 +420,7 @@ class ReportPlots:
         return names[name]
 
     def _draw(self, key, section, caption, fname, make) -> None:
+        note_file(self.folder, fname)  # listed before it exists: an interrupted report still owns it
         try:
             done = self._savers.submit(make(), self.folder / fname)
         except Exception as exc:  # noqa: BLE001 - reported by _collect, in order

@@ -119,6 +119,18 @@ def seal_folder(folder) -> list:
     return files
 
 
+def note_file(folder, name: str) -> None:
+    """Record ``name`` in the manifest of the report being written, before the file is
+    written: a report interrupted halfway still lists what it wrote, so the next one removes
+    it (a no-op in a folder that was not claimed)."""
+    mark = Path(folder) / MANIFEST
+    info = _read(mark)
+    if not info or info.get("complete") or name in info.get("files", []):
+        return
+    info["files"] = [*info.get("files", []), name]
+    _write(mark, info)
+
+
 def _read(mark: Path):
     try:
         return json.loads(mark.read_text(encoding="utf-8"))
@@ -134,4 +146,4 @@ def _write(mark: Path, value: dict) -> None:
     os.replace(tmp, mark)
 
 
-__all__ = ["MANIFEST", "check_folder", "claim_folder", "seal_folder"]
+__all__ = ["MANIFEST", "check_folder", "claim_folder", "note_file", "seal_folder"]

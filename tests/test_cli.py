@@ -318,7 +318,10 @@ def _with_func(parser, func):
 def test_run_data_that_is_neither_a_dataset_nor_a_store_says_both(capsys, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     code, _, err = run(capsys, "run", "--data", str(tmp_path), "--no-report", "--quiet")
-    assert code == 2 and f"--data {tmp_path}: neither a dataset" in err and "it holds notes.txt" in err
+    assert code == 1 and f"invalid data: {tmp_path}: neither a dataset" in err and "it holds notes.txt" in err
+    (tmp_path / "trades.csv").write_text("ts,price\n")   # a CSV is not a dataset either
+    code, _, err = run(capsys, "run", "--data", str(tmp_path), "--no-report", "--quiet")
+    assert code == 1 and "neither a dataset" in err and "notes.txt, trades.csv" in err
     (tmp_path / "dataset.json").write_text("{}")   # a dataset without trades: the loader's own message
     code, _, err = run(capsys, "run", "--data", str(tmp_path), "--no-report", "--quiet")
     assert code != 0 and "has no trades table" in err

@@ -233,8 +233,11 @@ def test_kill_and_resume_ends_with_exactly_the_served_rows(fake, tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if len(store.partitions()) >= 1:
-                break
+            try:
+                if len(store.partitions()) >= 1:
+                    break
+            except ValueError:  # the fetch has not made the folder a store yet
+                pass
             time.sleep(0.02)
         assert proc.poll() is None, "the fetch ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
@@ -274,7 +277,10 @@ def test_reading_a_folder_that_is_not_a_store_says_so(tmp_path):
     for read in (lambda s: s.coverage(), lambda s: s.partitions(), lambda s: s.dataset("BTC-USD")):
         with pytest.raises(ValueError, match="not a store"):
             read(Store(tmp_path))
-    assert Store(tmp_path / "missing").coverage().empty   # nothing fetched yet: an empty store
+    with pytest.raises(ValueError, match="no such folder"):   # a mistyped path is not an empty store
+        Store(tmp_path / "missing").coverage()
+    assert not (tmp_path / "missing").exists()
+    assert Store(tmp_path / "empty").path.mkdir() is None and Store(tmp_path / "empty").coverage().empty
 
 
 def test_one_fetch_writes_a_store_at_a_time(fake, tmp_path):

@@ -305,6 +305,8 @@ def test_pbo_flat_runs_and_frame():
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_blocks": 3}, "even int"),
     ({"n_blocks": 0}, "even int"),
+    ({"n_blocks": 24}, "from 2 to 22"),          # 2.7 M splits: refused before any memory is taken
+    ({"n_blocks": True}, "even int"),
     ({"n_blocks": 2.0}, "even int"),
     ({"n_blocks": 16}, "cannot make 16 blocks"),
     ({"n_blocks": 2, "metric": "sortino"}, "metric must be"),

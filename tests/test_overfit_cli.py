@@ -81,15 +81,18 @@ def test_anchored_walk_forward_and_pbo_together(sweep_file, tmp_path, capsys):
     assert _run(sweep_file, tmp_path, "--pbo", "2", "--walk-forward", "train=3h,test=3h,anchored=true") == 0
     out = capsys.readouterr().out
     assert "CSCV, 2 blocks, 2 combinations" in out
-    assert "2 folds (train 3h, test 3h, anchored;" in out
+    assert "3 folds (train 3h, test 3h, anchored;" in out   # the last test window ends at the slice's 12:00
     starts = re.findall(r"^\s+\d+ (\S+ \S+) ", out.split("walk-forward by")[1], flags=re.MULTILINE)
-    assert starts == ["2022-11-08 00:00", "2022-11-08 00:00"]  # anchored: every fold trains from the start
+    assert starts == ["2022-11-08 00:00"] * 3  # anchored: every fold trains from the start
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--pbo", "7"], "--pbo 7: expected an even number of blocks >= 2"),
-    (["--pbo", "x"], "--pbo x: expected an even number of blocks >= 2"),
-    (["--pbo", "0"], "--pbo 0: expected an even number"),
+    (["--pbo", "7"], "--pbo 7: the number of blocks must be an even int from 2 to 22, got 7"),
+    (["--pbo", "x"], "--pbo x: the number of blocks must be an even int from 2 to 22, got 'x'"),
+    (["--pbo", "0"], "--pbo 0: the number of blocks must be an even int"),
+    (["--pbo", "24"], "--pbo 24: the number of blocks must be an even int from 2 to 22 (S = 24 makes 2,704,156"),
+    (["--walk-forward", "train=12h,test=6"], "test=6 is not a positive duration"),
+    (["--walk-forward", "train=12,test=6h"], "train=12 is not a positive duration"),
     (["--walk-forward", "train=3h"], "--walk-forward train=3h: missing test"),
     (["--walk-forward", "train=3h,test=soon"], "--walk-forward train=3h,test=soon: test=soon is not a positive duration"),
     (["--walk-forward", "train=3h,tset=2h"], "unknown key 'tset'"),
@@ -109,13 +112,13 @@ def test_malformed_values_exit_2_before_any_run(sweep_file, tmp_path, capsys, ar
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--pbo", "400"], "--pbo 400: pbo: "),                       # too many blocks for the rows
     (["--walk-forward", "train=3h,test=2h,step=1h"], "--walk-forward train=3h,test=2h,step=1h: walk_forward: step"),
     (["--walk-forward", "train=30D,test=2h"], "shorter than one fold"),
 ])
-def test_values_the_data_cannot_meet_exit_2(sweep_file, tmp_path, capsys, args, message):
+def test_values_the_data_cannot_meet_exit_2_before_the_sweep(sweep_file, tmp_path, capsys, args, message):
     assert _run(sweep_file, tmp_path, *args) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "sweep.csv").exists()   # refused before a single run
 
 
 def test_parsers():
@@ -151,3 +154,18 @@ def test_carried_walk_forward_under_the_files_scenarios(sweep_file, tmp_path, ca
         assert int(cells[0]) == k
         assert [int(c) for c in cells[1:]] == [int(v) for v in wf.ranks.loc[k]]
     assert f"total out-of-sample return {wf.total_return:+.2%}" in out
+
+
+def test_walk_forward_resumes_in_the_sweeps_folder(sweep_file, tmp_path, capsys):
+    from backtester.sweep.cli import walk_forward_folder
+
+    out = tmp_path / "o"
+    assert cli_main(["sweep", str(sweep_file), "--out", str(out), "--quiet", "--walk-forward", "train=3h,test=3h"]) == 0
+    first = capsys.readouterr().out.split("walk-forward by")[1]
+    folder = out / walk_forward_folder("train=3h,test=3h")
+    assert (folder / "walk_forward.csv").exists() and (folder / "fold-000").is_dir()
+    stamp = {p: p.stat().st_mtime_ns for p in folder.rglob("*.parquet")}
+    assert stamp
+    assert cli_main(["sweep", str(sweep_file), "--out", str(out), "--quiet", "--walk-forward", "train=3h,test=3h"]) == 0
+    assert capsys.readouterr().out.split("walk-forward by")[1].split("done in")[0] == first.split("done in")[0]
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*.parquet")} == stamp   # no training run redone

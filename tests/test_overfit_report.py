@@ -21,7 +21,7 @@ from strategies import MaCross
 
 pytestmark = pytest.mark.filterwarnings("ignore::backtester.RejectedOrdersWarning")
 
-#: six hours of the sample: 3 folds of train 2h / test 1h, a few seconds in all
+#: six hours of the sample: 4 folds of train 2h / test 1h, a few seconds in all
 SLICE = ("2022-11-08 00:00", "2022-11-08 06:00")
 GRID = {"fast": [3, 6], "slow": [20, 40]}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -73,7 +73,7 @@ def test_cli_writes_the_report_with_the_printed_numbers(sweep_file, tmp_path, ca
     assert f"| total out-of-sample return | {total} |" in md
     # the folds table: one row per printed fold, in order
     folds = re.findall(r"^\| (\d+) \| 2022-11-08", md, flags=re.MULTILINE)
-    assert folds == ["0", "1", "2"]
+    assert folds == ["0", "1", "2", "3"]   # tests at 02:00, 03:00, 04:00, 05:00 (the slice ends at 06:00)
     assert "## Walk-forward by sharpe (train 2h, test 1h)" in md
     # every number row says what it means (a sentence, not just the number)
     rows = [r for r in md.splitlines() if r.startswith("| ") and r.count("|") == 4 and not r.startswith("| number")]
@@ -142,8 +142,12 @@ def test_carried_walk_forward_under_scenarios_adds_the_rank_heatmap(sweep_file, 
     sweep_file.write_text(sweep_file.read_text().replace('strategy = "ma-cross"',
                                                          'strategy = "ma-cross"\nscenarios = ["normal", "slippage"]'))
     out = tmp_path / "o"
-    assert _run(sweep_file, out, "--walk-forward", "train=2h,test=1h,carry=true") == 0
+    assert _run(sweep_file, out, "--walk-forward", "train=2h,test=1h,carry=true", "--pbo", "4") == 0
+    printed = capsys.readouterr().out
     md = (out / MARKDOWN).read_text()
+    # PBO ranks the grid's 4 parameter sets under the first scenario, not 8 scenario variants
+    assert "--pbo: under scenario 'normal' only" in printed and "of 4 runs" in printed
+    assert "Under scenario 'normal' only" in md
     assert "one account carried from window to window" in md and "starting flat" not in md
     assert PNG["wf_ranks"] in _linked(md) and (out / PNG["wf_ranks"]).read_bytes()[:8] == PNG_MAGIC
     assert "Chosen under 'normal'" in md and "rank[slippage" in md

@@ -124,3 +124,35 @@ def test_backtester_run_refuses_a_users_folder_before_loading_or_running(tmp_pat
     # --no-report writes no folder, so it does not look at one
     assert cli.main(["run", "--out", str(tmp_path), "--no-report", "--quiet", "--sample", "btcusdt-tape",
                      "--strategy", "buy-and-hold", "--scenario", "normal"]) == 0
+
+
+def test_an_interrupted_report_still_owns_the_plots_it_wrote(tmp_path):
+    # the plots are listed as they are drawn: a report stopped halfway (Ctrl-C, a crash) leaves a
+    # manifest naming them, and the next report removes them; the user's file stays
+    from backtester.report_folder import note_file
+
+    rep = claim_folder(tmp_path / "rep")
+    for name in ("equity_outage.png", "ladder_trend.png"):
+        note_file(rep, name)
+        (rep / name).write_text("half a report")
+    (rep / "mine.txt").write_text("the user's")
+    info = json.loads((rep / MANIFEST).read_text())
+    assert not info["complete"] and info["files"] == ["equity_outage.png", "ladder_trend.png"]
+    info["pid"] = -1   # as if another process had been interrupted
+    (rep / MANIFEST).write_text(json.dumps(info))
+    claim_folder(rep)
+    assert _names(rep) == [MANIFEST, "mine.txt"]
+    note_file(tmp_path, "x.png")   # not a report folder: nothing written
+    assert not (tmp_path / MANIFEST).exists()
+
+
+def test_report_plots_list_each_plot_before_saving_it(tmp_path):
+    from backtester.report import ReportPlots
+
+    tape = dl.sample("btcusdt-tape")
+    with ReportPlots(tmp_path / "rep", jobs=0) as drawing:
+        compare([BuyAndHold(leverage=2.0)], tape, scenarios=[sc.NORMAL], progress=False, keep_results=True,
+                on_cell=drawing)
+        listed = json.loads((tmp_path / "rep" / MANIFEST).read_text())["files"]
+    pngs = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))
+    assert pngs and sorted(listed) == pngs

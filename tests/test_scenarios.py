@@ -160,6 +160,20 @@ def test_outage_before_the_first_trace_row_keeps_earlier_times(day):
     _check_trace(frame(late.latency), frame(out.data.latency), "dydx", s, e, _down)
 
 
+def test_an_outage_under_way_when_the_data_starts_is_down_from_the_first_trade(day):
+    # a walk-forward's window (a slice) can open inside an outage placed on the whole history
+    cut = day.slice("2022-11-07 01:00", None)
+    s, e = T("2022-11-07 00:30"), T("2022-11-07 01:30")
+    out = sc.apply(sc.Outage(s, "1h"), cut)
+    _check_trace(frame(cut.latency), frame(out.data.latency), "dydx", cut.start, e, _down)
+    # the same as an outage placed at the first trade that ends at the same time
+    at_first = sc.apply(sc.Outage(cut.start, e - cut.start), cut)
+    assert out.data.latency.equals(at_first.data.latency)
+    # one that ended by the first trade does not reach the data: refused, as one after the last
+    with pytest.raises(ValueError, match="outside the data"):
+        sc.apply(sc.Outage(s, cut.start - s), cut)
+
+
 def test_latency_spike_multiplies_latencies_in_its_window_only(day):
     s, e = T("2022-11-07 01:10:00.5"), T("2022-11-07 01:25")
     out = sc.apply(sc.LatencySpike(s, "14min59.5s", 30), day)

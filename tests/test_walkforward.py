@@ -12,6 +12,7 @@ import pytest
 import backtester as bt
 import data_loaders as dl
 from backtester.sweep import fold_windows, walk_forward
+from backtester.sweep.walkforward import data_span
 from strategies import MaCross
 
 GRID = {"fast": [3, 6, 12], "slow": [20, 40]}
@@ -47,14 +48,25 @@ def test_fold_windows_exact(data):
     assert [x[0] for x in a] == [T0] * 4 and [x[1:] for x in a] == [x[1:] for x in w]
     # step larger than test: gaps between test windows
     g = fold_windows(data, "3h", "1h", "4h", start="2022-11-08 00:00")
-    assert [(x[2] - T0) / H for x in g] == [3.0, 7.0]  # 11:00-12:00 ends after the last trade and all(x[3] - x[2] == H for x in g)
-    # default start: the first trade
-    assert fold_windows(data, "3h", "2h", "2h")[0][0] == data.start
+    assert [(x[2] - T0) / H for x in g] == [3.0, 7.0, 11.0] and all(x[3] - x[2] == H for x in g)
+    # the span is the slice's [00:00, 12:00): a test window ending exactly at 12:00 is kept (no
+    # trade in its last second), one ending a nanosecond later is not
+    assert fold_windows(data, "10h", "2h", "2h", start=T0) == [(T0, T0 + 10 * H, T0 + 10 * H, T0 + 12 * H)]
+    with pytest.raises(ValueError, match="shorter than one fold"):
+        fold_windows(data, "10h", "2h", "2h", start=T0 + pd.Timedelta(1, "ns"))
+    # default start: the slice's start, not the first trade (00:00:02.1)
+    assert data.start > T0 and fold_windows(data, "3h", "2h", "2h") == w
+    # a dataset that was not sliced: its first trade's minute to the end of its last trade's minute
+    whole = dataclasses.replace(data, meta={})
+    assert data_span(whole) == (data.start.floor("min"), data.end.floor("min") + pd.Timedelta(1, "min"))
+    assert fold_windows(whole, "3h", "2h", "2h")[0][0] == T0
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(train="0h", test="1h"), "train must be positive"),
     (dict(train="3h", test="x"), "test must be a duration"),
+    (dict(train="3h", test="2"), "test must be a duration with a unit"),   # not 2 ns
+    (dict(train=3, test="2h"), "train must be a duration with a unit"),
     (dict(train="3h", test="2h", step="1h"), "at least test"),
     (dict(train="11h", test="2h"), "shorter than one fold"),
 ])

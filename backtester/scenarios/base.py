@@ -324,9 +324,18 @@ def resolve(value, data: Dataset, what: str) -> int:
 
 
 def window(start, duration, data: Dataset, what: str) -> tuple[int | None, int]:
-    """``(s, e)`` ns of a window; ``(None, NS_MAX)`` for the whole run, ``e = NS_MAX`` if open."""
+    """``(s, e)`` ns of a window; ``(None, NS_MAX)`` for the whole run, ``e = NS_MAX`` if open.
+
+    A window that began before the first trade and is still in force at it (an outage under way
+    when a slice of the data starts, as a walk-forward's windows cut it) starts at the first
+    trade; one that ended before it, or starts after the last trade, is outside the data.
+    """
     if start is None:
         return None, T.NS_MAX
+    first, _ = bounds(data)
+    if isinstance(start, pd.Timestamp) and start < first and (duration is None or start + duration > first):
+        s = int(first.value)
+        return s, (T.NS_MAX if duration is None else int(start.value) + int(duration.value))
     s = resolve(start, data, f"{what}.start")
     return s, (T.NS_MAX if duration is None else s + int(duration.value))
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -228,6 +229,18 @@ def _span(ds) -> str:
     return ", ".join([when, *ds.markets_traded])
 
 
+def walk_forward_folder(spec: str) -> str:
+    """The sub-folder of a sweep's ``out`` where ``--walk-forward SPEC`` keeps its resumable
+    training sweeps: one per spec, so other windows start their own.
+
+    Examples
+    --------
+    >>> walk_forward_folder("train=14D, test=3D,carry=true")
+    'walk-forward_train=14D,test=3D,carry=true'
+    """
+    return "walk-forward_" + re.sub(r"[^A-Za-z0-9=.,_-]", "_", spec.replace(" ", ""))
+
+
 def cmd_sweep(args) -> int:
     """Run the sweep of ``args.config`` and print the best-N table."""
     import pandas as pd
@@ -260,6 +273,14 @@ def cmd_sweep(args) -> int:
     metric = args.metric or spec.get("metric", "sharpe")
     _check_metric(metric)  # before any run: a typo must not cost the whole sweep
     top = args.top or int(spec.get("top", 10))
+    if wf_spec is not None:  # windows the data cannot hold fail here, not after the sweep
+        from .walkforward import fold_windows
+
+        try:
+            fold_windows(ds, wf_spec["train"], wf_spec["test"], wf_spec.get("step", wf_spec["test"]),
+                         anchored=wf_spec.get("anchored", False))
+        except ValueError as exc:
+            raise ValueError(f"--walk-forward {args.walk_forward}: {exc}") from None
     print(f"data: {ds!r}")
     print(f"strategy: {strategy.name}; results in {out}")
     try:
@@ -286,7 +307,8 @@ def cmd_sweep(args) -> int:
                                  config=config, seeds=spec.get("seeds", 1), n_threads=args.n_threads)
     if wf_spec is not None:
         wf = report_walk_forward(wf_spec, f"--walk-forward {args.walk_forward}", strategy, grid, ds,
-                                 metric=metric, config=config, scenarios=scenarios, n_jobs=args.n_jobs)
+                                 metric=metric, config=config, scenarios=scenarios, n_jobs=args.n_jobs,
+                                 out=Path(out) / walk_forward_folder(args.walk_forward), resume=not args.no_resume)
     if pbo_summary is not None or wf is not None:
         from .overfit_report import write_overfit_report
 

@@ -52,6 +52,9 @@ EULER_GAMMA = 0.5772156649015329
 NORMAL_KURTOSIS = 3.0
 #: rows each CSCV block needs at least (a Sharpe ratio needs two returns for a deviation)
 MIN_BLOCK_ROWS = 2
+#: most blocks :func:`pbo` accepts: C(22, 11) = 705,432 half/half splits (S = 16 gives 12,870);
+#: the splits grow about 4x per two blocks, and S = 40 would need tens of GB
+MAX_BLOCKS = 22
 #: combinations evaluated at once in :func:`pbo` (bounds the memory: chunk x runs floats)
 COMBINATION_CHUNK = 512
 
@@ -305,6 +308,27 @@ class PBOResult:
                 f"metric={self.metric!r})")
 
 
+def check_blocks(n_blocks, what: str = "n_blocks") -> int:
+    """``n_blocks`` if it is an even int from 2 to :data:`MAX_BLOCKS`; ``ValueError`` naming
+    ``what`` otherwise.
+
+    Examples
+    --------
+    >>> check_blocks(16)
+    16
+    >>> check_blocks(40)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_blocks must be an even int from 2 to 22 (S = 40 makes 137,846,528,820 half/half splits; 22 makes 705,432), got 40
+    """
+    ok = isinstance(n_blocks, (int, np.integer)) and not isinstance(n_blocks, bool)
+    if ok and 2 <= n_blocks <= MAX_BLOCKS and n_blocks % 2 == 0:
+        return int(n_blocks)
+    many = (f" (S = {n_blocks} makes {math.comb(n_blocks, n_blocks // 2):,} half/half splits; {MAX_BLOCKS} makes "
+            f"{math.comb(MAX_BLOCKS, MAX_BLOCKS // 2):,})" if ok and n_blocks > MAX_BLOCKS else "")
+    raise ValueError(f"{what} must be an even int from 2 to {MAX_BLOCKS}{many}, got {n_blocks!r}")
+
+
 def pbo(returns, n_blocks: int = 16, metric="sharpe") -> PBOResult:
     """Probability of backtest overfitting by combinatorially symmetric cross-validation
     (Bailey, Borwein, López de Prado and Zhu, 2015).
@@ -345,7 +369,7 @@ def pbo(returns, n_blocks: int = 16, metric="sharpe") -> PBOResult:
     Raises
     ------
     ValueError
-        ``n_blocks`` odd or < 2, fewer than 2 runs, fewer rows than ``MIN_BLOCK_ROWS`` per
+        ``n_blocks`` odd, < 2 or > :data:`MAX_BLOCKS`, fewer than 2 runs, fewer rows than ``MIN_BLOCK_ROWS`` per
         block, or runs with NaN or infinite returns (named).
 
     Examples
@@ -360,8 +384,7 @@ def pbo(returns, n_blocks: int = 16, metric="sharpe") -> PBOResult:
     """
     values, labels = _matrix(returns)
     n_rows, n_runs = values.shape
-    if not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2 or n_blocks % 2:
-        raise ValueError(f"pbo: n_blocks must be an even int >= 2, got {n_blocks!r}")
+    check_blocks(n_blocks, "pbo: n_blocks")
     if n_runs < 2:
         raise ValueError(f"pbo: need at least 2 runs (columns) to rank, got {n_runs}")
     if n_rows < MIN_BLOCK_ROWS * n_blocks:

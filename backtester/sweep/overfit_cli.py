@@ -24,7 +24,8 @@ _WF_FORM = "train=14D,test=3D[,step=3D,anchored=true,carry=true]"
 
 
 def parse_pbo(value) -> int:
-    """The number of blocks of ``--pbo``: an even int >= 2.
+    """The number of blocks of ``--pbo``: an even int from 2 to
+    :data:`~backtester.sweep.overfit.MAX_BLOCKS` (:func:`~backtester.sweep.overfit.check_blocks`).
 
     Raises
     ------
@@ -38,15 +39,18 @@ def parse_pbo(value) -> int:
     >>> parse_pbo("7")
     Traceback (most recent call last):
     ...
-    ValueError: --pbo 7: expected an even number of blocks >= 2, e.g. 16
+    ValueError: --pbo 7: the number of blocks must be an even int from 2 to 22, got 7 (e.g. 16)
     """
+    from .overfit import check_blocks
+
     try:
         s = int(str(value).strip())
     except ValueError:
-        s = None
-    if s is None or s < 2 or s % 2:
-        raise ValueError(f"--pbo {value}: expected an even number of blocks >= 2, e.g. 16")
-    return s
+        s = str(value)
+    try:
+        return check_blocks(s, "the number of blocks")
+    except ValueError as exc:
+        raise ValueError(f"--pbo {value}: {exc} (e.g. 16)") from None
 
 
 def parse_walk_forward(value: str) -> dict:
@@ -107,6 +111,16 @@ def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scena
     from .overfit_report import PBOSummary
     from .returns import returns_matrix
 
+    from .walkforward import _labelled
+
+    under = None
+    if scenarios is not None and len(scenarios) > 1:
+        # a scenario is the same parameters on another venue model, not another trial: ranking
+        # the variants against each other would count each parameter set once per scenario
+        under, first = next(iter(_labelled(scenarios).items()))
+        scenarios = [first]
+        print(f"\n{option}: under scenario {under!r} only (the first of the file's scenarios; the "
+              "trials are the grid's parameter sets)")
     rets = returns_matrix(strategy, grid, data, scenarios=scenarios, config=config, seeds=seeds,
                           n_threads=n_threads).dropna(axis=1)
     try:
@@ -135,19 +149,19 @@ def report_pbo(n_blocks: int, option: str, strategy, grid, data, *, table, scena
     print(f"  deflated Sharpe ratio of the best run {run_id}{f' ({what})' if what else ''}: {dsr:.3f} "
           f"(per-period Sharpe {sr:.4f} over {int(live.sum())} trials; above 0.95: unlikely to be luck alone)")
     return PBOSummary(res, n_returns=len(rets), dsr=float(dsr), sharpe=float(sr), n_trials=int(live.sum()),
-                      best_run=str(run_id), best_params=what)
+                      best_run=str(run_id), best_params=what, scenario=under)
 
 
 def report_walk_forward(spec: dict, option: str, strategy, grid, data, *, metric, config, scenarios,
-                        n_jobs):
+                        n_jobs, out=None, resume: bool = True):
     """Run :func:`~backtester.sweep.walk_forward` (under the sweep's scenarios, choosing on the
-    first), print the folds, the winners' ranks by scenario and the total out-of-sample return;
-    returns the :class:`~backtester.sweep.WalkForwardResult`."""
+    first; resumable in ``out``), print the folds, the winners' ranks by scenario and the total
+    out-of-sample return; returns the :class:`~backtester.sweep.WalkForwardResult`."""
     from .walkforward import walk_forward
 
     try:
         wf = walk_forward(strategy, grid, data, metric=metric, config=config, n_jobs=n_jobs,
-                          scenarios=scenarios or None, **spec)
+                          scenarios=scenarios or None, out=out, resume=resume, **spec)
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from None
     print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {_short(spec['train'])}, test "

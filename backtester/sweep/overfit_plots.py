@@ -18,6 +18,8 @@ Examples
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -161,8 +163,8 @@ def plot_walk_forward(wf: WalkForwardResult, ax=None):
     >>> data = dl.sample().slice("2022-11-08 00:00", "2022-11-08 06:00")
     >>> wf = walk_forward(MaCross, {"fast": [3, 6], "slow": [20]}, data, train="2h", test="1h")
     >>> ax = plot_walk_forward(wf)
-    >>> len(ax.lines)                     # the equity, 3 fold starts, the initial cash
-    5
+    >>> len(ax.lines)                     # the equity, 4 fold starts, the initial cash
+    6
     """
     if not isinstance(wf, WalkForwardResult):
         raise TypeError(f"plot_walk_forward: expected a WalkForwardResult, got {type(wf).__name__}")
@@ -181,6 +183,15 @@ def plot_walk_forward(wf: WalkForwardResult, ax=None):
                  + (f"{tr:+.2%}" if np.isfinite(tr) else "n/a"), fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
     return ax
+
+
+#: characters per line of a scenario label under the rank heatmap
+_LABEL_WIDTH = 18
+
+
+def scenario_ranks_size(n_rows: int, n_scenarios: int) -> tuple[float, float]:
+    """Figure size (inches) of :func:`plot_scenario_ranks` for a table of that shape."""
+    return 3.2 + 1.3 * max(n_scenarios, 2), 2.6 + 0.45 * max(n_rows, 2)
 
 
 def plot_scenario_ranks(ranks, ax=None, n_runs: int | None = None):
@@ -227,17 +238,19 @@ def plot_scenario_ranks(ranks, ax=None, n_runs: int | None = None):
                         f"got {type(ranks).__name__}")
     vals = table.to_numpy(dtype=float)
     worst = float(n_runs) if n_runs is not None else float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
-    ax = _axes(ax, (1.6 + 1.3 * max(table.shape[1], 2), 1.2 + 0.45 * max(table.shape[0], 2)))
+    ax = _axes(ax, scenario_ranks_size(*table.shape))
     # green = ranked first, red = ranked last; vmax just above 1 keeps a one-run grid drawable
     im = ax.imshow(vals, cmap="RdYlGn_r", vmin=1.0, vmax=max(worst, 1.0 + 1e-9), aspect="auto")
     for (i, j), v in np.ndenumerate(vals):
         ax.text(j, i, f"{v:.0f}" if np.isfinite(v) else "-", ha="center", va="center", fontsize=9)
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns],
-                  rotation=30 if table.shape[1] > 3 else 0, ha="right" if table.shape[1] > 3 else "center")
+    labels = [textwrap.fill(str(c), _LABEL_WIDTH) for c in table.columns]  # stress-suite names run long
+    tilt = table.shape[1] > 3 or any(len(str(c)) > _LABEL_WIDTH for c in table.columns)
+    ax.set_xticks(range(table.shape[1]), labels, rotation=30 if tilt else 0, ha="right" if tilt else "center",
+                  fontsize=8)
     ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
     ax.set_xlabel("scenario")
     if rows:
         ax.set_ylabel(rows)
-    ax.set_title("rank of the in-sample winner under each scenario (1 = best)", fontsize=10)
-    ax.figure.colorbar(im, ax=ax, label="rank")
+    ax.set_title("in-sample winner's rank\nunder each scenario (1 = best)", fontsize=10)
+    ax.figure.colorbar(im, ax=ax, label="rank", fraction=0.08, pad=0.03)
     return ax.figure

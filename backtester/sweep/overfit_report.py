@@ -54,6 +54,8 @@ class PBOSummary:
         Runs whose equity changed (the trials the deflation counts).
     best_run, best_params : str or None, str
         The best run's ``run_id`` and its parameters as ``fast=10, slow=60``.
+    scenario : str or None
+        The scenario the runs were ranked under, when the sweep had several (None: one).
     """
 
     result: PBOResult
@@ -63,6 +65,7 @@ class PBOSummary:
     n_trials: int = 0
     best_run: str | None = None
     best_params: str = ""
+    scenario: str | None = None
 
 
 def write_overfit_report(out, *, pbo: PBOSummary | None = None, walk_forward: WalkForwardResult | None = None,
@@ -111,7 +114,9 @@ def _pbo_section(s: PBOSummary, out: Path) -> list[str]:
     r = s.result
     lines = [f"## Probability of backtest overfitting (CSCV, {r.n_blocks} blocks)", "",
              (f"{r.n_runs} runs x {s.n_returns:,} returns, cut into {r.n_blocks} time blocks: "
-             f"{r.n_combinations:,} ways of choosing half of them as the past, ranking by {r.metric}."), "",
+             f"{r.n_combinations:,} ways of choosing half of them as the past, ranking by {r.metric}."
+             + (f" Under scenario {s.scenario!r} only: each other scenario is the same parameters on another "
+                "venue model, not another trial." if s.scenario else "")), "",
              "| number | value | what it means |", "|---|---|---|"]
     lines.append(f"| PBO | {r.pbo:.3f} | {_pbo_words(r)} |")
     lines.append(f"| probability of out-of-sample loss | {r.prob_oos_loss:.3f} | {_loss_words(r)} |")
@@ -218,15 +223,25 @@ def _walk_forward_section(wf: WalkForwardResult, spec: dict, out: Path) -> list[
                       "Each fold's winner: its metric on the training window (x) and on the test window (y)."), ""]
     ranks = wf.ranks
     if ranks.shape[1] > 1:
+        from .overfit_plots import scenario_ranks_size
+
         n_runs = int(folds["n_ok"].max()) if len(folds) else None
         worst = ranks.max()
         fell = [str(c) for c in ranks.columns if n_runs and worst[c] >= max(2, n_runs / 2)]
+        missing = int(ranks.isna().to_numpy().sum())
+        if fell:
+            verdict = (f"under {', '.join(fell)} a winner fell to the bottom half, so parameters chosen on "
+                       f"{wf.choose_on!r} are fragile there.")
+        elif missing == ranks.size - len(ranks):  # only the chosen scenario has ranks
+            verdict = "no other scenario could be ranked in any fold."
+        else:
+            verdict = "every winner that could be ranked stayed in the top half under every scenario."
+        if missing:
+            verdict += (f" {missing} of {ranks.size} cells are n/a: the scenario did not apply to that fold's "
+                        "training window (an incident outside it) or every run under it failed.")
         lines += [f"Chosen under {wf.choose_on!r}; the rank of each fold's winner among the grid under every "
-                  "scenario, in sample (1 = best): " + (
-                      f"under {', '.join(fell)} a winner fell to the bottom half, so parameters chosen on "
-                      f"{wf.choose_on!r} are fragile there." if fell else
-                      "every winner stayed in the top half under every scenario."), "",
-                  _figure(out, "wf_ranks", lambda ax: _ranks_on(ax, wf, n_runs), (1.6 + 1.1 * ranks.shape[1], 1.2 + 0.4 * len(ranks)),
+                  "scenario, in sample (1 = best): " + verdict, "",
+                  _figure(out, "wf_ranks", lambda ax: _ranks_on(ax, wf, n_runs), scenario_ranks_size(*ranks.shape),
                           "The winner's in-sample rank by scenario (rows: folds)."), ""]
     return lines
 

@@ -13,7 +13,7 @@ Examples
 >>> data = dl.sample().slice("2022-11-09 12:00", "2022-11-09 18:00")
 >>> wf = walk_forward(MaCross, {"fast": [3, 6], "slow": [20, 40]}, data, train="2h", test="1h")
 >>> len(wf.folds), list(wf.folds.columns[:3])
-(3, ['fold', 'train_start', 'train_end'])
+(4, ['fold', 'train_start', 'train_end'])
 >>> s = wf.stats()                  # the stitched out-of-sample record, as Result.stats
 >>> bool(s["total_return"] == wf.total_return), wf.result is None       # flat: no continuous run
 (True, True)
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import numbers
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,8 +247,6 @@ def walk_forward(strategy_cls, grid, data, train, test, step=None, *, anchored: 
     cls, base_params = _strategy(strategy_cls)
     train, test = positive_duration("train", train), positive_duration("test", test)
     step = test if step is None else positive_duration("step", step)
-    if step < test:
-        raise ValueError(f"walk_forward: step ({step}) must be at least test ({test}): test windows would overlap")
     if isinstance(grid, dict) and "scenario" in grid:
         raise ValueError("walk_forward: a 'scenario' grid name is not supported; pass scenarios= instead")
     config = copy.deepcopy(config if config is not None else SimConfig())
@@ -498,21 +497,34 @@ def _open_out(out, resume: bool, meta: dict) -> Path:
 def fold_windows(data, train, test, step, *, anchored: bool = False, start=None) -> list[tuple]:
     """``(train_start, train_end, test_start, test_end)`` of every fold (see :func:`walk_forward`).
 
+    The folds tile the span the data covers: from ``start`` (default: the start of the slice
+    the dataset was cut with, else its first trade's minute) to the end of that slice (else
+    the end of its last trade's minute), so a day sliced as ``"2022-11-09"`` .. ``"2022-11-10"``
+    gives folds on the hour, and the last window is kept though no trade falls in its final
+    second.
+
+    Raises
+    ------
+    ValueError
+        A non-positive or unitless window, ``step < test``, or data shorter than one fold.
+
     Examples
     --------
     >>> import data_loaders as dl
     >>> data = dl.sample().slice("2022-11-09 12:00", "2022-11-09 18:00")
-    >>> w = fold_windows(data, "2h", "1h", "1h", start="2022-11-09 12:00")
-    >>> [(a.strftime("%H:%M"), d.strftime("%H:%M")) for a, b, c, d in w]   # 18:00 is after the last trade
-    [('12:00', '15:00'), ('13:00', '16:00'), ('14:00', '17:00')]
+    >>> w = fold_windows(data, "2h", "1h", "1h")
+    >>> [(a.strftime("%H:%M"), d.strftime("%H:%M")) for a, b, c, d in w]
+    [('12:00', '15:00'), ('13:00', '16:00'), ('14:00', '17:00'), ('15:00', '18:00')]
     """
     train, test, step = positive_duration("train", train), positive_duration("test", test), positive_duration("step", step)
+    if step < test:
+        raise ValueError(f"walk_forward: step ({step}) must be at least test ({test}): test windows would overlap")
     if data.start is None:
         raise ValueError("walk_forward: the dataset has no trades")
-    origin = pd.Timestamp(start) if start is not None else data.start
+    lo, end = data_span(data)
+    origin = pd.Timestamp(start) if start is not None else lo
     if origin.tzinfo is None:
         origin = origin.tz_localize("UTC")
-    end = data.end + pd.Timedelta(1, "ns")  # windows are [start, end): the last trade is inside
     out = []
     k = 0
     while True:
@@ -523,13 +535,54 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
         out.append((lo, hi, hi, hi + test))
         k += 1
     if not out:
-        raise ValueError(f"walk_forward: {data.start} .. {data.end} is shorter than one fold "
+        raise ValueError(f"walk_forward: {origin} .. {end} is shorter than one fold "
                          f"(train {train} + test {test})")
     return out
 
 
+def data_span(data) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` the dataset covers: the bounds it was sliced with (``Dataset.slice``
+    records them) where they hold its trades, else its first trade's minute to the end of its
+    last trade's minute."""
+    first, last = data.start, data.end
+    lo, hi = first.floor("min"), last.floor("min") + pd.Timedelta(1, "min")
+    cut = data.meta.get("slice") if isinstance(data.meta, dict) else None
+    if cut and len(cut) == 2:
+        a, b = (_stamp(v) for v in cut)
+        if a is not None and a <= first:
+            lo = a
+        if b is not None and b > last:
+            hi = b
+    return lo, hi
+
+
+def _stamp(value):
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if ts is pd.NaT or pd.isna(ts):
+        return None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def positive_duration(name, value) -> pd.Timedelta:
-    """``value`` as a positive ``pd.Timedelta`` (``"3D"``, ``"12h"``); ``ValueError`` naming ``name``."""
+    """``value`` as a positive ``pd.Timedelta`` (``"3D"``, ``"12h"``); ``ValueError`` naming ``name``.
+
+    A number without a unit is refused: pandas reads ``"6"`` as 6 nanoseconds, which would make
+    millions of folds rather than an error.
+
+    Examples
+    --------
+    >>> positive_duration("test", "90min")
+    Timedelta('0 days 01:30:00')
+    >>> positive_duration("test", "6")
+    Traceback (most recent call last):
+    ...
+    ValueError: walk_forward: test must be a duration with a unit like '3D' or '12h', got '6'
+    """
+    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.timedelta64) or _unitless(value):
+        raise ValueError(f"walk_forward: {name} must be a duration with a unit like '3D' or '12h', got {value!r}")
     try:
         td = pd.Timedelta(value)
     except (TypeError, ValueError):
@@ -545,3 +598,14 @@ def _window_returns(res, initial: float) -> pd.Series:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(prev > 0, eq.to_numpy() / prev - 1.0, 0.0)  # nothing left to lose after ruin
     return pd.Series(r, index=eq.index)
+
+
+def _unitless(value) -> bool:
+    """A string that is a bare number (``"6"``, ``" 1.5 "``)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value.strip())
+    except ValueError:
+        return False
+    return True

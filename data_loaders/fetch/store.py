@@ -273,8 +273,9 @@ class Store:
         """
         cols = ["kind", "venue", "market", "date", "complete", "rows", "start", "end", "source", "fetched_at",
                 "sha256"]
-        if self.path.exists():
-            self._check_folder()  # a folder that is not a store is said so, not read as an empty one
+        if not self.path.exists():  # a mistyped path is said so, not read as an empty store
+            raise ValueError(f"store {self.path}: no such folder (backtester data fetch creates a store)")
+        self._check_folder()  # a folder that is not a store is said so, not read as an empty one
         rows = [{c: m.get(c) for c in cols} for m in self._manifests()]
         df = pd.DataFrame(rows, columns=cols)
         if not df.empty:
