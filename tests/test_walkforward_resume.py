@@ -92,3 +92,52 @@ def test_other_arguments_are_refused_or_start_over(tmp_path, data):
     with pytest.raises(ValueError, match="holds other files"):
         walk_forward(Stoppable, GRID, data, out=other, **WINDOWS)
     assert [p.name for p in other.iterdir()] == ["notes.txt"]
+
+
+def test_resume_after_sigkill_gives_the_same_table(tmp_path, data):
+    # a walk-forward killed outright (no clean-up), mid-way through a fold's training sweep
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    out = tmp_path / "killed"
+    grid = {"fast": [3, 6, 30], "slow": [20, 40]}
+    script = textwrap.dedent(f"""
+        import pandas as pd
+        import data_loaders as dl
+        from backtester.sweep import walk_forward
+        from tests.test_sweep import Interruptible   # the class's name as the resuming process has it
+        if __name__ == "__main__":
+            data = dl.sample().slice("2022-11-08 00:00", "2022-11-08 12:00")
+            walk_forward(Interruptible, {grid!r}, data, train="3h", test="2h", out={str(out)!r})
+    """)
+    env = {**os.environ, "PYTHONPATH": str(here.parent), "SWEEP_TEST_SLEEP": "0.3"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and not list((out / "fold-001").rglob("part-*.parquet")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        assert proc.poll() is None, "the walk-forward ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (out / "walk_forward.csv").exists()
+    finished = {f: f.stat().st_mtime_ns for f in (out / "fold-000").rglob("part-*.parquet")}
+    assert finished
+    from tests.test_sweep import Interruptible
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        resumed = walk_forward(Interruptible, grid, data, train="3h", test="2h", out=out)
+        reference = walk_forward(Interruptible, grid, data, train="3h", test="2h")
+    pd.testing.assert_frame_equal(resumed.folds, reference.folds)
+    pd.testing.assert_series_equal(resumed.equity, reference.equity)
+    assert len(pd.read_csv(out / "walk_forward.csv")) == len(reference.folds)
+    assert {f: f.stat().st_mtime_ns for f in (out / "fold-000").rglob("part-*.parquet")} == finished  # not redone
