@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .walkforward import positive_duration
+from .walkforward import positive_duration, short_duration
 
 _WF_KEYS = ("train", "test", "step", "anchored", "carry")
 #: the keys that take true/false
@@ -164,8 +164,8 @@ def report_walk_forward(spec: dict, option: str, strategy, grid, data, *, metric
                           scenarios=scenarios or None, out=out, resume=resume, **spec)
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from None
-    print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {_short(spec['train'])}, test "
-          f"{_short(spec['test'])}" + (f", step {_short(spec['step'])}" if "step" in spec else "")
+    print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {short_duration(spec['train'])}, test "
+          f"{short_duration(spec['test'])}" + (f", step {short_duration(spec['step'])}" if "step" in spec else "")
           + (", anchored" if spec.get("anchored") else "")
           + ("; one account carried across folds):" if spec.get("carry") else "; each test window starts flat):"))
     shown = wf.folds[[c for c in wf.folds.columns if not c.endswith("]")]].copy()  # per scenario: below
@@ -194,8 +194,3 @@ def _print_by_scenario(wf) -> None:
         print(oos.to_string(**fmt))
 
 
-def _short(td: pd.Timedelta) -> str:
-    """``1D 3h`` rather than pandas' ``1 days 03:00:00``."""
-    c = td.components
-    parts = [f"{v}{u}" for v, u in ((c.days, "D"), (c.hours, "h"), (c.minutes, "min"), (c.seconds, "s")) if v]
-    return " ".join(parts) or str(td)

@@ -518,7 +518,8 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
     """
     train, test, step = positive_duration("train", train), positive_duration("test", test), positive_duration("step", step)
     if step < test:
-        raise ValueError(f"walk_forward: step ({step}) must be at least test ({test}): test windows would overlap")
+        raise ValueError(f"walk_forward: step ({short_duration(step)}) must be at least test ({short_duration(test)}): "
+                         "test windows would overlap")
     if data.start is None:
         raise ValueError("walk_forward: the dataset has no trades")
     lo, end = data_span(data)
@@ -535,8 +536,8 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
         out.append((lo, hi, hi, hi + test))
         k += 1
     if not out:
-        raise ValueError(f"walk_forward: {origin} .. {end} is shorter than one fold "
-                         f"(train {train} + test {test})")
+        raise ValueError(f"walk_forward: {origin:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} is shorter than one "
+                         f"fold (train {short_duration(train)} + test {short_duration(test)})")
     return out
 
 
@@ -609,3 +610,16 @@ def _unitless(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def short_duration(td: pd.Timedelta) -> str:
+    """``1D 3h`` rather than pandas' ``1 days 03:00:00``.
+
+    Examples
+    --------
+    >>> short_duration(pd.Timedelta("27h")), short_duration(pd.Timedelta("90s"))
+    ('1D 3h', '1min 30s')
+    """
+    c = td.components
+    parts = [f"{v}{u}" for v, u in ((c.days, "D"), (c.hours, "h"), (c.minutes, "min"), (c.seconds, "s")) if v]
+    return " ".join(parts) or str(td)
