@@ -352,6 +352,8 @@ def test_reorg_and_bridge_delay(day):
     (lambda: sc.PriceShock("2022-11-07 01:00", -0.2, markets="SOL-USD"), "unknown market 'SOL-USD'"),
     (lambda: sc.Outage("2h", "1h"), "must start with a date"),
     (lambda: sc.Outage("2022-11-07 01:00", "-1h"), "must be > 0"),
+    (lambda: sc.Outage("2022-11-07 01:00", "6"), "with a unit"),            # not 6 ns
+    (lambda: sc.LatencySpike("2022-11-07 01:00", 90, 3.0), "with a unit"),
     (lambda: sc.Outage("2022-11-07 01:00", "1h", policy="drop"), "'queue', 'reject'"),
     (lambda: sc.FundingShock(), "changes nothing"),
     (lambda: sc.FundingShock(1e6), "below 1"),

@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import re
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
@@ -286,8 +287,32 @@ def moment(value, what: str):
                     f"from the data's first trade, got {type(value).__name__}")
 
 
+def unitless(value) -> bool:
+    """A duration given as a number without a unit (``6``, ``"6"``, ``" 1.5 "``; zero is
+    zero in any unit): pandas would read it as nanoseconds, so durations refuse it.
+
+    Examples
+    --------
+    >>> unitless("6"), unitless(6.0), unitless("6h"), unitless(0), unitless(pd.Timedelta(6))
+    (True, True, False, False, False)
+    """
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return False
+    elif isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.timedelta64)):
+        number = float(value)
+    else:
+        return False
+    return number != 0
+
+
 def span(value, what: str, *, zero: bool = False) -> pd.Timedelta:
-    """Normalise a duration argument (``> 0``, or ``>= 0`` with ``zero=True``)."""
+    """Normalise a duration argument (``> 0``, or ``>= 0`` with ``zero=True``; a number needs
+    a unit, see :func:`unitless`)."""
+    if unitless(value):
+        raise ValueError(f"{what}: expected a duration with a unit such as '3h' or '90s', got {value!r}")
     try:
         td = pd.Timedelta(value)
     except (ValueError, TypeError):

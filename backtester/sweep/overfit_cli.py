@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .walkforward import positive_duration, short_duration
+from ..scenarios.base import fmt_duration
+from .walkforward import positive_duration
 
 _WF_KEYS = ("train", "test", "step", "anchored", "carry")
 #: the keys that take true/false
@@ -164,8 +165,8 @@ def report_walk_forward(spec: dict, option: str, strategy, grid, data, *, metric
                           scenarios=scenarios or None, out=out, resume=resume, **spec)
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from None
-    print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {short_duration(spec['train'])}, test "
-          f"{short_duration(spec['test'])}" + (f", step {short_duration(spec['step'])}" if "step" in spec else "")
+    print(f"\nwalk-forward by {metric}, {len(wf.folds)} folds (train {fmt_duration(spec['train'])}, test "
+          f"{fmt_duration(spec['test'])}" + (f", step {fmt_duration(spec['step'])}" if "step" in spec else "")
           + (", anchored" if spec.get("anchored") else "")
           + ("; one account carried across folds):" if spec.get("carry") else "; each test window starts flat):"))
     shown = wf.folds[[c for c in wf.folds.columns if not c.endswith("]")]].copy()  # per scenario: below

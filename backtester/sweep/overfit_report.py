@@ -183,10 +183,10 @@ def _dsr_words(s: PBOSummary) -> str:
 
 # ---------------------------------------------------------------------------- walk-forward
 def _walk_forward_section(wf: WalkForwardResult, spec: dict, out: Path) -> list[str]:
-    from .walkforward import short_duration
+    from ..scenarios.base import fmt_duration
     from .overfit_plots import plot_is_vs_oos, plot_walk_forward
 
-    how = ", ".join(f"{k} {short_duration(v) if isinstance(v, pd.Timedelta) else v}" for k, v in spec.items())
+    how = ", ".join(f"{k} {fmt_duration(v) if isinstance(v, pd.Timedelta) else v}" for k, v in spec.items())
     folds = wf.folds
     lines = [f"## Walk-forward by {wf.metric}" + (f" ({how})" if how else ""), "",
              (f"{len(folds)} folds: each sweeps the grid on its training window only, keeps the best run by "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import numbers
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import pandas as pd
 
 from .. import scenarios as sc
 from ..config import SimConfig
+from ..scenarios.base import fmt_duration, unitless
 from ..driver import run
 from ..stats import equity_values
 from .analysis import best, param_columns
@@ -518,7 +518,7 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
     """
     train, test, step = positive_duration("train", train), positive_duration("test", test), positive_duration("step", step)
     if step < test:
-        raise ValueError(f"walk_forward: step ({short_duration(step)}) must be at least test ({short_duration(test)}): "
+        raise ValueError(f"walk_forward: step ({fmt_duration(step)}) must be at least test ({fmt_duration(test)}): "
                          "test windows would overlap")
     if data.start is None:
         raise ValueError("walk_forward: the dataset has no trades")
@@ -537,7 +537,7 @@ def fold_windows(data, train, test, step, *, anchored: bool = False, start=None)
         k += 1
     if not out:
         raise ValueError(f"walk_forward: {origin:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} is shorter than one "
-                         f"fold (train {short_duration(train)} + test {short_duration(test)})")
+                         f"fold (train {fmt_duration(train)} + test {fmt_duration(test)})")
     return out
 
 
@@ -582,7 +582,7 @@ def positive_duration(name, value) -> pd.Timedelta:
     ...
     ValueError: walk_forward: test must be a duration with a unit like '3D' or '12h', got '6'
     """
-    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.timedelta64) or _unitless(value):
+    if unitless(value):
         raise ValueError(f"walk_forward: {name} must be a duration with a unit like '3D' or '12h', got {value!r}")
     try:
         td = pd.Timedelta(value)
@@ -600,26 +600,3 @@ def _window_returns(res, initial: float) -> pd.Series:
         r = np.where(prev > 0, eq.to_numpy() / prev - 1.0, 0.0)  # nothing left to lose after ruin
     return pd.Series(r, index=eq.index)
 
-
-def _unitless(value) -> bool:
-    """A string that is a bare number (``"6"``, ``" 1.5 "``)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        float(value.strip())
-    except ValueError:
-        return False
-    return True
-
-
-def short_duration(td: pd.Timedelta) -> str:
-    """``1D 3h`` rather than pandas' ``1 days 03:00:00``.
-
-    Examples
-    --------
-    >>> short_duration(pd.Timedelta("27h")), short_duration(pd.Timedelta("90s"))
-    ('1D 3h', '1min 30s')
-    """
-    c = td.components
-    parts = [f"{v}{u}" for v, u in ((c.days, "D"), (c.hours, "h"), (c.minutes, "min"), (c.seconds, "s")) if v]
-    return " ".join(parts) or str(td)
