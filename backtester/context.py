@@ -434,3 +434,41 @@ class Context:
         ``ValueError``."""
         size = self.to_position(market, _finite_target("target_notional", market, notional), "notional")
         return None if not np.isfinite(size) else self.target_position(market, size)
+
+
+class ContextView:
+    """A context passed on to a wrapped strategy: every attribute is the real context's,
+    except what a subclass defines (a wrapper overriding ``target_position``, or ``decision``).
+
+    A subclass lists its own fields in ``__slots__``; reading one that is not set yet (while
+    copying or pickling) is an ``AttributeError``, not a lookup on the real context.
+
+    Examples
+    --------
+    >>> class Shifted(ContextView):
+    ...     __slots__ = ("decision",)
+    ...     def __init__(self, ctx, decision):
+    ...         super().__init__(ctx)
+    ...         self.decision = decision
+    >>> class Real:
+    ...     decision, ts = 7, "2022-11-08"
+    >>> v = Shifted(Real(), 2)
+    >>> v.decision, v.ts
+    (2, '2022-11-08')
+    """
+
+    __slots__ = ("_ctx",)
+    _own: frozenset = frozenset(__slots__)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # read once per class: __getattr__ runs on every attribute the wrapped strategy reads
+        cls._own = frozenset(n for k in cls.__mro__ for n in getattr(k, "__slots__", ()))
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def __getattr__(self, name):
+        if name in self._own:  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self._ctx, name)

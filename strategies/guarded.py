@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtester import Strategy
+from backtester.context import ContextView
 
 from .execution import Execution, Immediate
 from .risk import RiskControl
@@ -165,20 +166,15 @@ class Guarded(Strategy):
                     self.execution.trade_to(ctx, market, adjusted)
 
 
-class _GuardedContext:
+class _GuardedContext(ContextView):
     """The context a hybrid inner strategy sees: the real one, with targets routed through
     the controls and the execution."""
 
-    __slots__ = ("_ctx", "_guard")
+    __slots__ = ("_guard",)
 
     def __init__(self, ctx, guard: Guarded):
-        self._ctx = ctx
+        super().__init__(ctx)
         self._guard = guard
-
-    def __getattr__(self, name):
-        if name in _GuardedContext.__slots__:  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self._ctx, name)
 
     def target_position(self, market: str, size: float) -> int | None:
         """As ``Context.target_position``, through the controls and the execution."""

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..cadence import decision_times
+from ..context import ContextView
 from ..stats import EQUITY_METRICS, equity_values
 from ..strategy import Strategy
 
@@ -95,20 +96,15 @@ class _FoldSwitchHybrid(_FoldSwitch):
             inner.on_decision(_InnerContext(ctx, d))
 
 
-class _InnerContext:
+class _InnerContext(ContextView):
     """The real context with ``decision`` the index in the inner strategy's own decision times
     (what its ``init`` precomputed against)."""
 
-    __slots__ = ("_ctx", "decision")
+    __slots__ = ("decision",)
 
     def __init__(self, ctx, decision: int):
-        self._ctx = ctx
+        super().__init__(ctx)
         self.decision = decision
-
-    def __getattr__(self, name):
-        if name in _InnerContext.__slots__:  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self._ctx, name)
 
 
 def fold_switch(folds, data) -> _FoldSwitch:
